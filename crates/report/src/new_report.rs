@@ -1,0 +1,153 @@
+//! A report before it is written: the facts for the manifest plus the file contents, built from
+//! one assembled pstore crash. Decides the file names inside the report directory.
+
+use crate::id::report_id;
+use crate::manifest::{DumpEntry, RecordEntry};
+
+/// Everything `Store::write` needs to make one report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewReport {
+    pub source: String,
+    pub backend: Option<String>,
+    pub dump_reason: Option<String>,
+    /// Unix seconds of the crash, when a record carried it.
+    pub crash_time: Option<i64>,
+    pub partial: bool,
+    pub gaps: Vec<String>,
+    pub dumps: Vec<DumpEntry>,
+    pub records: Vec<RecordEntry>,
+    /// The files besides `report.json`, in the order they are written.
+    pub files: Vec<ReportFile>,
+    pub analysis: Option<kmsg::Analysis>,
+}
+
+/// One file of a report directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportFile {
+    /// Relative, '/'-separated, made only of safe characters (see `extra_file_name`).
+    pub name: String,
+    pub data: Vec<u8>,
+}
+
+/// Where records kept byte for byte go inside the report directory.
+const EXTRA_DIR: &str = "extra";
+
+impl NewReport {
+    /// Builds a report of one crash. `analysis` is the kmsg analysis of the crash's text, if any.
+    pub fn from_crash(crash: pstore::Crash, analysis: Option<kmsg::Analysis>) -> Self {
+        let mut files = vec![ReportFile {
+            name: "dmesg.txt".to_string(),
+            data: crash.dmesg,
+        }];
+        let optional = [
+            ("console.txt", crash.console),
+            ("pmsg.bin", crash.pmsg),
+            ("ftrace.txt", crash.ftrace),
+        ];
+        for (name, data) in optional {
+            if let Some(data) = data {
+                files.push(ReportFile {
+                    name: name.to_string(),
+                    data,
+                });
+            }
+        }
+        for (record_name, data) in crash.extra_files {
+            let name = unique_name(&files, &extra_file_name(&record_name));
+            files.push(ReportFile { name, data });
+        }
+        let backend = Some(crash.backend).filter(|b| !b.is_empty());
+        Self {
+            source: "pstore".to_string(),
+            backend,
+            dump_reason: crash.dump_reason,
+            crash_time: crash.crash_time,
+            partial: crash.partial,
+            gaps: crash.gaps,
+            dumps: crash.dumps.iter().map(DumpEntry::from).collect(),
+            records: crash.records.iter().map(RecordEntry::from).collect(),
+            files,
+            analysis,
+        }
+    }
+
+    /// The content-derived id this report gets (see `report_id`). Without records (never the case
+    /// for pstore crashes) the files' content stands in for them.
+    pub fn id(&self) -> String {
+        let hashes: Vec<String> = if self.records.is_empty() {
+            self.files
+                .iter()
+                .map(|f| crate::store::sha256_hex(&f.data))
+                .collect()
+        } else {
+            self.records.iter().map(|r| r.sha256.clone()).collect()
+        };
+        let refs: Vec<&str> = hashes.iter().map(String::as_str).collect();
+        report_id(self.crash_time, &refs)
+    }
+}
+
+/// `extra/<record file name>`, with anything but `[A-Za-z0-9._-]` replaced by '_' and no leading
+/// dot, so a hostile or odd record name can neither climb out of the report nor hide.
+fn extra_file_name(record_name: &str) -> String {
+    let mut safe: String = record_name
+        .chars()
+        .take(200)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if safe.is_empty() || safe.starts_with('.') {
+        safe.insert(0, '_');
+    }
+    format!("{EXTRA_DIR}/{safe}")
+}
+
+/// Appends `.1`, `.2`, ... when sanitising made two record names equal.
+fn unique_name(files: &[ReportFile], wanted: &str) -> String {
+    let taken = |name: &str| files.iter().any(|f| f.name == name);
+    if !taken(wanted) {
+        return wanted.to_string();
+    }
+    (1u32..)
+        .map(|n| format!("{wanted}.{n}"))
+        .find(|candidate| !taken(candidate))
+        .unwrap_or_else(|| wanted.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extra_names_are_flat_and_visible() {
+        assert_eq!(
+            extra_file_name("dmesg-efi_pstore-1.enc.z"),
+            "extra/dmesg-efi_pstore-1.enc.z"
+        );
+        assert_eq!(extra_file_name("../../etc/x"), "extra/_.._.._etc_x");
+        assert_eq!(extra_file_name(".hidden"), "extra/_.hidden");
+        assert_eq!(extra_file_name(""), "extra/_");
+        assert_eq!(extra_file_name("ä b"), "extra/__b");
+    }
+
+    #[test]
+    fn clashing_names_get_a_suffix() {
+        let files = vec![
+            ReportFile {
+                name: "extra/a_b".into(),
+                data: vec![],
+            },
+            ReportFile {
+                name: "extra/a_b.1".into(),
+                data: vec![],
+            },
+        ];
+        assert_eq!(unique_name(&files, "extra/a_b"), "extra/a_b.2");
+        assert_eq!(unique_name(&files, "extra/c"), "extra/c");
+    }
+}
