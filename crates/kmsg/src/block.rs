@@ -1,0 +1,234 @@
+//! Reads the details out of one crash block: CPU line, hardware, faulting instruction,
+//! call trace with stack contexts, module list.
+
+use std::ops::Range;
+
+use crate::cpuline::{CpuLine, parse_cpu_line, parse_taint_line};
+use crate::frame::{TraceLine, parse_symbol, parse_trace_line};
+use crate::line::Line;
+use crate::model::{Frame, Module};
+use crate::modules::parse_modules;
+use crate::scan::is_trace_header;
+
+/// Bounds the frames kept from one trace; a stack overflow prints thousands.
+const MAX_FRAMES: usize = 256;
+
+/// What one block says.
+#[derive(Debug, Default)]
+pub(crate) struct Block {
+    pub cpu: Option<CpuLine>,
+    pub hardware: Option<String>,
+    pub fault: Option<Frame>,
+    pub link: Option<Frame>,
+    /// The first call trace; empty when the block has none.
+    pub frames: Vec<Frame>,
+    pub has_trace: bool,
+    pub modules: Option<(Vec<Module>, Option<String>)>,
+}
+
+/// Reads `range` of `lines`, skipping lines another printk caller interleaved.
+pub(crate) fn read_block(lines: &[Line<'_>], range: Range<usize>) -> Block {
+    let mut b = Block::default();
+    let owner = lines.get(range.start).and_then(|l| l.caller);
+    let mut in_trace = false;
+    let mut trace_done = false;
+    let mut context: Option<String> = None;
+    for line in lines.get(range).unwrap_or_default() {
+        if let (Some(a), Some(c)) = (owner, line.caller)
+            && a != c
+        {
+            continue;
+        }
+        let t = line.trimmed();
+        if b.fault.is_none() {
+            b.fault = parse_pc(t);
+        }
+        if b.link.is_none() {
+            b.link = parse_lr(t);
+        }
+        if in_trace {
+            match parse_trace_line(line.text) {
+                Some(TraceLine::Frame(mut f)) => {
+                    if b.frames.len() < MAX_FRAMES {
+                        f.context = context.clone();
+                        b.frames.push(f);
+                    }
+                    continue;
+                }
+                Some(TraceLine::Open(name)) => {
+                    context = Some(name);
+                    continue;
+                }
+                Some(TraceLine::Close(name)) => {
+                    context = None;
+                    if name == "task" {
+                        in_trace = false;
+                        trace_done = true;
+                    }
+                    continue;
+                }
+                None if is_register_line(t) || is_unknown_frame(t) => continue,
+                None => {
+                    in_trace = false;
+                    trace_done = true;
+                }
+            }
+        }
+        if !trace_done && is_trace_header(t) {
+            in_trace = true;
+            b.has_trace = true;
+            continue;
+        }
+        if b.cpu.is_none() {
+            if let Some(cpu) = parse_cpu_line(t) {
+                b.cpu = Some(cpu);
+                continue;
+            }
+            if let Some((taint, release, build)) = parse_taint_line(t) {
+                b.cpu = Some(CpuLine {
+                    taint,
+                    release,
+                    build,
+                    ..CpuLine::default()
+                });
+                continue;
+            }
+        }
+        if b.hardware.is_none()
+            && let Some(hw) = t.strip_prefix("Hardware name: ")
+        {
+            b.hardware = Some(hw.trim().to_owned());
+            continue;
+        }
+        if b.modules.is_none()
+            && let Some(m) = parse_modules(t)
+        {
+            b.modules = Some(m);
+        }
+    }
+    b
+}
+
+/// x86 `RIP: 0010:func+0x12/0x40 [mod]` (also the pre-4.15 `RIP: 0010:[<addr>]  [<addr>] func`),
+/// i386 `EIP:`, arm64 `pc : func`, arm32 `PC is at func`. User-mode IPs give `None`.
+pub(crate) fn parse_pc(t: &str) -> Option<Frame> {
+    let sym = if let Some(rest) = t.strip_prefix("RIP: ").or_else(|| t.strip_prefix("EIP: ")) {
+        let rest = match rest.split_once(':') {
+            Some((seg, after)) if seg.len() == 4 && seg.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                after
+            }
+            _ => rest,
+        };
+        skip_addresses(rest)
+    } else {
+        t.strip_prefix("pc : ")
+            .or_else(|| t.strip_prefix("PC is at "))?
+    };
+    parse_symbol(sym)
+}
+
+/// arm64 `lr : func`, arm32 `LR is at func`.
+pub(crate) fn parse_lr(t: &str) -> Option<Frame> {
+    let rest = t
+        .strip_prefix("lr : ")
+        .or_else(|| t.strip_prefix("LR is at "))?;
+    parse_symbol(rest)
+}
+
+fn skip_addresses(mut s: &str) -> &str {
+    loop {
+        let trimmed = s.trim_start();
+        let Some(inner) = trimmed.strip_prefix("[<") else {
+            return trimmed;
+        };
+        match inner.find(">]") {
+            Some(close) => s = &inner[close + 2..],
+            None => return trimmed,
+        }
+    }
+}
+
+/// Register dumps that x86 prints inside a trace when it crosses an exception frame.
+fn is_register_line(t: &str) -> bool {
+    if t.starts_with("Code: ") {
+        return true;
+    }
+    let Some(colon) = t.find(':') else {
+        return false;
+    };
+    let name = &t[..colon];
+    !name.is_empty()
+        && name.len() <= 8
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// ` ? 0xffffffffc0001234` and similar frames without a symbol.
+fn is_unknown_frame(t: &str) -> bool {
+    let t = t.strip_prefix('?').map(str::trim_start).unwrap_or(t);
+    t.strip_prefix("0x")
+        .is_some_and(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::line::split_lines;
+
+    #[test]
+    fn pc_forms() {
+        let f = parse_pc("RIP: 0010:my_func+0x12/0x40 [mymod]").unwrap();
+        assert_eq!(f.function, "my_func");
+        assert_eq!(f.module.as_deref(), Some("mymod"));
+        let f = parse_pc("RIP: 0010:[<ffffffff811c6ed5>]  [<ffffffff811c6ed5>] old+0xa5/0x350")
+            .unwrap();
+        assert_eq!(f.function, "old");
+        assert!(parse_pc("RIP: 0033:0x7f0c1a2b3c4d").is_none());
+        assert_eq!(
+            parse_pc("pc : lastgasp_null_write+0x14/0x20 [lastgasp_crashtest]")
+                .unwrap()
+                .function,
+            "lastgasp_null_write"
+        );
+        assert_eq!(parse_lr("lr : caller+0x1/0x2").unwrap().function, "caller");
+    }
+
+    #[test]
+    fn trace_with_contexts_and_registers() {
+        let log = "CPU: 0 PID: 1 Comm: sh Not tainted 6.1.0 #1\n\
+                   Call Trace:\n <IRQ>\n dump_stack_lvl+0x1/0x2\n </IRQ>\n <TASK>\n\
+                   asm_sysvec_apic_timer_interrupt+0x1/0x2\n\
+                   RIP: 0010:spin+0x1/0x2 [m]\n\
+                   RSP: 0018:ffffc90000 EFLAGS: 00000246\n\
+                   ? 0xffffffffc0001234\n\
+                   caller+0x1/0x2 [m]\n </TASK>\n\
+                   Modules linked in: m(OE)\n";
+        let lines = split_lines(log);
+        let b = read_block(&lines, 0..lines.len());
+        assert_eq!(b.cpu.unwrap().comm.as_deref(), Some("sh"));
+        assert_eq!(b.fault.unwrap().function, "spin");
+        let names: Vec<_> = b.frames.iter().map(|f| f.function.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "dump_stack_lvl",
+                "asm_sysvec_apic_timer_interrupt",
+                "caller"
+            ]
+        );
+        assert_eq!(b.frames[0].context.as_deref(), Some("irq"));
+        assert_eq!(b.frames[2].context.as_deref(), Some("task"));
+        assert_eq!(b.modules.unwrap().0[0].flags, "OE");
+    }
+
+    #[test]
+    fn interleaved_caller_is_skipped() {
+        let log = "[ 1.0][  T100] Oops: 0002 [#1] SMP\n\
+                   [ 1.0][    C1] CPU: 1 PID: 0 Comm: swapper/1 Not tainted 6.1.0 #1\n\
+                   [ 1.0][  T100] CPU: 0 PID: 100 Comm: sh Not tainted 6.1.0 #1\n";
+        let lines = split_lines(log);
+        let b = read_block(&lines, 0..lines.len());
+        assert_eq!(b.cpu.unwrap().pid, Some(100));
+    }
+}

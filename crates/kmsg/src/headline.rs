@@ -1,0 +1,482 @@
+//! Recognises the lines that open a crash report: fault headlines, die lines, WARNING, BUG,
+//! watchdog reports, OOM, machine checks and the panic line itself.
+
+use crate::class::Class;
+
+/// How a headline takes part in a crash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// Explains the oops that follows (`list_del corruption`, `sysrq: Trigger a crash`).
+    Intro,
+    /// A fault headline or a die line (`... [#1]`): an oops is under way.
+    Die,
+    /// A WARNING or a non-fatal report that prints a trace and carries on.
+    Warn,
+    /// A watchdog or OOM report: fatal only with the matching panic knob.
+    Watchdog,
+    /// `Kernel panic - not syncing: ...`.
+    Panic,
+}
+
+/// One recognised headline line.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Headline {
+    pub class: Class,
+    pub role: Role,
+    /// `file:line` of BUG/WARNING/UBSAN.
+    pub location: Option<String>,
+    /// Faulting address of a page-fault headline.
+    pub address: Option<String>,
+    /// The symbol text the headline itself names (WARNING's `%pS`, KASAN's `in func`).
+    pub function: Option<String>,
+    /// `[#N]` of a die line.
+    pub die_number: Option<u32>,
+    /// The panic message of a panic line.
+    pub message: Option<String>,
+}
+
+impl Headline {
+    fn new(class: Class, role: Role) -> Self {
+        Headline {
+            class,
+            role,
+            location: None,
+            address: None,
+            function: None,
+            die_number: None,
+            message: None,
+        }
+    }
+}
+
+const PANIC: &str = "Kernel panic - not syncing: ";
+
+/// Classifies one message line (already stripped of prefixes).
+pub(crate) fn classify_line(text: &str) -> Option<Headline> {
+    let t = text.trim();
+    if t.is_empty() || t.starts_with("---[ end") {
+        return None;
+    }
+    if let Some(msg) = t.strip_prefix(PANIC) {
+        let mut h = Headline::new(Class::Panic, Role::Panic);
+        h.message = Some(msg.trim().to_owned());
+        return Some(h);
+    }
+    if let Some(h) = fault_headline(t) {
+        return Some(h);
+    }
+    if let Some(h) = die_line(t) {
+        return Some(h);
+    }
+    if let Some(h) = bug_or_warning(t) {
+        return Some(h);
+    }
+    watchdog_or_other(t)
+}
+
+/// x86 `BUG: kernel NULL pointer dereference, address: ...` and friends, arm64
+/// `Unable to handle kernel ... at virtual address ...`.
+fn fault_headline(t: &str) -> Option<Headline> {
+    const FAULTS: [(&str, Class); 6] = [
+        (
+            "BUG: kernel NULL pointer dereference, address: ",
+            Class::NullPointerDereference,
+        ),
+        (
+            "BUG: unable to handle kernel NULL pointer dereference at ",
+            Class::NullPointerDereference,
+        ),
+        (
+            "BUG: unable to handle page fault for address: ",
+            Class::PageFault,
+        ),
+        (
+            "BUG: unable to handle kernel paging request at ",
+            Class::PageFault,
+        ),
+        (
+            "Unable to handle kernel NULL pointer dereference at virtual address ",
+            Class::NullPointerDereference,
+        ),
+        (
+            "Unable to handle kernel paging request at virtual address ",
+            Class::PageFault,
+        ),
+    ];
+    for (prefix, class) in FAULTS {
+        if let Some(rest) = t.strip_prefix(prefix) {
+            let mut h = Headline::new(class, Role::Die);
+            h.address = rest.split_whitespace().next().map(str::to_owned);
+            return Some(h);
+        }
+    }
+    if t.starts_with("Unable to handle kernel ") {
+        return Some(Headline::new(Class::PageFault, Role::Die));
+    }
+    if t.starts_with("BUG: ") && t.contains("stack guard page was hit") {
+        return Some(Headline::new(Class::StackOverflow, Role::Intro));
+    }
+    None
+}
+
+/// `<what>: <hex> [#N] ...`, the oops die line (x86 `__die_header`, arm64 `die`).
+fn die_line(t: &str) -> Option<Headline> {
+    let open = t.find(" [#")?;
+    let after = &t[open + 3..];
+    let close = after.find(']')?;
+    let number: u32 = after[..close].parse().ok()?;
+    let head = &t[..open];
+    // The error code is the last word before ` [#`, preceded by `: `.
+    let colon = head.rfind(": ")?;
+    let code = &head[colon + 2..];
+    if code.is_empty() || !code.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let mut what = &head[..colon];
+    // ≈6.9 prefixes `Oops: ` to every die string; arm64 says `Internal error: `.
+    for prefix in ["Internal error: ", "Oops: "] {
+        if let Some(rest) = what.strip_prefix(prefix) {
+            what = rest;
+        }
+    }
+    let class = if what.starts_with("general protection fault") {
+        Class::GeneralProtectionFault
+    } else if what.starts_with("divide error") {
+        Class::DivideError
+    } else if what.starts_with("invalid opcode") || what.starts_with("Oops - BUG") {
+        Class::Bug
+    } else if what.starts_with("stack guard page") || what.starts_with("kernel stack overflow") {
+        Class::StackOverflow
+    } else if what.starts_with("double fault") {
+        Class::DoubleFault
+    } else if what.starts_with("stack segment") {
+        Class::StackSegmentFault
+    } else {
+        Class::Oops
+    };
+    let mut h = Headline::new(class, Role::Die);
+    h.die_number = Some(number);
+    Some(h)
+}
+
+/// `kernel BUG at f.c:12!`, `WARNING: CPU: 0 PID: 1 at f.c:12 func+0x1/0x2 [mod]`,
+/// `BUG: KASAN: ...`, `UBSAN: ...`, generic `BUG: ...`.
+fn bug_or_warning(t: &str) -> Option<Headline> {
+    for prefix in ["kernel BUG at ", "Kernel BUG at "] {
+        if let Some(rest) = t.strip_prefix(prefix) {
+            let mut h = Headline::new(Class::Bug, Role::Die);
+            let loc = rest.split(['!', ' ']).next().unwrap_or_default();
+            h.location = (!loc.is_empty()).then(|| loc.to_owned());
+            return Some(h);
+        }
+    }
+    if let Some(rest) = t.strip_prefix("WARNING: ") {
+        let mut h = Headline::new(Class::Warning, Role::Warn);
+        let at = if rest.starts_with("CPU: ") {
+            rest.find(" at ").map(|i| &rest[i + 4..])
+        } else {
+            rest.strip_prefix("at ")
+        };
+        match at {
+            Some(at) => {
+                let first = at.split_whitespace().next().unwrap_or_default();
+                if is_location(first) {
+                    h.location = Some(first.to_owned());
+                    let after = at.trim_start()[first.len()..].trim();
+                    h.function = (!after.is_empty()).then(|| after.to_owned());
+                } else {
+                    h.function = Some(at.trim().to_owned());
+                }
+            }
+            // lockdep prints `WARNING: possible circular locking dependency detected`.
+            None if rest.contains("lock") => h.class = Class::Lockdep,
+            None => {}
+        }
+        return Some(h);
+    }
+    if let Some(rest) = t.strip_prefix("BUG: KASAN: ") {
+        let mut h = Headline::new(Class::Kasan, Role::Warn);
+        h.function = rest.split_once(" in ").map(|(_, f)| f.trim().to_owned());
+        return Some(h);
+    }
+    if t.starts_with("BUG: KFENCE: ") {
+        return Some(Headline::new(Class::Kfence, Role::Warn));
+    }
+    if let Some(rest) = t.strip_prefix("UBSAN: ") {
+        let mut h = Headline::new(Class::Ubsan, Role::Warn);
+        h.location = rest
+            .split_once(" in ")
+            .map(|(_, l)| l.trim().to_owned())
+            .filter(|l| is_location(l));
+        return Some(h);
+    }
+    if t.contains("BUG: soft lockup") {
+        return Some(Headline::new(Class::SoftLockup, Role::Watchdog));
+    }
+    if t.starts_with("BUG: ") {
+        // `scheduling while atomic`, `sleeping function called from invalid context`,
+        // `Bad page state`: reported with a trace, not fatal by themselves.
+        return Some(Headline::new(Class::Bug, Role::Warn));
+    }
+    None
+}
+
+fn watchdog_or_other(t: &str) -> Option<Headline> {
+    if t.contains("Watchdog detected hard LOCKUP") {
+        return Some(Headline::new(Class::HardLockup, Role::Watchdog));
+    }
+    if (t.contains("self-detected stall on CPU")
+        || t.contains("detected stalls on CPUs/tasks")
+        || t.contains("detected stall on CPU"))
+        && (t.starts_with("rcu: ") || t.starts_with("INFO: rcu"))
+    {
+        return Some(Headline::new(Class::RcuStall, Role::Watchdog));
+    }
+    if let Some(rest) = t.strip_prefix("INFO: task ")
+        && rest.contains(" blocked for more than ")
+    {
+        return Some(Headline::new(Class::HungTask, Role::Watchdog));
+    }
+    if t.contains(" invoked oom-killer: ") {
+        return Some(Headline::new(Class::OutOfMemory, Role::Watchdog));
+    }
+    if t.starts_with("sysrq: Trigger a crash") || t.starts_with("SysRq : Trigger a crash") {
+        return Some(Headline::new(Class::Sysrq, Role::Intro));
+    }
+    if t.starts_with("list_del corruption")
+        || t.starts_with("list_add corruption")
+        || t.starts_with("list_add double add")
+    {
+        return Some(Headline::new(Class::ListCorruption, Role::Intro));
+    }
+    if t.starts_with("usercopy: Kernel memory ") {
+        return Some(Headline::new(Class::Usercopy, Role::Intro));
+    }
+    if t.starts_with("mce: [Hardware Error]: ")
+        || t.starts_with("[Hardware Error]: ")
+        || t.starts_with("Machine check: ")
+    {
+        return Some(Headline::new(Class::MachineCheck, Role::Intro));
+    }
+    if t.starts_with("INFO: possible recursive locking detected")
+        || t.starts_with("INFO: possible circular locking dependency detected")
+    {
+        return Some(Headline::new(Class::Lockdep, Role::Warn));
+    }
+    None
+}
+
+/// `path/file.c:123` (or `:123:45` for UBSAN).
+fn is_location(s: &str) -> bool {
+    match s.split_once(':') {
+        Some((file, line)) => {
+            !file.is_empty()
+                && file.contains('.')
+                && line
+                    .split(':')
+                    .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        }
+        None => false,
+    }
+}
+
+/// What the panic message says about the crash that caused it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PanicCause {
+    /// The crash is the first oops (`Fatal exception`, `Attempted to kill init!`, ...).
+    Oops,
+    /// panic_on_warn: the first WARNING-like report.
+    Warn,
+    /// The report of this class (a watchdog, OOM, MCE, ...).
+    Class(Class),
+    /// The panic itself is the crash (`panic()` called directly), unless an oops preceded it.
+    Explicit,
+}
+
+/// Maps a panic message to the report that led to it.
+pub(crate) fn panic_cause(message: &str) -> PanicCause {
+    let m = message.trim();
+    if m.contains("sysrq triggered crash") {
+        PanicCause::Class(Class::Sysrq)
+    } else if m.starts_with("stack-protector:") {
+        PanicCause::Class(Class::StackProtector)
+    } else if m.contains("panic_on_warn set") {
+        PanicCause::Warn
+    } else if m.starts_with("softlockup:") {
+        PanicCause::Class(Class::SoftLockup)
+    } else if m.starts_with("hung_task:") {
+        PanicCause::Class(Class::HungTask)
+    } else if m.starts_with("Hard LOCKUP") || m.starts_with("hardlockup:") {
+        PanicCause::Class(Class::HardLockup)
+    } else if m.starts_with("RCU Stall") {
+        PanicCause::Class(Class::RcuStall)
+    } else if m.starts_with("Out of memory") || m.starts_with("System is deadlocked on memory") {
+        PanicCause::Class(Class::OutOfMemory)
+    } else if m.contains("achine check")
+        || m.starts_with("MCE")
+        || m.contains("Not all CPUs entered broadcast exception handler")
+    {
+        PanicCause::Class(Class::MachineCheck)
+    } else if m.starts_with("Received a stack overflow")
+        || m.starts_with("corrupted stack end detected")
+    {
+        PanicCause::Class(Class::StackOverflow)
+    } else if m.starts_with("Fatal exception")
+        || m.starts_with("Attempted to kill")
+        || m.starts_with("Aiee, killing interrupt handler")
+    {
+        PanicCause::Oops
+    } else {
+        PanicCause::Explicit
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn class_of(s: &str) -> Option<Class> {
+        classify_line(s).map(|h| h.class)
+    }
+
+    #[test]
+    fn fault_headlines() {
+        let h = classify_line("BUG: kernel NULL pointer dereference, address: 0000000000000010")
+            .unwrap();
+        assert_eq!(h.class, Class::NullPointerDereference);
+        assert_eq!(h.address.as_deref(), Some("0000000000000010"));
+        assert_eq!(
+            class_of("BUG: unable to handle page fault for address: ffffc90007ff0000"),
+            Some(Class::PageFault)
+        );
+        assert_eq!(
+            class_of(
+                "Unable to handle kernel NULL pointer dereference at virtual address 0000000000000010"
+            ),
+            Some(Class::NullPointerDereference)
+        );
+    }
+
+    #[test]
+    fn die_lines() {
+        let h = classify_line("Oops: 0002 [#1] PREEMPT SMP PTI").unwrap();
+        assert_eq!((h.class, h.die_number), (Class::Oops, Some(1)));
+        assert_eq!(
+            class_of(
+                "general protection fault, probably for non-canonical address 0xdead000000000000: 0000 [#1] PREEMPT SMP NOPTI"
+            ),
+            Some(Class::GeneralProtectionFault)
+        );
+        assert_eq!(
+            class_of(
+                "Oops: general protection fault, probably for non-canonical address 0xdead000000000000: 0000 [#1] SMP"
+            ),
+            Some(Class::GeneralProtectionFault)
+        );
+        assert_eq!(
+            class_of("divide error: 0000 [#1] PREEMPT SMP NOPTI"),
+            Some(Class::DivideError)
+        );
+        assert_eq!(
+            class_of("Oops: divide error: 0000 [#2] SMP"),
+            Some(Class::DivideError)
+        );
+        assert_eq!(
+            class_of("invalid opcode: 0000 [#1] PREEMPT SMP NOPTI"),
+            Some(Class::Bug)
+        );
+        assert_eq!(
+            class_of("Internal error: Oops - BUG: 00000000f2000800 [#1] PREEMPT SMP"),
+            Some(Class::Bug)
+        );
+        assert_eq!(
+            class_of("Internal error: Oops: 0000000096000045 [#1] PREEMPT SMP"),
+            Some(Class::Oops)
+        );
+        assert_eq!(class_of("something [#1] else"), None);
+    }
+
+    #[test]
+    fn bug_and_warning() {
+        let h = classify_line("kernel BUG at mm/usercopy.c:99!").unwrap();
+        assert_eq!(h.location.as_deref(), Some("mm/usercopy.c:99"));
+        let h = classify_line(
+            "WARNING: CPU: 0 PID: 1 at drivers/foo/bar.c:123 foo_probe+0x45/0x100 [foo]",
+        )
+        .unwrap();
+        assert_eq!(h.class, Class::Warning);
+        assert_eq!(h.location.as_deref(), Some("drivers/foo/bar.c:123"));
+        assert_eq!(h.function.as_deref(), Some("foo_probe+0x45/0x100 [foo]"));
+        let h = classify_line("WARNING: CPU: 2 PID: 7 at foo_probe+0x45/0x100").unwrap();
+        assert_eq!(h.location, None);
+        assert_eq!(h.function.as_deref(), Some("foo_probe+0x45/0x100"));
+        let h = classify_line("WARNING: at kernel/foo.c:10 bar()").unwrap();
+        assert_eq!(h.function.as_deref(), Some("bar()"));
+        assert_eq!(
+            class_of("WARNING: possible circular locking dependency detected"),
+            Some(Class::Lockdep)
+        );
+        let h = classify_line("UBSAN: array-index-out-of-bounds in drivers/x.c:12:5").unwrap();
+        assert_eq!(h.location.as_deref(), Some("drivers/x.c:12:5"));
+    }
+
+    #[test]
+    fn watchdogs() {
+        assert_eq!(
+            class_of("watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [sh:85]"),
+            Some(Class::SoftLockup)
+        );
+        assert_eq!(
+            class_of("NMI watchdog: Watchdog detected hard LOCKUP on cpu 1"),
+            Some(Class::HardLockup)
+        );
+        assert_eq!(
+            class_of("rcu: INFO: rcu_preempt self-detected stall on CPU"),
+            Some(Class::RcuStall)
+        );
+        assert_eq!(
+            class_of("INFO: task sh:85 blocked for more than 3 seconds."),
+            Some(Class::HungTask)
+        );
+        assert_eq!(
+            class_of("sh invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0"),
+            Some(Class::OutOfMemory)
+        );
+    }
+
+    #[test]
+    fn panic_line_and_end_marker() {
+        let h = classify_line("Kernel panic - not syncing: Fatal exception").unwrap();
+        assert_eq!(h.message.as_deref(), Some("Fatal exception"));
+        assert_eq!(
+            class_of("---[ end Kernel panic - not syncing: Fatal exception ]---"),
+            None
+        );
+    }
+
+    #[test]
+    fn panic_causes() {
+        assert_eq!(
+            panic_cause("Fatal exception in interrupt"),
+            PanicCause::Oops
+        );
+        assert_eq!(
+            panic_cause("kernel: panic_on_warn set ..."),
+            PanicCause::Warn
+        );
+        assert_eq!(
+            panic_cause("softlockup: hung tasks"),
+            PanicCause::Class(Class::SoftLockup)
+        );
+        assert_eq!(
+            panic_cause("sysrq triggered crash"),
+            PanicCause::Class(Class::Sysrq)
+        );
+        assert_eq!(
+            panic_cause("Out of memory: compulsory panic_on_oom is enabled"),
+            PanicCause::Class(Class::OutOfMemory)
+        );
+        assert_eq!(panic_cause("RCU Stall"), PanicCause::Class(Class::RcuStall));
+        assert_eq!(panic_cause("boom"), PanicCause::Explicit);
+    }
+}

@@ -1,0 +1,386 @@
+//! Splits any kernel log text into message lines with their prefixes removed.
+//!
+//! One reader for every source: pstore/dmesg syslog lines (`<4>[  12.3] [  T1] text`),
+//! `/dev/kmsg` records (`4,12,345,-;text`), serial captures (no level, `\r`, shell noise before
+//! the timestamp) and journalctl (`Nov 26 03:12:01 host kernel: text`, short-monotonic,
+//! short-iso). Work per line is capped so that hostile input stays linear.
+
+/// Longer lines are cut here: the kernel never prints more than about 1 KiB per line, and the
+/// cap bounds the work any later step does per line.
+pub(crate) const MAX_LINE: usize = 4096;
+
+/// One message line.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Line<'a> {
+    /// The message text. Leading spaces are kept (frame lines start with one); trailing
+    /// whitespace is removed.
+    pub text: &'a str,
+    /// Seconds since boot from the line's timestamp.
+    pub ts: Option<f64>,
+    /// The printk caller id (`T123` or `C0`) when the kernel printed one.
+    pub caller: Option<&'a str>,
+}
+
+impl<'a> Line<'a> {
+    /// The text without leading whitespace, which is how most markers are matched.
+    pub fn trimmed(&self) -> &'a str {
+        self.text.trim_start()
+    }
+}
+
+/// The message lines of `input`; lines that are not kernel messages (pstore part headers,
+/// other processes' journal lines) are left out.
+pub(crate) fn split_lines(input: &str) -> Vec<Line<'_>> {
+    input
+        .split('\n')
+        .filter_map(|raw| normalize(cap(raw)))
+        .collect()
+}
+
+/// `raw` cut to at most `MAX_LINE` bytes on a character boundary.
+fn cap(raw: &str) -> &str {
+    if raw.len() <= MAX_LINE {
+        return raw;
+    }
+    let mut end = MAX_LINE;
+    while !raw.is_char_boundary(end) {
+        end -= 1;
+    }
+    &raw[..end]
+}
+
+fn normalize(raw: &str) -> Option<Line<'_>> {
+    let mut rest = raw.trim_end();
+    // A serial console sometimes repeats the carriage return or starts a line with one.
+    rest = rest.trim_start_matches('\r');
+    let mut ts = None;
+    let mut prefixed = false;
+
+    if let Some(after) = strip_level(rest) {
+        rest = after;
+        prefixed = true;
+    } else if let Some((after, t)) = strip_devkmsg(rest) {
+        rest = after;
+        ts = Some(t);
+        prefixed = true;
+    }
+    if ts.is_none() {
+        if let Some((after, t)) = strip_timestamp(rest) {
+            rest = after;
+            ts = Some(t);
+            prefixed = true;
+        } else if !prefixed {
+            // Serial captures: shell output may precede the kernel's line on the same row.
+            if let Some((after, t)) = find_timestamp(rest) {
+                rest = after;
+                ts = Some(t);
+                prefixed = true;
+            }
+        }
+    }
+    let mut caller = None;
+    if let Some((after, c)) = strip_caller(rest) {
+        rest = after;
+        caller = Some(c);
+        prefixed = true;
+    }
+    if prefixed {
+        rest = rest.strip_prefix(' ').unwrap_or(rest);
+    }
+    match strip_journal(rest, ts.is_some()) {
+        Journal::Kernel(after) => {
+            rest = after;
+            // journalctl --output=short-monotonic keeps no caller id, but a kernel line quoted
+            // inside it may still carry one.
+            if caller.is_none()
+                && let Some((after, c)) = strip_caller(rest)
+            {
+                rest = after.strip_prefix(' ').unwrap_or(after);
+                caller = Some(c);
+            }
+        }
+        Journal::Other => return None,
+        Journal::Plain => {}
+    }
+    if is_pstore_header(rest) {
+        return None;
+    }
+    Some(Line {
+        text: rest,
+        ts,
+        caller,
+    })
+}
+
+/// `<N>` syslog level/facility prefix.
+fn strip_level(s: &str) -> Option<&str> {
+    let inner = s.strip_prefix('<')?;
+    let close = inner.find('>')?;
+    let digits = &inner[..close];
+    if digits.is_empty() || digits.len() > 3 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(&inner[close + 1..])
+}
+
+/// `/dev/kmsg` record prefix `level,seq,usec,flags[,...];`.
+fn strip_devkmsg(s: &str) -> Option<(&str, f64)> {
+    let semi = s.get(..64).unwrap_or(s).find(';')?;
+    let head = &s[..semi];
+    let mut fields = head.split(',');
+    let level = fields.next()?;
+    let seq = fields.next()?;
+    let usec = fields.next()?;
+    let _flags = fields.next()?;
+    let numeric = |f: &str| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit());
+    if !(numeric(level) && numeric(seq) && numeric(usec)) {
+        return None;
+    }
+    let micros: u64 = usec.parse().ok()?;
+    Some((&s[semi + 1..], micros as f64 / 1e6))
+}
+
+/// `[ 1234.567890]` at the start of `s`.
+fn strip_timestamp(s: &str) -> Option<(&str, f64)> {
+    let inner = s.strip_prefix('[')?;
+    let close = inner.get(..32).unwrap_or(inner).find(']')?;
+    let value = parse_seconds(inner[..close].trim_start())?;
+    Some((&inner[close + 1..], value))
+}
+
+/// The first `[ seconds.micros]` anywhere in `s`, for serial lines with leading noise.
+fn find_timestamp(s: &str) -> Option<(&str, f64)> {
+    let mut from = 0;
+    while let Some(pos) = s[from..].find('[') {
+        let at = from + pos;
+        if let Some(found) = strip_timestamp(&s[at..]) {
+            return Some(found);
+        }
+        from = at + 1;
+    }
+    None
+}
+
+/// `digits.digits`, the printk clock format.
+fn parse_seconds(s: &str) -> Option<f64> {
+    let (whole, frac) = s.split_once('.')?;
+    let digits = |p: &str| !p.is_empty() && p.len() <= 12 && p.bytes().all(|b| b.is_ascii_digit());
+    if !(digits(whole) && digits(frac)) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// `[  T123]` or `[C0]` printk caller id, optionally after one space.
+fn strip_caller(s: &str) -> Option<(&str, &str)> {
+    let body = s.strip_prefix(' ').unwrap_or(s);
+    let inner = body.strip_prefix('[')?;
+    let close = inner.get(..16).unwrap_or(inner).find(']')?;
+    let id = inner[..close].trim_start();
+    let mut chars = id.chars();
+    let kind = chars.next()?;
+    let number = chars.as_str();
+    if !matches!(kind, 'T' | 'C')
+        || number.is_empty()
+        || !number.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    Some((&inner[close + 1..], id))
+}
+
+enum Journal<'a> {
+    Kernel(&'a str),
+    Other,
+    Plain,
+}
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// journalctl's `<date> <host> <ident>: ` prefix; with `monotonic`, the date was the
+/// `[ seconds]` already removed and only `<host> <ident>: ` is left.
+fn strip_journal(s: &str, monotonic: bool) -> Journal<'_> {
+    let mut rest = s;
+    if !monotonic {
+        if let Some(after) = strip_syslog_date(rest) {
+            rest = after;
+        } else if let Some(after) = strip_iso_date(rest) {
+            rest = after;
+        } else {
+            return Journal::Plain;
+        }
+    }
+    let Some((host, after_host)) = rest.split_once(' ') else {
+        return Journal::Plain;
+    };
+    if host.is_empty() || host.len() > 64 || host.contains(':') {
+        return Journal::Plain;
+    }
+    let Some((ident, message)) = after_host.split_once(": ") else {
+        // `host kernel:` with an empty message.
+        return if after_host == "kernel:" {
+            Journal::Kernel("")
+        } else if monotonic {
+            Journal::Plain
+        } else {
+            Journal::Other
+        };
+    };
+    if ident == "kernel" {
+        return Journal::Kernel(message);
+    }
+    let ident_like = !ident.is_empty()
+        && ident.len() <= 64
+        && !ident.contains(' ')
+        && ident.bytes().all(|b| b.is_ascii_graphic());
+    if monotonic {
+        // After a bare timestamp, `word word: text` is also what plain kernel lines look like
+        // ("usb 1-1: new device"), so only an ident with a pid marks another process.
+        if ident_like && ident.ends_with(']') && ident.contains('[') {
+            Journal::Other
+        } else {
+            Journal::Plain
+        }
+    } else if ident_like {
+        Journal::Other
+    } else {
+        Journal::Plain
+    }
+}
+
+/// `Nov 26 03:12:01 ` or `Nov  6 03:12:01.123456 `.
+fn strip_syslog_date(s: &str) -> Option<&str> {
+    let month = s.get(..3)?;
+    if !MONTHS.contains(&month) {
+        return None;
+    }
+    let rest = s[3..].strip_prefix(' ')?.trim_start_matches(' ');
+    let (day, rest) = rest.split_once(' ')?;
+    if day.is_empty() || day.len() > 2 || !day.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (time, rest) = rest.split_once(' ')?;
+    is_clock(time).then_some(rest)
+}
+
+/// `2026-11-26T03:12:01+0000 `.
+fn strip_iso_date(s: &str) -> Option<&str> {
+    let (stamp, rest) = s.split_once(' ')?;
+    let b = stamp.as_bytes();
+    let date_ok = b.len() >= 19
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T';
+    (date_ok && is_clock(stamp.get(11..19)?)).then_some(rest)
+}
+
+/// `HH:MM:SS` optionally followed by `.fraction`.
+fn is_clock(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() >= 8
+        && b[2] == b':'
+        && b[5] == b':'
+        && [0, 1, 3, 4, 6, 7].iter().all(|&i| b[i].is_ascii_digit())
+        && (b.len() == 8 || (b[8] == b'.' && b[9..].iter().all(u8::is_ascii_digit)))
+}
+
+/// pstore's `Panic#1 Part1` and ramoops' `====1234.567890-C` header lines.
+fn is_pstore_header(s: &str) -> bool {
+    if let Some(rest) = s.strip_prefix("====") {
+        return rest.bytes().next().is_some_and(|b| b.is_ascii_digit());
+    }
+    let Some((reason, rest)) = s.split_once('#') else {
+        return false;
+    };
+    let Some((count, part)) = rest.split_once(" Part") else {
+        return false;
+    };
+    !reason.is_empty()
+        && reason.bytes().all(|b| b.is_ascii_alphabetic())
+        && !count.is_empty()
+        && count.bytes().all(|b| b.is_ascii_digit())
+        && !part.is_empty()
+        && part.bytes().all(|b| b.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(s: &str) -> Option<(String, Option<f64>, Option<String>)> {
+        let lines = split_lines(s);
+        lines
+            .first()
+            .map(|l| (l.text.to_owned(), l.ts, l.caller.map(str::to_owned)))
+    }
+
+    #[test]
+    fn syslog_prefix_with_caller() {
+        let (text, ts, caller) = one("<4>[  812.123493][  T123]  ? __die+0x23/0x70").unwrap();
+        assert_eq!(text, " ? __die+0x23/0x70");
+        assert_eq!(ts, Some(812.123493));
+        assert_eq!(caller.as_deref(), Some("T123"));
+    }
+
+    #[test]
+    fn syslog_prefix_without_time() {
+        let (text, ts, _) = one("<0>Kernel panic - not syncing: boom").unwrap();
+        assert_eq!(text, "Kernel panic - not syncing: boom");
+        assert_eq!(ts, None);
+    }
+
+    #[test]
+    fn serial_with_noise_and_cr() {
+        let (text, ts, _) =
+            one("# echo c > /proc/sysrq-trigger[   33.000001] sysrq: Trigger a crash\r").unwrap();
+        assert_eq!(text, "sysrq: Trigger a crash");
+        assert_eq!(ts, Some(33.000001));
+    }
+
+    #[test]
+    fn journal_short_and_other_idents() {
+        let (text, ts, _) =
+            one("Nov 26 03:12:01 host kernel: Oops: 0002 [#1] PREEMPT SMP PTI").unwrap();
+        assert_eq!(text, "Oops: 0002 [#1] PREEMPT SMP PTI");
+        assert_eq!(ts, None);
+        assert!(one("Nov  6 03:12:01 host systemd[1]: Started foo.").is_none());
+        let (text, ts, _) = one("[   12.345678] host kernel:  ? __die+0x23/0x70").unwrap();
+        assert_eq!(text, " ? __die+0x23/0x70");
+        assert_eq!(ts, Some(12.345678));
+        let (text, _, _) =
+            one("2026-11-26T03:12:01+0000 host kernel: RIP: 0010:f+0x1/0x2").unwrap();
+        assert_eq!(text, "RIP: 0010:f+0x1/0x2");
+    }
+
+    #[test]
+    fn plain_kernel_line_with_colon_is_not_journal() {
+        let (text, _, _) = one("[    1.000000] usb 1-1: new high-speed USB device").unwrap();
+        assert_eq!(text, "usb 1-1: new high-speed USB device");
+    }
+
+    #[test]
+    fn devkmsg_record() {
+        let (text, ts, _) =
+            one("4,339,5140900,-;WARNING: CPU: 0 PID: 1 at a.c:1 f+0x1/0x2").unwrap();
+        assert_eq!(text, "WARNING: CPU: 0 PID: 1 at a.c:1 f+0x1/0x2");
+        assert_eq!(ts, Some(5.1409));
+    }
+
+    #[test]
+    fn pstore_headers_dropped() {
+        assert!(one("Panic#1 Part1").is_none());
+        assert!(one("Oops#12 Part3").is_none());
+        assert!(one("====1732590000.123456-C").is_none());
+        assert!(one("Panic#x Part1").is_some());
+    }
+
+    #[test]
+    fn long_lines_are_capped_on_char_boundary() {
+        let long = "é".repeat(MAX_LINE);
+        let lines = split_lines(&long);
+        assert!(lines[0].text.len() <= MAX_LINE);
+    }
+}
