@@ -1,0 +1,55 @@
+//! Replays every file of the pstore fuzz corpora through the functions the fuzz targets call,
+//! so crashers found once stay fixed without needing a fuzzer.
+
+use std::fs;
+use std::path::Path;
+
+fn replay(target: &str, check: fn(&[u8])) -> usize {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/corpus")
+        .join(target);
+    let mut count = 0;
+    for entry in fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.unwrap().path();
+        let data = fs::read(&path).unwrap();
+        let outcome = std::panic::catch_unwind(|| check(&data));
+        assert!(outcome.is_ok(), "{} fails {target}", path.display());
+        count += 1;
+    }
+    count
+}
+
+#[test]
+fn pstore_name_corpus() {
+    assert!(replay("pstore_name", pstore::fuzzing::check_name) >= 10);
+}
+
+#[test]
+fn pstore_record_corpus() {
+    assert!(replay("pstore_record", pstore::fuzzing::check_record) >= 10);
+}
+
+#[test]
+fn pstore_assemble_corpus() {
+    assert!(replay("pstore_assemble", pstore::fuzzing::check_assemble) >= 10);
+}
+
+#[test]
+fn assemble_seeds_mean_what_they_say() {
+    let read = |name: &str| {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../fuzz/corpus/pstore_assemble")
+            .join(name);
+        pstore::assemble(pstore::fuzzing::records_from_bytes(
+            &fs::read(path).unwrap(),
+        ))
+    };
+    let pair = read("ramoops-oops-panic");
+    assert_eq!(pair.len(), 1);
+    assert_eq!(pair[0].dumps.len(), 2);
+    let efi = read("efi-three-parts");
+    assert_eq!(efi[0].dumps[0].parts, [1, 2, 3]);
+    assert_eq!(read("efi-missing-part")[0].dumps[0].missing_parts, [2]);
+    assert!(read("console-only")[0].console.is_some());
+    assert_eq!(read("two-crashes").len(), 2);
+}

@@ -1,0 +1,98 @@
+//! Properties: splitting a log into parts and assembling gives it back, overlapping snapshots
+//! merge into the log, names round-trip, and arbitrary input never breaks `assemble`.
+
+mod common;
+
+use common::*;
+use proptest::prelude::*;
+use pstore::{RecordKind, RecordName, assemble, parse_record_name};
+
+fn kind() -> impl Strategy<Value = RecordKind> {
+    prop::sample::select(vec![
+        RecordKind::Dmesg,
+        RecordKind::Mce,
+        RecordKind::Console,
+        RecordKind::Ftrace,
+        RecordKind::Rtas,
+        RecordKind::PowerpcOfw,
+        RecordKind::PowerpcCommon,
+        RecordKind::Pmsg,
+        RecordKind::PowerpcOpal,
+        RecordKind::Unknown,
+    ])
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn parts_reassemble_to_the_log(n_lines in 1u32..200, n_parts in 1usize..20, seed in any::<u64>()) {
+        let lines = log_lines(0..n_lines);
+        let mut records = efi_dump(1_700_000_000, "Panic", 1, &lines, n_parts);
+        // Any input order.
+        let len = records.len();
+        for i in 0..len {
+            records.swap(i, usize::try_from((seed >> (i % 64)) % len as u64).unwrap());
+        }
+        let crashes = assemble(records);
+        prop_assert_eq!(crashes.len(), 1);
+        prop_assert_eq!(&crashes[0].dmesg, &text(&lines));
+        prop_assert!(!crashes[0].partial);
+    }
+
+    #[test]
+    fn a_missing_part_leaves_the_rest_in_order(n_parts in 3usize..12, drop in 2u32..11) {
+        let lines = log_lines(0..120);
+        let parts = split_into_parts(&lines, n_parts);
+        let highest = u32::try_from(parts.len()).unwrap();
+        prop_assume!(drop < highest);
+        let records: Vec<_> = efi_dump(1_700_000_000, "Oops", 3, &lines, n_parts)
+            .into_iter()
+            .filter(|r| {
+                let id = r.name.as_ref().unwrap().id;
+                pstore::decode_efi_id(id).part != drop
+            })
+            .collect();
+        let crashes = assemble(records);
+        prop_assert_eq!(crashes.len(), 1);
+        prop_assert_eq!(&crashes[0].dumps[0].missing_parts, &vec![drop]);
+        prop_assert!(crashes[0].partial);
+        let expected: Vec<u8> = parts.iter().rev().filter(|(p, _)| *p != drop).flat_map(|(_, c)| c.clone()).collect();
+        prop_assert_eq!(&crashes[0].dmesg, &expected);
+    }
+
+    #[test]
+    fn oops_and_panic_snapshots_merge(n in 4u32..200, oops_end in 1u32..200, panic_start in 0u32..200) {
+        let oops_end = oops_end.min(n - 1).max(1);
+        let panic_start = panic_start.min(oops_end - 1);
+        let lines = log_lines(0..n);
+        let u = |x: u32| usize::try_from(x).unwrap();
+        let oops = record("dmesg-ramoops-0", with_header("Oops", 1, 1, &text(&lines[..u(oops_end)])), Some(1000));
+        let panic = record("dmesg-ramoops-1", with_header("Panic", 2, 1, &text(&lines[u(panic_start)..])), Some(1001));
+        let crashes = assemble(vec![panic, oops]);
+        prop_assert_eq!(crashes.len(), 1);
+        prop_assert_eq!(&crashes[0].dmesg, &text(&lines));
+    }
+
+    #[test]
+    fn names_round_trip(
+        kind in kind(),
+        backend in "[a-z][a-z0-9_]{0,12}(-[a-z]{1,5})?",
+        id in any::<u64>(),
+        encoded in any::<bool>(),
+    ) {
+        let name = RecordName { kind, backend, id, encoded };
+        prop_assert_eq!(parse_record_name(&name.file_name()), Some(name));
+    }
+
+    #[test]
+    fn any_name_is_safe(name in "\\PC{0,40}") {
+        pstore::fuzzing::check_name(name.as_bytes());
+    }
+
+    #[test]
+    fn any_record_bytes_are_safe(data in prop::collection::vec(any::<u8>(), 0..600)) {
+        pstore::fuzzing::check_record(&data);
+        pstore::fuzzing::check_assemble(&data);
+    }
+}
