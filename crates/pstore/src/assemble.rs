@@ -124,7 +124,7 @@ fn classify(index: usize, record: &Record) -> Class {
     } else if name.backend == "erst" {
         record.mtime.or_else(|| erst_id_time(name.id))
     } else {
-        record.mtime
+        decoded.ramoops_time.or(record.mtime)
     };
     // Without a header line, an efi-pstore id still tells the part and count.
     let (header, part) = match (decoded.header, efi) {

@@ -3,7 +3,9 @@
 
 use crate::crash::Decoding;
 use crate::decompress::decompress;
-use crate::header::{EccNotice, HeaderSource, PartHeader, split_header, strip_ecc_notice};
+use crate::header::{
+    EccNotice, HeaderSource, PartHeader, split_header, split_ramoops_header, strip_ecc_notice,
+};
 
 /// One dmesg record, decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,6 +17,8 @@ pub struct DecodedDmesg {
     pub text: Vec<u8>,
     pub decoding: Decoding,
     pub ecc: Option<EccNotice>,
+    /// Dump time from a ramoops zone header line, when the record still had one.
+    pub ramoops_time: Option<i64>,
     /// Problems, as phrases to prefix with the file name: "has no pstore header line", ...
     pub notes: Vec<String>,
     /// The text is incomplete (truncated compressed stream, unrecoverable ECC blocks, ...).
@@ -24,6 +28,10 @@ pub struct DecodedDmesg {
 /// Decodes a dmesg record; `encoded` is true for `.enc.z` files.
 pub fn decode_dmesg(data: &[u8], encoded: bool) -> DecodedDmesg {
     let (payload, ecc) = strip_ecc_notice(data);
+    let (payload, encoded, ramoops_time) = match split_ramoops_header(payload) {
+        Some((h, rest)) => (rest, encoded || h.compressed, Some(h.time)),
+        None => (payload, encoded, None),
+    };
     let mut notes = Vec::new();
     let mut damaged = false;
     if let Some(n) = ecc.filter(|n| n.unrecoverable_blocks > 0) {
@@ -56,6 +64,7 @@ pub fn decode_dmesg(data: &[u8], encoded: bool) -> DecodedDmesg {
                     text: Vec::new(),
                     decoding: Decoding::Raw { reason },
                     ecc,
+                    ramoops_time,
                     notes,
                     damaged: true,
                 };
@@ -74,6 +83,7 @@ pub fn decode_dmesg(data: &[u8], encoded: bool) -> DecodedDmesg {
         text: framed.text.to_vec(),
         decoding,
         ecc,
+        ramoops_time,
         notes,
         damaged,
     }
@@ -104,6 +114,14 @@ mod tests {
         assert_eq!(d.text, b"x\n");
         assert!(d.damaged);
         assert_eq!(d.notes, ["ECC reports 2 unrecoverable blocks"]);
+    }
+
+    #[test]
+    fn raw_ramoops_zone_text() {
+        let d = decode_dmesg(b"====1700000000.000001-D\nPanic#1 Part1\nx\n", false);
+        assert_eq!(d.ramoops_time, Some(1_700_000_000));
+        assert_eq!(d.header.map(|h| h.part), Some(1));
+        assert_eq!(d.text, b"x\n");
     }
 
     #[test]

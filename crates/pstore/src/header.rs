@@ -1,5 +1,7 @@
 //! The lines wrapped around a dmesg record's log text: pstore's `<Reason>#<count> Part<n>` line,
-//! pstore/blk's `<reason>: Total <n> times` line before it, and ramoops' ECC notice after it.
+//! pstore/blk's `<reason>: Total <n> times` line before it, ramoops' ECC notice after it, and
+//! ramoops' in-memory `====<sec>.<usec>-<C|D>` line (stripped by the kernel, but present in
+//! records carved out of a raw memory image).
 
 use serde::{Deserialize, Serialize};
 
@@ -120,6 +122,44 @@ fn split_line(data: &[u8]) -> (&[u8], &[u8]) {
     }
 }
 
+/// ramoops' zone header line, `"====%lld.%06lu-%c\n"` (or the pre-4.4 form without `-%c`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RamoopsHeader {
+    /// Wall-clock seconds of the dump.
+    pub time: i64,
+    /// `C`: the payload after the line is compressed.
+    pub compressed: bool,
+}
+
+/// Splits a leading ramoops zone header line off `data`.
+pub fn split_ramoops_header(data: &[u8]) -> Option<(RamoopsHeader, &[u8])> {
+    let rest = data.strip_prefix(b"====")?;
+    if !rest.contains(&b'\n') {
+        return None;
+    }
+    let (line, after) = split_line(rest);
+    let line = std::str::from_utf8(line).ok()?;
+    let (stamp, flag) = match line.rsplit_once('-') {
+        // A leading '-' is the sign of a negative time, not the flag separator.
+        Some((stamp, flag)) if !stamp.is_empty() => (stamp, Some(flag)),
+        _ => (line, None),
+    };
+    let compressed = match flag {
+        None | Some("D") => false,
+        Some("C") => true,
+        Some(_) => return None,
+    };
+    let (secs, usecs) = stamp.split_once('.')?;
+    let digits = |s: &str| !s.is_empty() && s.len() <= 19 && s.bytes().all(|b| b.is_ascii_digit());
+    let unsigned = secs.strip_prefix('-').unwrap_or(secs);
+    if !digits(unsigned) || !digits(usecs) {
+        return None;
+    }
+    let time = secs.parse().ok()?;
+    Some((RamoopsHeader { time, compressed }, after))
+}
+
 /// The notice ramoops appends when ECC is enabled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -225,6 +265,36 @@ mod tests {
         let f = split_header(b"Panic#1 Part1");
         assert_eq!(f.header, header("Panic", 1, 1));
         assert_eq!(f.text, b"");
+    }
+
+    #[test]
+    fn ramoops_zone_header() {
+        let (h, rest) = split_ramoops_header(b"====1700000000.123456-C\nxyz").unwrap();
+        assert_eq!(
+            (h.time, h.compressed, rest),
+            (1_700_000_000, true, &b"xyz"[..])
+        );
+        let (h, rest) = split_ramoops_header(b"====1700000000.5\nPanic#1 Part1\n").unwrap();
+        assert_eq!(
+            (h.time, h.compressed, rest),
+            (1_700_000_000, false, &b"Panic#1 Part1\n"[..])
+        );
+        let (h, _) = split_ramoops_header(b"====-5.000001-D\n").unwrap();
+        assert_eq!(h.time, -5);
+        for bad in [
+            &b"====1.2-X\n"[..],
+            b"====1.2-D",
+            b"====abc.1-D\n",
+            b"===1.2-D\n",
+            b"====1-D\n",
+        ] {
+            assert_eq!(
+                split_ramoops_header(bad),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 
     #[test]
