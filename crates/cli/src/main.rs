@@ -1,1 +1,27 @@
-fn main() {}
+//! `lastgasp`: collects the last words of a crashed Linux kernel into crash reports. This file
+//! only parses arguments, sets up logging and turns errors into one line and an exit status.
+
+mod cli;
+mod commands;
+mod config;
+mod config_files;
+mod logging;
+mod paths;
+mod size;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    // clap exits with status 2 on usage errors and 0 for --help/--version.
+    let cli = cli::Cli::parse();
+    logging::init(cli.global.verbose, cli.global.quiet);
+    match commands::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

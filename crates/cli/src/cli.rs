@@ -1,0 +1,221 @@
+//! The command line: every command, option and help text, as clap derive types. No behaviour
+//! lives here; `main` hands the parsed values to `commands`.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+const ABOUT: &str =
+    "Collect the last words of a crashed Linux kernel into small, private crash reports";
+
+const LONG_ABOUT: &str = "\
+lastgasp collects what a crashed Linux kernel left in pstore (ramoops, UEFI variables, ACPI ERST,
+pstore/blk) at the next boot, turns it into a report with a stable crash signature under
+/var/lib/lastgasp/reports, and frees the backend for the next crash.
+
+Configuration: /usr/lib/lastgasp/lastgasp.toml < /etc/lastgasp/lastgasp.toml < drop-ins
+{/usr/lib,/run,/etc}/lastgasp/lastgasp.toml.d/*.toml (documented in docs/configuration.md).";
+
+const AFTER_HELP: &str = "\
+Examples:
+  lastgasp save                 collect pstore records into reports (run at boot)
+  lastgasp list                 what crashed, when, with which signature
+  lastgasp show 2026            the report whose id starts with 2026
+  lastgasp analyze serial.log   analyse any kernel log text
+
+Exit status: 0 success (also when there is nothing to collect), 1 failure, 2 usage error.";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "lastgasp",
+    version,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    after_help = AFTER_HELP,
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command understands.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Resolve every system path (/sys/fs/pstore, /var/lib, /etc, /usr/lib, /run) under DIR
+    #[arg(long, global = true, value_name = "DIR", default_value = "/")]
+    pub root: PathBuf,
+    /// Read pstore records from DIR instead of <root>/sys/fs/pstore or [pstore] dir
+    #[arg(long, global = true, value_name = "DIR")]
+    pub pstore_dir: Option<PathBuf>,
+    /// Keep reports in DIR instead of <root>/var/lib/lastgasp/reports or [reports] dir
+    #[arg(long, global = true, value_name = "DIR")]
+    pub reports_dir: Option<PathBuf>,
+    /// Read only this configuration file instead of the standard locations and drop-ins
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// More log output on stderr (-v info, -vv debug, -vvv trace)
+    #[arg(short, long, global = true, action = ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// Only errors on stderr, and no progress lines on stdout
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Save(SaveArgs),
+    List(ListArgs),
+    Show(ShowArgs),
+    Export(ExportArgs),
+    Analyze(AnalyzeArgs),
+}
+
+/// Collect pstore records into reports, then remove them from pstore
+#[derive(Debug, Args)]
+#[command(
+    long_about = "\
+Collect pstore records into reports, then remove them from pstore.
+
+Reads the records in /sys/fs/pstore and in systemd-pstore's archive (/var/lib/systemd/pstore),
+groups them into crashes, reassembles each crash's kernel log, analyses it and writes one report
+per crash under /var/lib/lastgasp/reports. Only after a report is durably on disk are its records
+deleted from /sys/fs/pstore, which frees the backend's slot for the next crash. systemd's archive
+is never modified; reports are named after their records' content, so records seen again are
+recognised and not saved twice. Prints one line per report; exits 0 when there is nothing to
+collect.",
+    after_help = "\
+Examples:
+  lastgasp save                       what the boot-time service runs
+  lastgasp save --keep --json         collect, leave the records in pstore, print JSON
+  lastgasp --root /mnt/sysroot save   collect from a system mounted at /mnt/sysroot"
+)]
+pub struct SaveArgs {
+    /// Leave the records in pstore (also: [pstore] keep = true)
+    #[arg(long)]
+    pub keep: bool,
+    /// Print what was saved as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// List the saved reports, oldest first
+#[derive(Debug, Args)]
+#[command(
+    long_about = "\
+List the saved reports, oldest first: id, crash time, pstore backend, crash class, signature and
+whether the report is partial (parts missing, truncated or undecodable records).",
+    after_help = "\
+Examples:
+  lastgasp list
+  lastgasp list --json | jq -r '.[].signature'"
+)]
+pub struct ListArgs {
+    /// Print the list as a JSON array
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Show one report: the analysis, the facts, the end of the log
+#[derive(Debug, Args)]
+#[command(
+    long_about = "\
+Show one report: the crash analysis first (class, signature, panic message, faulting function,
+call trace), then the report's facts (times, backend, records, files, integrity) and the last
+lines of the kernel log. ID may be any unique prefix of a report id.",
+    after_help = "\
+Examples:
+  lastgasp show 20261126T031729Z-3f2a9c1b7d40
+  lastgasp show 2026 --lines 60
+  lastgasp show 2026 --json          the report.json manifest"
+)]
+pub struct ShowArgs {
+    /// Report id, or a unique prefix of one
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// How many lines of the end of the log to print (0: none)
+    #[arg(long, value_name = "N", default_value_t = 25)]
+    pub lines: usize,
+    /// Print report.json instead
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Write one report as a .tar.gz or .tar.zst archive
+#[derive(Debug, Args)]
+#[command(
+    long_about = "\
+Write one report as an archive to share with whoever debugs the crash. The archive holds the
+report directory (<id>/report.json, <id>/dmesg.txt, ...); the format follows the file name:
+.tar.gz or .tgz, .tar.zst or .tzst, or plain .tar. An existing file is only replaced with --force.",
+    after_help = "\
+Examples:
+  lastgasp export 2026 -o crash.tar.gz
+  lastgasp export 20261126T031729Z-3f2a -o /tmp/crash.tar.zst --force"
+)]
+pub struct ExportArgs {
+    /// Report id, or a unique prefix of one
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// Archive to write
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// Replace FILE if it exists
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Analyse kernel log text from a file or stdin
+#[derive(Debug, Args)]
+#[command(
+    long_about = "\
+Analyse kernel log text: a pstore dmesg record, a serial console log, `journalctl -k` or `dmesg`
+output. Prints what crashed, where, and the crash signature; nothing is saved.",
+    after_help = "\
+Examples:
+  lastgasp analyze /sys/fs/pstore/dmesg-ramoops-0
+  journalctl -k -b -1 | lastgasp analyze -
+  lastgasp analyze --json serial.log"
+)]
+pub struct AnalyzeArgs {
+    /// Log file to read, or - for standard input
+    #[arg(value_name = "FILE|-")]
+    pub input: PathBuf,
+    /// Print the analysis as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_command_has_an_example() {
+        let cli = Cli::command();
+        for sub in cli.get_subcommands() {
+            let help = sub
+                .get_after_help()
+                .map(|h| h.to_string())
+                .unwrap_or_default();
+            assert!(
+                help.contains("lastgasp "),
+                "{} lacks an example",
+                sub.get_name()
+            );
+            assert!(
+                sub.get_long_about().is_some(),
+                "{} lacks a long help",
+                sub.get_name()
+            );
+        }
+    }
+}

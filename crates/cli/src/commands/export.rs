@@ -1,0 +1,29 @@
+//! `lastgasp export ID -o FILE`: one archive of a report for whoever debugs the crash.
+
+use anyhow::{Result, anyhow};
+
+use crate::cli::ExportArgs;
+use crate::config::Config;
+
+pub fn run(config: &Config, args: &ExportArgs, quiet: bool) -> Result<()> {
+    let outcome = super::store(config)
+        .export(&args.id, &args.output, args.force)
+        .map_err(|e| match e {
+            report::Error::Exists { path } => {
+                anyhow!(
+                    "{} already exists; pass --force to replace it",
+                    path.display()
+                )
+            }
+            other => anyhow!("{other}"),
+        })?;
+    if !quiet {
+        println!(
+            "wrote {} ({} bytes, report {})",
+            outcome.path.display(),
+            outcome.bytes,
+            outcome.id
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,51 @@
+//! Command dispatch and what the commands share: the effective settings (configuration plus
+//! command-line overrides) and the report store.
+
+mod analyze;
+mod export;
+mod list;
+mod save;
+mod show;
+
+use anyhow::Result;
+
+use crate::cli::{Cli, Command, GlobalArgs};
+use crate::config::Config;
+
+pub fn run(cli: Cli) -> Result<()> {
+    let global = &cli.global;
+    match &cli.command {
+        // analyze needs no configuration, so a broken config file cannot stop it.
+        Command::Analyze(args) => analyze::run(args),
+        Command::Save(args) => save::run(&settings(global)?, args, global.quiet),
+        Command::List(args) => list::run(&settings(global)?, args),
+        Command::Show(args) => show::run(&settings(global)?, args),
+        Command::Export(args) => export::run(&settings(global)?, args, global.quiet),
+    }
+}
+
+/// The configuration with `--pstore-dir` / `--reports-dir` applied on top.
+fn settings(global: &GlobalArgs) -> Result<Config> {
+    let mut config = Config::load(&global.root, global.config.as_deref())?;
+    if let Some(dir) = &global.pstore_dir {
+        config.pstore_dir.clone_from(dir);
+    }
+    if let Some(dir) = &global.reports_dir {
+        config.reports_dir.clone_from(dir);
+    }
+    tracing::debug!(?config, "effective settings");
+    Ok(config)
+}
+
+fn store(config: &Config) -> report::Store {
+    report::Store::open(&config.reports_dir)
+}
+
+/// An OS error without its "(os error N)" tail.
+pub(crate) fn os_cause(error: &std::io::Error) -> String {
+    let text = error.to_string();
+    match text.rfind(" (os error ") {
+        Some(at) => text.get(..at).unwrap_or(&text).to_string(),
+        None => text,
+    }
+}

@@ -1,0 +1,210 @@
+//! `lastgasp save`: pstore records to reports. The order is the point: read, assemble, write the
+//! report durably, and only then unlink the records it holds, so a failure at any step leaves
+//! every record where the kernel put it.
+
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, anyhow, bail};
+use serde::Serialize;
+
+use crate::cli::SaveArgs;
+use crate::config::Config;
+
+/// How long to wait for another `lastgasp save` to finish before giving up.
+const LOCK_WAIT: Duration = Duration::from_secs(30);
+const LOCK_FILE: &str = ".lock";
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "kebab-case")]
+struct SaveOutput {
+    reports: Vec<Saved>,
+    pruned: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "kebab-case")]
+struct Saved {
+    id: String,
+    path: PathBuf,
+    already_present: bool,
+    backend: Option<String>,
+    dump_reason: Option<String>,
+    class: Option<String>,
+    signature: Option<String>,
+    partial: bool,
+    records_removed: Vec<PathBuf>,
+}
+
+pub fn run(config: &Config, args: &SaveArgs, quiet: bool) -> Result<()> {
+    let opts = pstore::ReadOptions {
+        max_record_bytes: config.max_record_bytes,
+    };
+    let mut records =
+        pstore::read_pstore_dir(&config.pstore_dir, &opts).map_err(|e| anyhow!("{e}"))?;
+    match pstore::read_systemd_archive(&config.systemd_archive, &opts) {
+        Ok(archived) => records.extend(archived),
+        Err(e) => tracing::warn!("{e}; going on without systemd-pstore's archive"),
+    }
+    let mut output = SaveOutput {
+        reports: Vec::new(),
+        pruned: Vec::new(),
+    };
+    if records.is_empty() {
+        tracing::info!(dir = %config.pstore_dir.display(), "nothing to collect");
+        return print_json(args.json, &output);
+    }
+    tracing::info!(count = records.len(), "pstore records found");
+    let keep = args.keep || config.keep;
+    let store = super::store(config);
+    let _lock = lock(store.dir())?;
+
+    let mut unlink_failures = Vec::new();
+    for crash in pstore::assemble(records) {
+        let removable: Vec<PathBuf> = crash
+            .records
+            .iter()
+            .filter(|r| r.origin == pstore::Origin::Pstore)
+            .map(|r| r.path.clone())
+            .collect();
+        let analysis = analyze(&crash);
+        let new = report::NewReport::from_crash(crash, analysis);
+        let outcome = store.write(&new).map_err(|e| anyhow!("{e}"))?;
+        let records_removed = if keep {
+            Vec::new()
+        } else {
+            remove_records(&removable, &mut unlink_failures)
+        };
+        let saved = Saved {
+            id: outcome.id,
+            path: outcome.path,
+            already_present: outcome.already_present,
+            backend: new.backend,
+            dump_reason: new.dump_reason,
+            class: new.analysis.as_ref().map(|a| a.class.clone()),
+            signature: new.analysis.as_ref().map(|a| a.signature.clone()),
+            partial: new.partial,
+            records_removed,
+        };
+        if saved.already_present {
+            tracing::info!(id = %saved.id, "records already saved in this report");
+        } else if !quiet && !args.json {
+            println!("{}", saved_line(&saved));
+        }
+        output.reports.push(saved);
+    }
+
+    let protect: Vec<String> = output.reports.iter().map(|s| s.id.clone()).collect();
+    let limits = report::Retention {
+        max_reports: config.max_reports,
+        max_bytes: config.max_bytes,
+    };
+    match store.prune(&limits, &protect) {
+        Ok(pruned) => {
+            for p in &pruned {
+                tracing::info!(id = %p.id, bytes = p.bytes, "pruned old report");
+            }
+            output.pruned = pruned.into_iter().map(|p| p.id).collect();
+        }
+        // The new reports are safe; an old one that cannot go is worth a warning, not a failure.
+        Err(e) => tracing::warn!("retention: {e}"),
+    }
+    print_json(args.json, &output)?;
+    if let Some((path, error)) = unlink_failures.first() {
+        bail!(
+            "report saved, but cannot remove record {}: {}{}",
+            path.display(),
+            super::os_cause(error),
+            match unlink_failures.len() {
+                1 => String::new(),
+                n => format!(" (and {} more)", n - 1),
+            }
+        );
+    }
+    Ok(())
+}
+
+/// The crash's kernel log analysed: dmesg, or the console when pstore kept no dmesg.
+fn analyze(crash: &pstore::Crash) -> Option<kmsg::Analysis> {
+    let has_text = |bytes: &[u8]| bytes.iter().any(|b| !b.is_ascii_whitespace());
+    let text = if has_text(&crash.dmesg) {
+        &crash.dmesg
+    } else {
+        crash.console.as_ref().filter(|c| has_text(c))?
+    };
+    Some(kmsg::analyze(&String::from_utf8_lossy(text)))
+}
+
+/// Unlinks the records; a record already gone (systemd-pstore moved it meanwhile) is fine.
+fn remove_records(paths: &[PathBuf], failures: &mut Vec<(PathBuf, io::Error)>) -> Vec<PathBuf> {
+    let mut removed = Vec::new();
+    for path in paths {
+        match fs::remove_file(path) {
+            Ok(()) => removed.push(path.clone()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => {
+                tracing::warn!(path = %path.display(), "cannot remove record: {e}");
+                failures.push((path.clone(), e));
+            }
+        }
+    }
+    removed
+}
+
+/// One exclusive lock per reports directory: a boot-time save and a manual one must not race
+/// on retention or on unlinking the same records.
+fn lock(dir: &Path) -> Result<File> {
+    let cannot_write = |error| {
+        anyhow!(
+            "{}",
+            report::Error::Write {
+                dir: dir.to_path_buf(),
+                error
+            }
+        )
+    };
+    fs::create_dir_all(dir).map_err(cannot_write)?;
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(LOCK_FILE))
+        .map_err(cannot_write)?;
+    let started = Instant::now();
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(TryLockError::WouldBlock) if started.elapsed() < LOCK_WAIT => {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Err(TryLockError::WouldBlock) => bail!(
+                "another lastgasp save has held {} for {}s",
+                dir.join(LOCK_FILE).display(),
+                LOCK_WAIT.as_secs()
+            ),
+            Err(TryLockError::Error(error)) => return Err(cannot_write(error)),
+        }
+    }
+}
+
+fn saved_line(saved: &Saved) -> String {
+    let what = saved
+        .signature
+        .clone()
+        .unwrap_or_else(|| "no kernel log text".to_string());
+    let source: Vec<&str> = [saved.backend.as_deref(), saved.dump_reason.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    let partial = if saved.partial { ", partial" } else { "" };
+    format!("saved {}: {what} ({}{partial})", saved.id, source.join(" "))
+}
+
+fn print_json(json: bool, output: &SaveOutput) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(output)?);
+    }
+    Ok(())
+}

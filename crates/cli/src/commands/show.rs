@@ -1,0 +1,121 @@
+//! `lastgasp show ID`: the analysis first (what a reader wants), then the report's facts and the
+//! end of the log; `--json` prints report.json as stored.
+
+use std::fmt::Write as _;
+
+use anyhow::{Result, anyhow};
+
+use crate::cli::ShowArgs;
+use crate::config::Config;
+
+/// Enough for any real dmesg; `show` only prints its tail.
+const MAX_LOG_BYTES: u64 = 64 << 20;
+
+pub fn run(config: &Config, args: &ShowArgs) -> Result<()> {
+    let store = super::store(config);
+    let loaded = store.load(&args.id).map_err(|e| anyhow!("{e}"))?;
+    if args.json {
+        let json = store
+            .read_file(&loaded, "report.json", MAX_LOG_BYTES)
+            .map_err(|e| anyhow!("{e}"))?;
+        print!("{}", String::from_utf8_lossy(&json));
+        return Ok(());
+    }
+    let problems = store.verify(&loaded);
+    let log = main_log(&loaded)
+        .map(|name| {
+            store
+                .read_file(&loaded, name, MAX_LOG_BYTES)
+                .map(|d| (name, d))
+        })
+        .transpose()
+        .map_err(|e| anyhow!("{e}"))?;
+    print!("{}", render(&loaded, &problems, log, args.lines));
+    Ok(())
+}
+
+/// dmesg.txt, or console.txt when the dmesg is empty.
+fn main_log(loaded: &report::Loaded) -> Option<&'static str> {
+    let size = |name: &str| {
+        loaded
+            .manifest
+            .files
+            .iter()
+            .find(|f| f.name == name)
+            .map(|f| f.size)
+    };
+    match (size("dmesg.txt"), size("console.txt")) {
+        (Some(d), _) if d > 0 => Some("dmesg.txt"),
+        (_, Some(c)) if c > 0 => Some("console.txt"),
+        (Some(_), _) => Some("dmesg.txt"),
+        _ => None,
+    }
+}
+
+fn render(
+    loaded: &report::Loaded,
+    problems: &[String],
+    log: Option<(&str, Vec<u8>)>,
+    lines: usize,
+) -> String {
+    let m = &loaded.manifest;
+    let mut out = String::new();
+    match &m.analysis {
+        Some(analysis) => out.push_str(analysis.render_text().trim_end()),
+        None => out.push_str("No kernel log text in this report."),
+    }
+    out.push_str("\n\n");
+    let mut fact = |key: &str, value: &str| {
+        let _ = writeln!(out, "{key:<14}{value}");
+    };
+    let or_unknown = |v: &Option<String>| v.clone().unwrap_or_else(|| "unknown".to_string());
+    fact("Report", &m.id);
+    fact("Crash time", &or_unknown(&m.crash_time));
+    fact("Saved", &m.created);
+    let source = match (&m.backend, &m.dump_reason) {
+        (Some(b), Some(r)) => format!("{} {b}, {r}", m.source),
+        (Some(b), None) => format!("{} {b}", m.source),
+        _ => m.source.clone(),
+    };
+    fact("Source", &source);
+    fact("Kernel", &or_unknown(&m.kernel_release));
+    fact("Partial", if m.partial { "yes" } else { "no" });
+    for gap in &m.gaps {
+        fact("Gap", gap);
+    }
+    for r in &m.records {
+        let decoding = match &r.decoding {
+            report::RecordDecoding::Plain => "plain".to_string(),
+            report::RecordDecoding::Decompressed { algorithm } => algorithm.clone(),
+            report::RecordDecoding::Raw { reason } => format!("raw: {reason}"),
+        };
+        fact(
+            "Record",
+            &format!("{} ({} bytes, {decoding})", r.file_name, r.size),
+        );
+    }
+    for f in &m.files {
+        fact("File", &format!("{} ({} bytes)", f.name, f.size));
+    }
+    if problems.is_empty() {
+        fact("Integrity", "ok");
+    } else {
+        for p in problems {
+            fact("Integrity", p);
+        }
+    }
+    fact("Directory", &loaded.path.display().to_string());
+    if let Some((name, data)) = log.filter(|_| lines > 0) {
+        let text = String::from_utf8_lossy(&data);
+        let all: Vec<&str> = text.lines().collect();
+        let tail = all
+            .get(all.len().saturating_sub(lines)..)
+            .unwrap_or_default();
+        let _ = writeln!(out, "\nLast {} lines of {name}:", tail.len());
+        for line in tail {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
