@@ -1,1 +1,30 @@
-fn main() {}
+//! `cargo xtask`: the project's own build tasks: the real-kernel lab (QEMU), the demo, the
+//! whole test suite as CI runs it, and the benchmark against the peer tools.
+
+mod lab;
+mod shell;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "lastgasp's development tasks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Boot Debian's kernel in QEMU, crash it for real and check what `lastgasp save` collects.
+    Lab(lab::LabArgs),
+    /// Install what the lab needs, crash a real kernel once and print `lastgasp show` of the report.
+    Demo,
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Command::Lab(args) => lab::run(&args),
+        Command::Demo => lab::demo(),
+    }
+}

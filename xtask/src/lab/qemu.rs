@@ -1,0 +1,137 @@
+//! Starting one QEMU guest for a scenario under a time limit, with the serial console in a file
+//! and a raw output disk the guest writes its results to.
+
+use super::scenario::{Backend, Scenario};
+use anyhow::{Context, Result, bail};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The files of one run, all inside its own directory (runs are parallel-safe).
+pub struct RunDir {
+    pub dir: PathBuf,
+    pub serial: PathBuf,
+    pub out_disk: PathBuf,
+}
+
+impl RunDir {
+    pub fn create(dir: PathBuf) -> Result<Self> {
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
+        }
+        std::fs::create_dir_all(&dir)?;
+        Ok(RunDir {
+            serial: dir.join("serial.log"),
+            out_disk: dir.join("out.img"),
+            dir,
+        })
+    }
+}
+
+const OVMF_CODE: &str = "/usr/share/OVMF/OVMF_CODE_4M.fd";
+const OVMF_VARS: &str = "/usr/share/OVMF/OVMF_VARS_4M.fd";
+
+fn sized_file(path: &Path, bytes: u64) -> Result<()> {
+    let file = std::fs::File::create(path)?;
+    file.set_len(bytes)?;
+    Ok(())
+}
+
+/// Boots the guest and waits until it powers itself off (after collecting) or `limit` passes.
+pub fn boot(
+    scenario: &Scenario,
+    vmlinuz: &Path,
+    initramfs: &Path,
+    run: &RunDir,
+    limit: Duration,
+) -> Result<()> {
+    sized_file(&run.out_disk, 32 << 20)?;
+    let mut cmd = Command::new("qemu-system-x86_64");
+    cmd.args([
+        "-accel", "tcg", "-m", "1024", "-smp", "1", "-display", "none",
+    ])
+    .args(["-no-user-config", "-nodefaults", "-monitor", "none"])
+    .arg("-serial")
+    .arg(format!("file:{}", run.serial.display()))
+    .arg("-kernel")
+    .arg(vmlinuz)
+    .arg("-initrd")
+    .arg(initramfs)
+    .arg("-drive")
+    .arg(format!(
+        "if=virtio,format=raw,file={}",
+        run.out_disk.display()
+    ));
+    let mut append = format!(
+        "console=ttyS0 panic=1 oops=panic printk.time=1 lab.backend={} lab.crash={}",
+        scenario.backend.guest_name(),
+        scenario.crash
+    );
+    match scenario.backend {
+        Backend::Ramoops => {
+            append.push_str(" memmap=1M$0x3f000000 pstore.backend=ramoops");
+        }
+        Backend::Efi => {
+            let vars = run.dir.join("OVMF_VARS.fd");
+            std::fs::copy(OVMF_VARS, &vars).with_context(|| format!("copying {OVMF_VARS}"))?;
+            cmd.args(["-machine", "q35"])
+                .arg("-drive")
+                .arg(format!(
+                    "if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}"
+                ))
+                .arg("-drive")
+                .arg(format!(
+                    "if=pflash,format=raw,unit=1,file={}",
+                    vars.display()
+                ));
+        }
+        Backend::Erst => {
+            let nvram = run.dir.join("erst.nvram");
+            sized_file(&nvram, 0x10000)?;
+            cmd.args(["-machine", "q35"])
+                .arg("-object")
+                .arg(format!(
+                    "memory-backend-file,id=erstnvram,mem-path={},size=0x10000,share=on",
+                    nvram.display()
+                ))
+                .args(["-device", "acpi-erst,memdev=erstnvram"]);
+            append.push_str(" pstore.backend=erst");
+        }
+        Backend::Blk => {
+            let disk = run.dir.join("pstore-blk.img");
+            sized_file(&disk, 8 << 20)?;
+            cmd.arg("-drive")
+                .arg(format!("if=virtio,format=raw,file={}", disk.display()));
+        }
+    }
+    cmd.arg("-append").arg(append);
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("starting qemu-system-x86_64")?;
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait()? {
+            if !status.success() {
+                let mut stderr = String::new();
+                if let Some(mut pipe) = child.stderr.take() {
+                    std::io::Read::read_to_string(&mut pipe, &mut stderr).ok();
+                }
+                bail!("qemu exited with {status}: {}", stderr.trim());
+            }
+            return Ok(());
+        }
+        if started.elapsed() > limit {
+            child.kill().ok();
+            child.wait().ok();
+            bail!(
+                "guest still running after {}s (serial log: {})",
+                limit.as_secs(),
+                run.serial.display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

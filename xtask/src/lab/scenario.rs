@@ -1,0 +1,90 @@
+//! The lab's scenarios: which pstore backend a guest arms, how it crashes, and what the report
+//! collected on the next boot must show.
+
+/// A pstore backend as the lab arms it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Ramoops,
+    Efi,
+    Erst,
+    Blk,
+}
+
+impl Backend {
+    /// The word the guest's `/init` understands (`lab.backend=`).
+    pub fn guest_name(self) -> &'static str {
+        match self {
+            Backend::Ramoops => "ramoops",
+            Backend::Efi => "efi",
+            Backend::Erst => "erst",
+            Backend::Blk => "blk",
+        }
+    }
+
+    /// The backend names the kernel puts in record file names (efi-pstore was `efi` before 6.2).
+    pub fn kernel_names(self) -> &'static [&'static str] {
+        match self {
+            Backend::Ramoops => &["ramoops"],
+            Backend::Efi => &["efi", "efi_pstore"],
+            Backend::Erst => &["erst"],
+            Backend::Blk => &["pstore_blk", "pstore-blk"],
+        }
+    }
+}
+
+/// One boot-crash-reboot-collect run.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub name: String,
+    pub backend: Backend,
+    /// The crash-test module's crash kind, or `sysrq`/`oops-live` (see lab/guest/init).
+    pub crash: String,
+    /// Whether the kernel panics (pstore/blk without a panic writer only keeps the Oops).
+    pub panics: bool,
+}
+
+/// The four backend scenarios of the test suite.
+pub fn backends() -> Vec<Scenario> {
+    let scenario = |backend: Backend, crash: &str, panics| Scenario {
+        name: backend.guest_name().to_owned(),
+        backend,
+        crash: crash.to_owned(),
+        panics,
+    };
+    vec![
+        scenario(Backend::Ramoops, "null", true),
+        scenario(Backend::Efi, "null", true),
+        scenario(Backend::Erst, "null", true),
+        scenario(Backend::Blk, "oops-live", false),
+    ]
+}
+
+/// Crash kinds of the analysis corpus (`tests/fixtures/kmsg`), each collected through ramoops.
+pub const CORPUS_KINDS: &[&str] = &[
+    "null",
+    "pagefault",
+    "gpf",
+    "bug",
+    "divzero",
+    "warn",
+    "panic",
+    "softlockup",
+    "rcustall",
+    "hung",
+    "oom",
+    "sysrq",
+    "stackprotector",
+    "stackoverflow",
+    "listcorrupt",
+    "usercopy",
+];
+
+/// The corpus scenario for one crash kind on one boot.
+pub fn corpus(kind: &str, boot: u32) -> Scenario {
+    Scenario {
+        name: format!("kind-{kind}-boot{boot}"),
+        backend: Backend::Ramoops,
+        crash: kind.to_owned(),
+        panics: true,
+    }
+}
