@@ -1,6 +1,8 @@
 //! `cargo xtask`: the project's own build tasks: the real-kernel lab (QEMU), the demo, the
 //! whole test suite as CI runs it, and the benchmark against the peer tools.
 
+mod bench;
+mod ci;
 mod lab;
 mod shell;
 
@@ -20,11 +22,17 @@ enum Command {
     Lab(lab::LabArgs),
     /// Install what the lab needs, crash a real kernel once and print `lastgasp show` of the report.
     Demo,
+    /// The whole test suite: fmt, clippy, every crate's tests, then the lab scenarios.
+    Ci,
+    /// Time lastgasp against the peer tools (systemd-pstore) on the same records.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Lab(args) => lab::run(&args),
         Command::Demo => lab::demo(),
+        Command::Ci => ci::run(),
+        Command::Bench(args) => bench::run(&args),
     }
 }

@@ -177,6 +177,42 @@ fn run_all(lab: &Lab, scenarios: &[Scenario], args: &LabArgs) -> Vec<String> {
     failed.into_inner().expect("failed lock")
 }
 
+/// Runs `scenarios`, reporting a summary line; fails when any failed.
+fn run_scenarios(scenarios: &[Scenario], args: &LabArgs) -> Result<()> {
+    let lab = prepare()?;
+    let started = Instant::now();
+    let failed = run_all(&lab, scenarios, args);
+    eprintln!(
+        "lab: {} passed, {} failed ({}s)",
+        scenarios.len() - failed.len(),
+        failed.len(),
+        started.elapsed().as_secs()
+    );
+    if !failed.is_empty() {
+        bail!("lab scenarios failed: {}", failed.join(", "));
+    }
+    Ok(())
+}
+
+/// The lab part of `cargo xtask ci`: the four backends, plus fresh crashes of a few corpus kinds
+/// whose signatures must equal the committed goldens (another boot, same signature).
+pub fn ci() -> Result<()> {
+    let mut scenarios = scenario::backends();
+    scenarios.extend(
+        scenario::CI_KINDS
+            .iter()
+            .map(|kind| scenario::corpus(kind, 3)),
+    );
+    let args = LabArgs {
+        names: Vec::new(),
+        corpus: false,
+        jobs: 2,
+        save_fixtures: false,
+        timeout: 300,
+    };
+    run_scenarios(&scenarios, &args)
+}
+
 /// `cargo xtask lab`.
 pub fn run(args: &LabArgs) -> Result<()> {
     let mut scenarios = if args.corpus {
@@ -197,19 +233,7 @@ pub fn run(args: &LabArgs) -> Result<()> {
             bail!("no scenario named {}", args.names.join(", "));
         }
     }
-    let lab = prepare()?;
-    let started = Instant::now();
-    let failed = run_all(&lab, &scenarios, args);
-    eprintln!(
-        "lab: {} passed, {} failed ({}s)",
-        scenarios.len() - failed.len(),
-        failed.len(),
-        started.elapsed().as_secs()
-    );
-    if !failed.is_empty() {
-        bail!("lab scenarios failed: {}", failed.join(", "));
-    }
-    Ok(())
+    run_scenarios(&scenarios, args)
 }
 
 /// `cargo xtask demo`: one real crash through ramoops, then the report lastgasp made of it.

@@ -79,6 +79,9 @@ pub const CORPUS_KINDS: &[&str] = &[
     "usercopy",
 ];
 
+/// Corpus kinds crashed afresh by `cargo xtask ci`, checked against their committed signatures.
+pub const CI_KINDS: &[&str] = &["null", "bug", "warn", "softlockup"];
+
 /// The corpus scenario for one crash kind on one boot.
 pub fn corpus(kind: &str, boot: u32) -> Scenario {
     Scenario {
