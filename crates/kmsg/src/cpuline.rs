@@ -112,7 +112,9 @@ fn parse_taint_release(state: &str) -> (Option<Taint>, Option<String>, Option<St
         Some((r, b)) => (r, strip_preempt_model(b.trim())),
         None => (after, ""),
     };
-    let build = (!build.is_empty()).then(|| build.to_owned());
+    // Debian pads `#1  Debian 6.1.192-2` with two spaces; one is what people type.
+    let build = build.split_whitespace().collect::<Vec<_>>().join(" ");
+    let build = (!build.is_empty()).then_some(build);
     (taint, Some(release.to_owned()), build)
 }
 

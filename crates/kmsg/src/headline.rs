@@ -321,7 +321,7 @@ pub(crate) fn panic_cause(message: &str) -> PanicCause {
         || m.starts_with("corrupted stack end detected")
     {
         PanicCause::Class(Class::StackOverflow)
-    } else if m.starts_with("Fatal exception")
+    } else if m.contains("Fatal exception")
         || m.starts_with("Attempted to kill")
         || m.starts_with("Aiee, killing interrupt handler")
     {

@@ -1,0 +1,149 @@
+//! The same crash read from every kind of log text gives the same analysis: a pstore record,
+//! a serial console capture with noise, journalctl in its output formats, /dev/kmsg records,
+//! a log with printk caller ids, and one without timestamps.
+
+use kmsg::analyze;
+
+fn pstore_text(name: &str) -> String {
+    let path = format!("{}/tests/samples/{name}.log", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// `<N>[ ts] text` or `[ ts] text` lines split into (timestamp, text); other lines dropped.
+fn messages(pstore: &str) -> Vec<(String, String)> {
+    pstore
+        .lines()
+        .filter_map(|l| {
+            let rest = match l.strip_prefix('<') {
+                Some(r) => r.split_once('>')?.1,
+                None => l,
+            };
+            let (ts, text) = rest.strip_prefix('[')?.split_once("] ")?;
+            Some((ts.trim().to_owned(), text.to_owned()))
+        })
+        .collect()
+}
+
+fn serial(pstore: &str) -> String {
+    let mut out =
+        String::from("U-Boot noise\r\n~ # echo null > /sys/module/x/parameters/crash\r\n");
+    for (i, (ts, text)) in messages(pstore).iter().enumerate() {
+        // A shell prompt that the kernel's output interrupted mid-line.
+        let noise = if i == 3 { "~ # " } else { "" };
+        out.push_str(&format!("{noise}[{ts:>12}] {text}\r\n"));
+    }
+    out.push_str("LASTGASP-LAB: collected\r\n");
+    out
+}
+
+fn journal_short(pstore: &str) -> String {
+    let mut out = String::from("Nov 26 03:11:59 host systemd[1]: Started Session 1.\n");
+    for (_, text) in messages(pstore) {
+        out.push_str(&format!("Nov 26 03:12:01 host kernel: {text}\n"));
+    }
+    out
+}
+
+fn journal_monotonic(pstore: &str) -> String {
+    messages(pstore)
+        .iter()
+        .map(|(ts, text)| format!("[{ts:>12}] host kernel: {text}\n"))
+        .collect()
+}
+
+fn journal_iso(pstore: &str) -> String {
+    messages(pstore)
+        .iter()
+        .map(|(_, text)| format!("2026-11-26T03:12:01+0000 host kernel: {text}\n"))
+        .collect()
+}
+
+fn devkmsg(pstore: &str) -> String {
+    messages(pstore)
+        .iter()
+        .enumerate()
+        .map(|(seq, (ts, text))| {
+            let micros = (ts.parse::<f64>().unwrap() * 1e6).round() as u64;
+            format!("4,{seq},{micros},-;{text}\n")
+        })
+        .collect()
+}
+
+fn with_callers(pstore: &str) -> String {
+    messages(pstore)
+        .iter()
+        .map(|(ts, text)| format!("<4>[{ts:>12}][   T85] {text}\n"))
+        .collect()
+}
+
+fn without_timestamps(pstore: &str) -> String {
+    messages(pstore)
+        .iter()
+        .map(|(_, text)| format!("<4>{text}\n"))
+        .collect()
+}
+
+#[test]
+fn same_signature_from_every_format() {
+    for name in [
+        "x86_null",
+        "x86_warn",
+        "x86_softlockup",
+        "x86_hung",
+        "x86_sysrq",
+        "x86_oom",
+    ] {
+        let pstore = pstore_text(name);
+        let reference = analyze(&pstore);
+        assert_ne!(reference.class, "unknown", "{name}");
+        let variants = [
+            ("serial", serial(&pstore)),
+            ("journal-short", journal_short(&pstore)),
+            ("journal-monotonic", journal_monotonic(&pstore)),
+            ("journal-iso", journal_iso(&pstore)),
+            ("devkmsg", devkmsg(&pstore)),
+            ("callers", with_callers(&pstore)),
+            ("no-timestamps", without_timestamps(&pstore)),
+        ];
+        for (format, text) in variants {
+            let a = analyze(&text);
+            assert_eq!(a.signature, reference.signature, "{name} as {format}");
+            assert_eq!(
+                a.signature_frames, reference.signature_frames,
+                "{name} as {format}"
+            );
+            assert_eq!(
+                a.kernel_release, reference.kernel_release,
+                "{name} as {format}"
+            );
+            assert_eq!(a.frames, reference.frames, "{name} as {format}");
+        }
+    }
+}
+
+#[test]
+fn serial_keeps_timestamps() {
+    let pstore = pstore_text("x86_null");
+    let a = analyze(&serial(&pstore));
+    assert_eq!(a.crash_time, Some(27.123456));
+}
+
+#[test]
+fn interleaved_other_cpu_lines_are_ignored_with_caller_ids() {
+    let pstore = pstore_text("x86_null");
+    let mut text = String::new();
+    for (ts, line) in messages(&pstore) {
+        text.push_str(&format!("<4>[{ts:>12}][   T85] {line}\n"));
+        // Another CPU printing its own backtrace at the same time.
+        text.push_str(&format!(
+            "<4>[{ts:>12}][    C1]  other_cpu_func+0x10/0x20\n"
+        ));
+        text.push_str(&format!(
+            "<4>[{ts:>12}][    C1] CPU: 1 PID: 0 Comm: swapper/1 Not tainted 6.1.0-56-amd64 #1\n"
+        ));
+    }
+    let a = analyze(&text);
+    let reference = analyze(&pstore);
+    assert_eq!(a.signature, reference.signature);
+    assert_eq!(a.pid, Some(85));
+}
