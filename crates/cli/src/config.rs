@@ -212,7 +212,7 @@ mod tests {
     #[test]
     fn unknown_section_and_bad_values_are_errors() {
         let err = load_text(&["[kdump]\n"]).unwrap_err().to_string();
-        assert!(err.contains("0.toml:1:1: unknown field `kdump`"), "{err}");
+        assert!(err.contains("0.toml:1:2: unknown field `kdump`"), "{err}");
         let err = load_text(&["[pstore]\nkeep = \"yes\"\n"])
             .unwrap_err()
             .to_string();
