@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::{
-    Record, assemble, decode_dmesg, decompress, encode_efi_id, parse_record_name, split_header,
-    strip_ecc_notice,
+    Decoding, Record, assemble, decode_dmesg, decompress, encode_efi_id, parse_record_name,
+    split_header, strip_ecc_notice,
 };
 
 /// File names: parsing never panics and a parsed name formats back to the same name.
@@ -34,12 +34,14 @@ pub fn check_record(data: &[u8]) {
     assert!(payload.ends_with(framed.text));
     let encoded = flags & 1 == 1;
     let decoded = decode_dmesg(bytes, encoded);
-    if encoded {
-        if let Ok(d) = decompress(payload) {
-            assert!(d.data.len() <= crate::decompress::output_cap(payload.len()));
-        }
-    } else {
-        assert!(bytes.len() >= decoded.text.len());
+    let cap = crate::decompress::output_cap(bytes.len());
+    match decoded.decoding {
+        Decoding::Plain => assert!(decoded.text.len() <= bytes.len()),
+        Decoding::Decompressed { .. } => assert!(decoded.text.len() <= cap),
+        Decoding::Raw { .. } => assert!(decoded.text.is_empty()),
+    }
+    if encoded && let Ok(d) = decompress(payload) {
+        assert!(d.data.len() <= crate::decompress::output_cap(payload.len()));
     }
 }
 
