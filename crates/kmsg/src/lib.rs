@@ -10,6 +10,8 @@ mod class;
 mod compat;
 mod cpuline;
 mod frame;
+#[doc(hidden)]
+pub mod fuzzing;
 mod headline;
 mod line;
 mod model;

@@ -5,7 +5,10 @@
 use kmsg::analyze;
 
 fn pstore_text(name: &str) -> String {
-    let path = format!("{}/tests/samples/{name}.log", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/corpus/{name}/boot1.log",
+        env!("CARGO_MANIFEST_DIR")
+    );
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
@@ -86,12 +89,12 @@ fn without_timestamps(pstore: &str) -> String {
 #[test]
 fn same_signature_from_every_format() {
     for name in [
-        "x86_null",
-        "x86_warn",
-        "x86_softlockup",
-        "x86_hung",
-        "x86_sysrq",
-        "x86_oom",
+        "x86_64/null",
+        "x86_64/warn",
+        "x86_64/softlockup",
+        "x86_64/hung",
+        "x86_64/sysrq",
+        "x86_64/oom",
     ] {
         let pstore = pstore_text(name);
         let reference = analyze(&pstore);
@@ -123,14 +126,14 @@ fn same_signature_from_every_format() {
 
 #[test]
 fn serial_keeps_timestamps() {
-    let pstore = pstore_text("x86_null");
+    let pstore = pstore_text("x86_64/null");
     let a = analyze(&serial(&pstore));
     assert_eq!(a.crash_time, Some(27.123456));
 }
 
 #[test]
 fn interleaved_other_cpu_lines_are_ignored_with_caller_ids() {
-    let pstore = pstore_text("x86_null");
+    let pstore = pstore_text("x86_64/null");
     let mut text = String::new();
     for (ts, line) in messages(&pstore) {
         text.push_str(&format!("<4>[{ts:>12}][   T85] {line}\n"));

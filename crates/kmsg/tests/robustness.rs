@@ -6,7 +6,10 @@ use std::time::{Duration, Instant};
 use kmsg::analyze;
 
 fn sample(name: &str) -> String {
-    let path = format!("{}/tests/samples/{name}.log", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/corpus/{name}/boot1.log",
+        env!("CARGO_MANIFEST_DIR")
+    );
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
@@ -34,12 +37,12 @@ fn ten_mib_log_with_the_crash_at_the_end() {
         ));
         i += 1;
     }
-    text.push_str(&sample("x86_null"));
+    text.push_str(&sample("x86_64/null"));
     let started = Instant::now();
     let a = analyze(&text);
     let took = started.elapsed();
     assert_eq!(a.class, "null-pointer-dereference");
-    assert_eq!(a.signature, analyze(&sample("x86_null")).signature);
+    assert_eq!(a.signature, analyze(&sample("x86_64/null")).signature);
     // Generous for a debug build on a loaded machine; a quadratic scan takes minutes.
     assert!(took < Duration::from_secs(30), "took {took:?}");
 }
@@ -67,7 +70,7 @@ fn binary_noise() {
         assert!(!a.signature.is_empty());
     }
     // Noise spliced into a real record keeps the crash findable.
-    let mut text = sample("x86_bug");
+    let mut text = sample("x86_64/bug");
     let mid = text.find("Call Trace:").unwrap();
     let junk = String::from_utf8_lossy(&noise(4096, 7)).replace('\n', " ");
     text.insert_str(mid, &format!("{junk}\n"));
@@ -76,9 +79,19 @@ fn binary_noise() {
 
 #[test]
 fn every_truncation_of_every_sample() {
-    let dir = format!("{}/tests/samples", env!("CARGO_MANIFEST_DIR"));
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
+    let root = format!("{}/tests/corpus", env!("CARGO_MANIFEST_DIR"));
+    let mut paths = Vec::new();
+    for arch in std::fs::read_dir(&root).unwrap() {
+        let arch = arch.unwrap().path();
+        if !arch.is_dir() {
+            continue;
+        }
+        for kind in std::fs::read_dir(&arch).unwrap() {
+            paths.push(kind.unwrap().path().join("boot1.log"));
+        }
+    }
+    assert!(paths.len() > 10);
+    for path in paths {
         let text = std::fs::read_to_string(&path).unwrap();
         let mut cut = 0;
         // Cut at every line end and in the middle of every line, from either side, as a
@@ -111,7 +124,7 @@ fn truncated_oops_still_names_what_is_left() {
         a.signature
     );
     // The head of an oops without its end.
-    let text = sample("x86_null");
+    let text = sample("x86_64/null");
     let head = &text[..text.find(" lastgasp_crash+").unwrap()];
     let a = analyze(head);
     assert_eq!(a.class, "null-pointer-dereference");

@@ -4,7 +4,10 @@
 use kmsg::{Analysis, analyze};
 
 fn sample(name: &str) -> Analysis {
-    let path = format!("{}/tests/samples/{name}.log", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/corpus/{name}/boot1.log",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     analyze(&text)
 }
@@ -38,7 +41,7 @@ fn m(f: &str) -> String {
 #[test]
 fn null_pointer_dereference() {
     let a = check(
-        "x86_null",
+        "x86_64/null",
         "null-pointer-dereference",
         "lastgasp_null_write",
         &[
@@ -97,7 +100,7 @@ fn null_pointer_dereference() {
 #[test]
 fn warning_with_panic_on_warn() {
     let a = check(
-        "x86_warn",
+        "x86_64/warn",
         "warning",
         "lastgasp_call_warn",
         &[
@@ -123,7 +126,7 @@ fn warning_with_panic_on_warn() {
 #[test]
 fn kernel_bug() {
     let a = check(
-        "x86_bug",
+        "x86_64/bug",
         "bug",
         "lastgasp_call_bug",
         &[
@@ -145,7 +148,7 @@ fn kernel_bug() {
 #[test]
 fn general_protection_fault() {
     check(
-        "x86_gpf",
+        "x86_64/gpf",
         "general-protection-fault",
         "lastgasp_noncanonical_read",
         &[
@@ -162,7 +165,7 @@ fn general_protection_fault() {
 #[test]
 fn divide_error() {
     check(
-        "x86_divzero",
+        "x86_64/divzero",
         "divide-error",
         "lastgasp_divide",
         &[
@@ -179,7 +182,7 @@ fn divide_error() {
 #[test]
 fn page_fault() {
     let a = check(
-        "x86_pagefault",
+        "x86_64/pagefault",
         "page-fault",
         "lastgasp_bad_address_write",
         &[
@@ -197,7 +200,7 @@ fn page_fault() {
 #[test]
 fn sysrq() {
     let a = check(
-        "x86_sysrq",
+        "x86_64/sysrq",
         "sysrq",
         "sysrq_handle_crash",
         &[
@@ -216,7 +219,7 @@ fn sysrq() {
 #[test]
 fn explicit_panic() {
     let a = check(
-        "x86_panic",
+        "x86_64/panic",
         "panic",
         "lastgasp_call_panic",
         &[
@@ -238,7 +241,7 @@ fn explicit_panic() {
 #[test]
 fn stack_protector() {
     check(
-        "x86_stackprotector",
+        "x86_64/stackprotector",
         "stack-protector",
         "lastgasp_smash_canary",
         &[
@@ -255,7 +258,7 @@ fn stack_protector() {
 #[test]
 fn soft_lockup() {
     let a = check(
-        "x86_softlockup",
+        "x86_64/softlockup",
         "soft-lockup",
         "lastgasp_spin",
         &[
@@ -280,7 +283,7 @@ fn soft_lockup() {
 #[test]
 fn rcu_stall_skips_the_detecting_interrupt() {
     let a = check(
-        "x86_rcustall",
+        "x86_64/rcustall",
         "rcu-stall",
         "lastgasp_spin",
         &[
@@ -298,7 +301,7 @@ fn rcu_stall_skips_the_detecting_interrupt() {
 #[test]
 fn hung_task() {
     let a = check(
-        "x86_hung",
+        "x86_64/hung",
         "hung-task",
         "lastgasp_sleep_uninterruptible",
         &[
@@ -318,7 +321,7 @@ fn hung_task() {
 #[test]
 fn out_of_memory() {
     check(
-        "x86_oom",
+        "x86_64/oom",
         "out-of-memory",
         "lastgasp_eat_memory",
         &[
@@ -335,7 +338,7 @@ fn out_of_memory() {
 #[test]
 fn list_corruption() {
     let a = check(
-        "x86_listcorrupt",
+        "x86_64/listcorrupt",
         "list-corruption",
         "lastgasp_corrupt_list",
         &[
@@ -353,7 +356,7 @@ fn list_corruption() {
 #[test]
 fn usercopy() {
     check(
-        "x86_usercopy",
+        "x86_64/usercopy",
         "usercopy",
         "lastgasp_usercopy_read",
         &[
@@ -370,7 +373,7 @@ fn usercopy() {
 #[test]
 fn stack_overflow_collapses_recursion() {
     check(
-        "x86_stackoverflow",
+        "x86_64/stackoverflow",
         "stack-overflow",
         "lastgasp_recurse",
         &[
@@ -387,7 +390,7 @@ fn stack_overflow_collapses_recursion() {
 #[test]
 fn arm64_null_pointer_dereference() {
     let a = check(
-        "arm64_null",
+        "arm64/null",
         "null-pointer-dereference",
         "lastgasp_null_write",
         &[
@@ -408,22 +411,22 @@ fn arm64_null_pointer_dereference() {
 #[test]
 fn every_kind_has_its_own_signature() {
     let names = [
-        "x86_null",
-        "x86_warn",
-        "x86_bug",
-        "x86_gpf",
-        "x86_divzero",
-        "x86_pagefault",
-        "x86_sysrq",
-        "x86_panic",
-        "x86_stackprotector",
-        "x86_softlockup",
-        "x86_rcustall",
-        "x86_hung",
-        "x86_oom",
-        "x86_listcorrupt",
-        "x86_usercopy",
-        "x86_stackoverflow",
+        "x86_64/null",
+        "x86_64/warn",
+        "x86_64/bug",
+        "x86_64/gpf",
+        "x86_64/divzero",
+        "x86_64/pagefault",
+        "x86_64/sysrq",
+        "x86_64/panic",
+        "x86_64/stackprotector",
+        "x86_64/softlockup",
+        "x86_64/rcustall",
+        "x86_64/hung",
+        "x86_64/oom",
+        "x86_64/listcorrupt",
+        "x86_64/usercopy",
+        "x86_64/stackoverflow",
     ];
     let mut seen = std::collections::HashMap::new();
     for n in names {
@@ -436,7 +439,7 @@ fn every_kind_has_its_own_signature() {
 
 #[test]
 fn render_text_names_the_essentials() {
-    let text = sample("x86_null").render_text();
+    let text = sample("x86_64/null").render_text();
     for needle in [
         "null-pointer-dereference",
         "lastgasp_null_write+0x5/0x10 [lastgasp_crashtest]",
