@@ -2,6 +2,7 @@
 //! host tools, the current Debian kernel image, its headers, the crash-test module built against
 //! them and the static lastgasp binary.
 
+use super::arch::Arch;
 use crate::shell::{self, have};
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
@@ -16,13 +17,18 @@ pub struct Kernel {
 }
 
 /// Host programs the lab runs, with the Debian package that provides each.
-const HOST_TOOLS: &[(&str, &str)] = &[
-    ("qemu-system-x86_64", "qemu-system-x86"),
-    ("/bin/busybox", "busybox-static"),
-    ("/usr/share/OVMF/OVMF_CODE_4M.fd", "ovmf"),
-    ("make", "make"),
-    ("gcc", "gcc"),
-];
+fn host_tools(arch: Arch) -> &'static [(&'static str, &'static str)] {
+    match arch {
+        Arch::X86_64 => &[
+            ("qemu-system-x86_64", "qemu-system-x86"),
+            ("/bin/busybox", "busybox-static"),
+            ("/usr/share/OVMF/OVMF_CODE_4M.fd", "ovmf"),
+            ("make", "make"),
+            ("gcc", "gcc"),
+        ],
+        Arch::Aarch64 => &[("qemu-system-aarch64", "qemu-system-arm")],
+    }
+}
 
 fn apt_install(packages: &[&str]) -> Result<()> {
     eprintln!("lab: installing {}", packages.join(" "));
@@ -36,9 +42,9 @@ fn apt_install(packages: &[&str]) -> Result<()> {
     Ok(())
 }
 
-/// Installs the host packages that are missing (Debian/Ubuntu hosts; needs root).
-pub fn ensure_host_tools() -> Result<()> {
-    let missing: Vec<&str> = HOST_TOOLS
+/// Installs the host packages `arch` needs that are missing (Debian hosts; needs root).
+pub fn ensure_host_tools(arch: Arch) -> Result<()> {
+    let missing: Vec<&str> = host_tools(arch)
         .iter()
         .filter(|(program, _)| !have(program))
         .map(|(_, package)| *package)
@@ -55,37 +61,75 @@ pub fn ensure_host_tools() -> Result<()> {
     apt_install(&missing)
 }
 
-/// The image package `linux-image-amd64` depends on, e.g. `linux-image-6.1.0-56-amd64`.
-fn image_package() -> Result<Option<String>> {
-    let depends = shell::stdout(Command::new("apt-cache").args(["depends", "linux-image-amd64"]))?;
-    Ok(depends
-        .lines()
-        .find_map(|line| line.trim().strip_prefix("Depends: "))
-        .filter(|name| name.starts_with("linux-image-"))
-        .map(str::to_owned))
+/// APT for a guest architecture. A foreign one gets its own package lists and cache under the
+/// lab's cache, so the host's APT state is left alone.
+struct Apt {
+    options: Vec<String>,
+    lists: Option<PathBuf>,
 }
 
-/// The current Debian kernel (the one `linux-image-amd64` depends on), unpacked under `cache`.
-pub fn kernel(cache: &Path) -> Result<Kernel> {
-    let package = match image_package()? {
-        Some(package) => package,
-        None => {
-            shell::run(Command::new("apt-get").args(["update", "-q"]))?;
-            image_package()?.context("apt-cache names no kernel image for linux-image-amd64")?
+impl Apt {
+    fn new(cache: &Path, arch: Arch) -> Result<Apt> {
+        if arch.native() {
+            return Ok(Apt {
+                options: Vec::new(),
+                lists: None,
+            });
         }
-    };
-    let release = package.trim_start_matches("linux-image-").to_owned();
-    let unpacked = cache.join(&package);
-    let vmlinuz = unpacked.join(format!("boot/vmlinuz-{release}"));
-    if !vmlinuz.exists() {
-        std::fs::create_dir_all(cache)?;
+        let root = cache.join(format!("apt-{}", arch.debian()));
+        let lists = root.join("lists");
+        for dir in [lists.join("partial"), root.join("cache/archives/partial")] {
+            std::fs::create_dir_all(&dir)?;
+        }
+        let options = vec![
+            format!("-oAPT::Architecture={}", arch.debian()),
+            format!("-oAPT::Architectures={}", arch.debian()),
+            format!("-oDir::State::Lists={}", lists.display()),
+            format!("-oDir::Cache={}", root.join("cache").display()),
+        ];
+        Ok(Apt {
+            options,
+            lists: Some(lists),
+        })
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.args(&self.options);
+        cmd
+    }
+
+    fn update(&self) -> Result<()> {
+        shell::run(self.command("apt-get").args(["update", "-q"]))?;
+        Ok(())
+    }
+
+    /// The package a metapackage depends on, e.g. `linux-image-6.1.0-56-amd64`.
+    fn dependency(&self, meta: &str, prefix: &str) -> Result<Option<String>> {
+        if let Some(lists) = &self.lists {
+            if std::fs::read_dir(lists)?.filter_map(Result::ok).count() <= 1 {
+                self.update()?;
+            }
+        }
+        let depends = shell::stdout(self.command("apt-cache").args(["depends", meta]))?;
+        Ok(depends
+            .lines()
+            .find_map(|line| line.trim().strip_prefix("Depends: "))
+            .filter(|name| name.starts_with(prefix))
+            .map(str::to_owned))
+    }
+
+    /// Downloads `package` and unpacks it into `dest` (no installation).
+    fn unpack(&self, package: &str, cache: &Path, dest: &Path) -> Result<()> {
         eprintln!("lab: downloading {package}");
+        let downloads = cache.join("downloads");
+        std::fs::create_dir_all(&downloads)?;
         shell::run(
-            Command::new("apt-get")
-                .args(["download", "-q", &package])
-                .current_dir(cache),
+            self.command("apt-get")
+                .args(["download", "-q", package])
+                .current_dir(&downloads),
         )?;
-        let deb = std::fs::read_dir(cache)?
+        let deb = std::fs::read_dir(&downloads)?
             .filter_map(|entry| entry.ok().map(|entry| entry.path()))
             .find(|path| {
                 path.file_name()
@@ -97,14 +141,35 @@ pub fn kernel(cache: &Path) -> Result<Kernel> {
             .with_context(|| {
                 format!(
                     "apt-get download left no {package} .deb in {}",
-                    cache.display()
+                    downloads.display()
                 )
             })?;
-        shell::run(Command::new("dpkg").arg("-x").arg(&deb).arg(&unpacked))?;
+        shell::run(Command::new("dpkg").arg("-x").arg(&deb).arg(dest))?;
         std::fs::remove_file(&deb)?;
+        Ok(())
     }
-    let headers = PathBuf::from(format!("/usr/src/linux-headers-{release}"));
-    if !headers.exists() {
+}
+
+/// The current Debian kernel for `arch` (the one `linux-image-<arch>` depends on), unpacked
+/// under `cache`; for the native architecture also its installed headers.
+pub fn kernel(cache: &Path, arch: Arch) -> Result<Kernel> {
+    let apt = Apt::new(cache, arch)?;
+    let meta = format!("linux-image-{}", arch.debian());
+    let package = match apt.dependency(&meta, "linux-image-")? {
+        Some(package) => package,
+        None => {
+            apt.update()?;
+            apt.dependency(&meta, "linux-image-")?
+                .with_context(|| format!("apt-cache names no kernel image for {meta}"))?
+        }
+    };
+    let release = package.trim_start_matches("linux-image-").to_owned();
+    let unpacked = cache.join(&package);
+    let vmlinuz = unpacked.join(format!("boot/vmlinuz-{release}"));
+    if !vmlinuz.exists() {
+        apt.unpack(&package, cache, &unpacked)?;
+    }
+    if arch.native() && !Path::new(&format!("/usr/src/linux-headers-{release}")).exists() {
         apt_install(&[&format!("linux-headers-{release}")])?;
     }
     Ok(Kernel {
@@ -112,6 +177,20 @@ pub fn kernel(cache: &Path) -> Result<Kernel> {
         vmlinuz,
         release,
     })
+}
+
+/// A static busybox for the guest: the host's for the native architecture, Debian's
+/// busybox-static package of the guest's architecture otherwise.
+pub fn busybox(cache: &Path, arch: Arch) -> Result<PathBuf> {
+    if arch.native() {
+        return Ok(PathBuf::from("/bin/busybox"));
+    }
+    let unpacked = cache.join(format!("busybox-static-{}", arch.debian()));
+    let busybox = unpacked.join("bin/busybox");
+    if !busybox.exists() {
+        Apt::new(cache, arch)?.unpack("busybox-static", cache, &unpacked)?;
+    }
+    Ok(busybox)
 }
 
 /// Builds the crash-test module in `lab/module` against the kernel's headers.

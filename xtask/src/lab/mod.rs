@@ -3,6 +3,7 @@
 //! warm reboot collect with `lastgasp save`, and checks the report against the serial console.
 //! Everything it downloads or builds is cached under `target/lab/`.
 
+mod arch;
 mod assets;
 mod check;
 mod initramfs;
@@ -10,6 +11,7 @@ mod qemu;
 mod scenario;
 
 use anyhow::{Context, Result, bail};
+use arch::Arch;
 use scenario::Scenario;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -17,9 +19,10 @@ use std::time::{Duration, Instant};
 
 #[derive(clap::Args)]
 pub struct LabArgs {
-    /// Scenarios to run (default: the four backends ramoops, efi, erst, blk).
+    /// Scenarios to run, by name or crash kind (default: the four backends ramoops, efi, erst, blk).
     names: Vec<String>,
-    /// Run the analysis corpus instead: every crash kind, each on two boots, through ramoops.
+    /// Run the analysis corpus instead: every crash kind, each on two boots, through ramoops
+    /// (x86_64, and the module-free kinds on aarch64).
     #[arg(long)]
     corpus: bool,
     /// Guests run at once.
@@ -33,12 +36,26 @@ pub struct LabArgs {
     timeout: u64,
 }
 
+/// What one architecture's guests boot.
+struct Guest {
+    vmlinuz: PathBuf,
+    initramfs: PathBuf,
+}
+
 /// Paths shared by every run.
 struct Lab {
     workspace: PathBuf,
     cache: PathBuf,
-    vmlinuz: PathBuf,
-    initramfs: PathBuf,
+    guests: Vec<(Arch, Guest)>,
+}
+
+impl Lab {
+    fn guest(&self, arch: Arch) -> &Guest {
+        self.guests
+            .iter()
+            .find_map(|(have, guest)| (*have == arch).then_some(guest))
+            .expect("prepare() made a guest for every scenario's architecture")
+    }
 }
 
 fn workspace() -> PathBuf {
@@ -48,13 +65,15 @@ fn workspace() -> PathBuf {
         .to_path_buf()
 }
 
-/// Guest modules, in load order; their dependencies come first.
+/// Guest modules, in load order; their dependencies come first. Those an architecture builds
+/// into its kernel are simply absent from its package.
 const GUEST_MODULES: &[&str] = &[
     "drivers/virtio/virtio_ring.ko",
     "drivers/virtio/virtio.ko",
     "drivers/virtio/virtio_pci_modern_dev.ko",
     "drivers/virtio/virtio_pci_legacy_dev.ko",
     "drivers/virtio/virtio_pci.ko",
+    "drivers/virtio/virtio_mmio.ko",
     "drivers/block/virtio_blk.ko",
     "lib/reed_solomon/reed_solomon.ko",
     "fs/pstore/ramoops.ko",
@@ -63,14 +82,14 @@ const GUEST_MODULES: &[&str] = &[
     "drivers/firmware/efi/efi-pstore.ko",
 ];
 
-fn prepare() -> Result<Lab> {
-    let workspace = workspace();
-    let cache = workspace.join("target/lab");
-    assets::ensure_host_tools()?;
-    let kernel = assets::kernel(&cache)?;
-    let module = assets::crash_module(&workspace, &cache, &kernel)?;
-    let lastgasp = assets::lastgasp_binary(&workspace)?;
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+}
 
+/// Fetches the kernel and builds the initramfs for one architecture.
+fn prepare_guest(workspace: &Path, cache: &Path, arch: Arch) -> Result<Guest> {
+    assets::ensure_host_tools(arch)?;
+    let kernel = assets::kernel(cache, arch)?;
     let mut image = initramfs::Initramfs::default();
     for dir in [
         "bin",
@@ -87,14 +106,22 @@ fn prepare() -> Result<Lab> {
         image.dir(dir);
     }
     image.char_device("dev/console", 5, 1);
-    let read =
-        |path: &Path| std::fs::read(path).with_context(|| format!("reading {}", path.display()));
     image.file("init", 0o755, &read(&workspace.join("lab/guest/init"))?);
-    image.file("bin/busybox", 0o755, &read(Path::new("/bin/busybox"))?);
-    image.file("bin/lastgasp", 0o755, &read(&lastgasp)?);
-    image.file("lib/modules/lastgasp_crashtest.ko", 0o644, &read(&module)?);
+    image.file("bin/busybox", 0o755, &read(&assets::busybox(cache, arch)?)?);
+    if arch.native() {
+        let module = assets::crash_module(workspace, cache, &kernel)?;
+        image.file(
+            "bin/lastgasp",
+            0o755,
+            &read(&assets::lastgasp_binary(workspace)?)?,
+        );
+        image.file("lib/modules/lastgasp_crashtest.ko", 0o644, &read(&module)?);
+    }
     for relative in GUEST_MODULES {
         let path = kernel.modules.join(relative);
+        if !path.exists() {
+            continue;
+        }
         let name = Path::new(relative)
             .file_name()
             .expect("module paths name a file");
@@ -104,33 +131,62 @@ fn prepare() -> Result<Lab> {
             &read(&path)?,
         );
     }
-    let initramfs = cache.join("initramfs.cpio");
+    let initramfs = cache.join(format!("initramfs-{}.cpio", arch.name()));
     std::fs::write(&initramfs, image.finish())?;
-    Ok(Lab {
-        workspace,
-        cache,
+    Ok(Guest {
         vmlinuz: kernel.vmlinuz,
         initramfs,
     })
 }
 
-/// Boots one scenario and checks what it collected. Returns the run's directory.
-fn run_one(lab: &Lab, scenario: &Scenario, limit: Duration) -> Result<check::Collected> {
+/// Prepares a guest for every architecture `scenarios` use.
+fn prepare(scenarios: &[Scenario]) -> Result<Lab> {
+    let workspace = workspace();
+    let cache = workspace.join("target/lab");
+    let mut guests = Vec::new();
+    for arch in [Arch::X86_64, Arch::Aarch64] {
+        if scenarios.iter().any(|scenario| scenario.arch == arch) {
+            guests.push((arch, prepare_guest(&workspace, &cache, arch)?));
+        }
+    }
+    Ok(Lab {
+        workspace,
+        cache,
+        guests,
+    })
+}
+
+/// What a finished run left: the unpacked output disk, and the report when the guest ran
+/// lastgasp itself.
+struct RunOutcome {
+    out: PathBuf,
+    collected: Option<check::Collected>,
+}
+
+/// Boots one scenario and checks what it collected.
+fn run_one(lab: &Lab, scenario: &Scenario, limit: Duration) -> Result<RunOutcome> {
     let run = qemu::RunDir::create(lab.cache.join("runs").join(&scenario.name))?;
-    qemu::boot(scenario, &lab.vmlinuz, &lab.initramfs, &run, limit)?;
+    let guest = lab.guest(scenario.arch);
+    qemu::boot(scenario, &guest.vmlinuz, &guest.initramfs, &run, limit)?;
     let out = run.dir.join("out");
     check::unpack(&run.out_disk, &out)?;
-    let serial = String::from_utf8_lossy(&std::fs::read(&run.serial)?).into_owned();
-    let collected = check::collected(out).with_context(|| {
-        format!(
-            "guest of {} collected nothing (serial log: {})",
-            scenario.name,
-            run.serial.display()
-        )
-    })?;
+    let serial = String::from_utf8_lossy(&read(&run.serial)?).into_owned();
+    let context = || format!("{} (serial log: {})", scenario.name, run.serial.display());
+    if !scenario.arch.native() {
+        check::verify_records(scenario, &out).with_context(context)?;
+        return Ok(RunOutcome {
+            out,
+            collected: None,
+        });
+    }
+    let collected = check::collected(out.clone()).with_context(context)?;
     check::verify(scenario, &collected, &serial)
-        .with_context(|| format!("serial log: {}", run.serial.display()))?;
-    Ok(collected)
+        .and_then(|()| check_golden_signature(lab, scenario, &collected))
+        .with_context(context)?;
+    Ok(RunOutcome {
+        out,
+        collected: Some(collected),
+    })
 }
 
 /// Runs `scenarios` on `jobs` parallel guests; returns the names that failed.
@@ -146,24 +202,26 @@ fn run_all(lab: &Lab, scenarios: &[Scenario], args: &LabArgs) -> Vec<String> {
                         break;
                     };
                     let started = Instant::now();
-                    let outcome = run_one(lab, scenario, limit).and_then(|collected| {
+                    let outcome = run_one(lab, scenario, limit).and_then(|outcome| {
                         if args.save_fixtures {
-                            save_fixtures(lab, scenario, &collected)?;
+                            save_fixtures(lab, scenario, &outcome.out)?;
                         }
-                        Ok(collected)
+                        Ok(outcome)
                     });
                     let secs = started.elapsed().as_secs();
                     match outcome {
-                        Ok(collected) => eprintln!(
-                            "lab: ok     {:<24} {:>4}s  {}",
+                        Ok(outcome) => eprintln!(
+                            "lab: ok     {:<28} {:>4}s  {}",
                             scenario.name,
                             secs,
-                            collected.manifest["analysis"]["signature"]
-                                .as_str()
-                                .unwrap_or("")
+                            outcome.collected.as_ref().map_or("", |collected| {
+                                collected.manifest["analysis"]["signature"]
+                                    .as_str()
+                                    .unwrap_or("")
+                            })
                         ),
                         Err(err) => {
-                            eprintln!("lab: FAILED {:<24} {secs:>4}s  {err:#}", scenario.name);
+                            eprintln!("lab: FAILED {:<28} {secs:>4}s  {err:#}", scenario.name);
                             failed
                                 .lock()
                                 .expect("failed lock")
@@ -179,7 +237,7 @@ fn run_all(lab: &Lab, scenarios: &[Scenario], args: &LabArgs) -> Vec<String> {
 
 /// Runs `scenarios`, reporting a summary line; fails when any failed.
 fn run_scenarios(scenarios: &[Scenario], args: &LabArgs) -> Result<()> {
-    let lab = prepare()?;
+    let lab = prepare(scenarios)?;
     let started = Instant::now();
     let failed = run_all(&lab, scenarios, args);
     eprintln!(
@@ -201,7 +259,7 @@ pub fn ci() -> Result<()> {
     scenarios.extend(
         scenario::CI_KINDS
             .iter()
-            .map(|kind| scenario::corpus(kind, 3)),
+            .map(|kind| scenario::corpus(Arch::X86_64, kind, scenario::CI_BOOT)),
     );
     let args = LabArgs {
         names: Vec::new(),
@@ -216,10 +274,7 @@ pub fn ci() -> Result<()> {
 /// `cargo xtask lab`.
 pub fn run(args: &LabArgs) -> Result<()> {
     let mut scenarios = if args.corpus {
-        scenario::CORPUS_KINDS
-            .iter()
-            .flat_map(|kind| [scenario::corpus(kind, 1), scenario::corpus(kind, 2)])
-            .collect()
+        scenario::full_corpus()
     } else {
         scenario::backends()
     };
@@ -238,12 +293,15 @@ pub fn run(args: &LabArgs) -> Result<()> {
 
 /// `cargo xtask demo`: one real crash through ramoops, then the report lastgasp made of it.
 pub fn demo() -> Result<()> {
-    let lab = prepare()?;
     let scenario = scenario::backends().remove(0);
+    let lab = prepare(std::slice::from_ref(&scenario))?;
     eprintln!(
         "demo: booting Linux under QEMU, crashing it, rebooting and collecting (about a minute)"
     );
-    let collected = run_one(&lab, &scenario, Duration::from_secs(300))?;
+    let outcome = run_one(&lab, &scenario, Duration::from_secs(300))?;
+    let collected = outcome
+        .collected
+        .context("the demo guest runs lastgasp itself")?;
     let show = std::fs::read_to_string(collected.dir.join("show.txt"))
         .context("the guest wrote no `lastgasp show` output")?;
     println!("{show}");
@@ -255,33 +313,42 @@ pub fn demo() -> Result<()> {
 }
 
 /// Keeps the records and logs of a run as test fixtures.
-fn save_fixtures(lab: &Lab, scenario: &Scenario, collected: &check::Collected) -> Result<()> {
-    let run = lab.cache.join("runs").join(&scenario.name);
-    let serial = std::fs::read(run.join("serial.log"))?;
-    if let Some(kind) = scenario.name.strip_prefix("kind-") {
-        let (kind, boot) = kind.rsplit_once("-boot").context("corpus scenario name")?;
-        let dest = lab.workspace.join("tests/fixtures/kmsg/x86_64").join(kind);
+fn save_fixtures(lab: &Lab, scenario: &Scenario, out: &Path) -> Result<()> {
+    let serial = read(
+        &lab.cache
+            .join("runs")
+            .join(&scenario.name)
+            .join("serial.log"),
+    )?;
+    let arch = scenario.arch.name();
+    if let Some((kind, boot)) = corpus_kind(scenario) {
+        let dest = lab
+            .workspace
+            .join("tests/fixtures/kmsg")
+            .join(arch)
+            .join(kind);
         std::fs::create_dir_all(&dest)?;
-        let dmesg = std::fs::read(collected.report_dir.join("dmesg.txt"))?;
+        let record = last_dump_record(&out.join("pstore"))?;
         std::fs::write(
             dest.join(format!("boot{boot}.log")),
-            tail_lines(&dmesg, 400),
+            head_and_tail(&record, 400),
         )?;
         let first_boot = check::first_boot(&serial);
         std::fs::write(
             dest.join(format!("serial{boot}.log")),
-            tail_lines(first_boot, 400),
+            head_and_tail(first_boot, 400),
         )?;
     } else {
         let dest = lab
             .workspace
-            .join("tests/fixtures/lab/x86_64")
+            .join("tests/fixtures/lab")
+            .join(arch)
             .join(&scenario.name);
         if dest.exists() {
             std::fs::remove_dir_all(&dest)?;
         }
         std::fs::create_dir_all(dest.join("pstore"))?;
-        for entry in std::fs::read_dir(collected.dir.join("pstore"))? {
+        for entry in std::fs::read_dir(out.join("pstore"))? {
             let entry = entry?;
             std::fs::copy(entry.path(), dest.join("pstore").join(entry.file_name()))?;
         }
@@ -290,16 +357,81 @@ fn save_fixtures(lab: &Lab, scenario: &Scenario, collected: &check::Collected) -
     Ok(())
 }
 
-/// The last `count` lines of `text`.
-fn tail_lines(text: &[u8], count: usize) -> &[u8] {
+/// `(kind, boot)` of a corpus scenario.
+fn corpus_kind(scenario: &Scenario) -> Option<(&str, u32)> {
+    Some((scenario.crash.as_str(), scenario.corpus_boot?))
+}
+
+/// The record of the last dump (highest `#count`), as the kernel exposed it in pstore.
+fn last_dump_record(pstore: &Path) -> Result<Vec<u8>> {
+    let mut best: Option<(u32, Vec<u8>)> = None;
+    for entry in std::fs::read_dir(pstore)? {
+        let data = std::fs::read(entry?.path())?;
+        let header = data.split(|b| *b == b'\n').next().unwrap_or_default();
+        let count = String::from_utf8_lossy(header)
+            .split_once('#')
+            .and_then(|(_, rest)| rest.split(' ').next()?.parse::<u32>().ok());
+        if let Some(count) = count
+            && best.as_ref().is_none_or(|(seen, _)| count > *seen)
+        {
+            best = Some((count, data));
+        }
+    }
+    best.map(|(_, data)| data)
+        .with_context(|| format!("no dmesg record in {}", pstore.display()))
+}
+
+/// The first line and the last `count` lines of `text`: enough of a real log for the analysis
+/// corpus, without committing whole boot logs.
+fn head_and_tail(text: &[u8], count: usize) -> Vec<u8> {
+    let first_end = text
+        .iter()
+        .position(|b| *b == b'\n')
+        .map_or(text.len(), |at| at + 1);
     let mut newlines = 0;
     for (index, byte) in text.iter().enumerate().rev() {
         if *byte == b'\n' && index + 1 < text.len() {
             newlines += 1;
             if newlines == count {
-                return &text[index + 1..];
+                let tail_start = (index + 1).max(first_end);
+                return [&text[..first_end], &text[tail_start..]].concat();
             }
         }
     }
-    text
+    text.to_vec()
+}
+
+/// For corpus kinds with a committed golden, the signature must be the same on this boot.
+fn check_golden_signature(
+    lab: &Lab,
+    scenario: &Scenario,
+    collected: &check::Collected,
+) -> Result<()> {
+    let Some((kind, boot)) = corpus_kind(scenario) else {
+        return Ok(());
+    };
+    let golden = lab
+        .workspace
+        .join("tests/fixtures/kmsg")
+        .join(scenario.arch.name())
+        .join(kind)
+        .join("expected.json");
+    let text = match std::fs::read_to_string(&golden) {
+        Ok(text) => text,
+        // Boots 1 and 2 make the corpus and may precede its goldens; CI's boot must have one.
+        Err(_) if boot != scenario::CI_BOOT => return Ok(()),
+        Err(err) => return Err(err).with_context(|| format!("reading {}", golden.display())),
+    };
+    let expected: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", golden.display()))?;
+    let expected = expected["signature"].as_str().unwrap_or_default();
+    let got = collected.manifest["analysis"]["signature"]
+        .as_str()
+        .unwrap_or_default();
+    anyhow::ensure!(
+        expected == got,
+        "signature {got:?} differs from the committed {expected:?} ({})",
+        golden.display()
+    );
+    Ok(())
 }

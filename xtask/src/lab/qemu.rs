@@ -46,30 +46,35 @@ pub fn boot(
     limit: Duration,
 ) -> Result<()> {
     sized_file(&run.out_disk, 32 << 20)?;
-    let mut cmd = Command::new("qemu-system-x86_64");
-    cmd.args([
-        "-accel", "tcg", "-m", "1024", "-smp", "1", "-display", "none",
-    ])
-    .args(["-no-user-config", "-nodefaults", "-monitor", "none"])
-    .arg("-serial")
-    .arg(format!("file:{}", run.serial.display()))
-    .arg("-kernel")
-    .arg(vmlinuz)
-    .arg("-initrd")
-    .arg(initramfs)
-    .arg("-drive")
-    .arg(format!(
-        "if=virtio,format=raw,file={}",
-        run.out_disk.display()
-    ));
+    let arch = scenario.arch;
+    let (machine, console) = arch.machine();
+    let mut cmd = Command::new(arch.qemu());
+    cmd.args(machine)
+        .args([
+            "-accel", "tcg", "-m", "1024", "-smp", "1", "-display", "none",
+        ])
+        .args(["-no-user-config", "-nodefaults", "-monitor", "none"])
+        .arg("-serial")
+        .arg(format!("file:{}", run.serial.display()))
+        .arg("-kernel")
+        .arg(vmlinuz)
+        .arg("-initrd")
+        .arg(initramfs)
+        .arg("-drive")
+        .arg(format!(
+            "if=virtio,format=raw,file={}",
+            run.out_disk.display()
+        ));
     let mut append = format!(
-        "console=ttyS0 panic=1 oops=panic printk.time=1 lab.backend={} lab.crash={}",
+        "{console} panic=1 oops=panic printk.time=1 lab.backend={} lab.crash={}",
         scenario.backend.guest_name(),
         scenario.crash
     );
     match scenario.backend {
         Backend::Ramoops => {
-            append.push_str(" memmap=1M$0x3f000000 pstore.backend=ramoops");
+            append.push(' ');
+            append.push_str(arch.ramoops_reserve());
+            append.push_str(" pstore.backend=ramoops");
         }
         Backend::Efi => {
             let vars = run.dir.join("OVMF_VARS.fd");
@@ -110,7 +115,7 @@ pub fn boot(
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .context("starting qemu-system-x86_64")?;
+        .with_context(|| format!("starting {}", arch.qemu()))?;
     let started = Instant::now();
     loop {
         if let Some(status) = child.try_wait()? {

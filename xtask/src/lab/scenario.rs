@@ -1,6 +1,8 @@
 //! The lab's scenarios: which pstore backend a guest arms, how it crashes, and what the report
 //! collected on the next boot must show.
 
+use super::arch::Arch;
+
 /// A pstore backend as the lab arms it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -36,20 +38,25 @@ impl Backend {
 #[derive(Clone, Debug)]
 pub struct Scenario {
     pub name: String,
+    pub arch: Arch,
     pub backend: Backend,
     /// The crash-test module's crash kind, or `sysrq`/`oops-live` (see lab/guest/init).
     pub crash: String,
     /// Whether the kernel panics (pstore/blk without a panic writer only keeps the Oops).
     pub panics: bool,
+    /// For the analysis corpus: which boot of this crash kind this run is.
+    pub corpus_boot: Option<u32>,
 }
 
 /// The four backend scenarios of the test suite.
 pub fn backends() -> Vec<Scenario> {
     let scenario = |backend: Backend, crash: &str, panics| Scenario {
         name: backend.guest_name().to_owned(),
+        arch: Arch::X86_64,
         backend,
         crash: crash.to_owned(),
         panics,
+        corpus_boot: None,
     };
     vec![
         scenario(Backend::Ramoops, "null", true),
@@ -82,12 +89,37 @@ pub const CORPUS_KINDS: &[&str] = &[
 /// Corpus kinds crashed afresh by `cargo xtask ci`, checked against their committed signatures.
 pub const CI_KINDS: &[&str] = &["null", "bug", "warn", "softlockup"];
 
+/// The boot number of CI's fresh crashes (the committed corpus holds boots 1 and 2).
+pub const CI_BOOT: u32 = 3;
+
 /// The corpus scenario for one crash kind on one boot.
-pub fn corpus(kind: &str, boot: u32) -> Scenario {
+pub fn corpus(arch: Arch, kind: &str, boot: u32) -> Scenario {
+    let prefix = if arch == Arch::X86_64 {
+        String::new()
+    } else {
+        format!("{}-", arch.name())
+    };
     Scenario {
-        name: format!("kind-{kind}-boot{boot}"),
+        name: format!("{prefix}kind-{kind}-boot{boot}"),
+        arch,
         backend: Backend::Ramoops,
         crash: kind.to_owned(),
         panics: true,
+        corpus_boot: Some(boot),
     }
+}
+
+/// Crash kinds of the aarch64 corpus: those that need no module (no arm64 module toolchain here).
+pub const AARCH64_CORPUS_KINDS: &[&str] = &["sysrq", "oom"];
+
+/// The whole analysis corpus: every kind on two boots, x86_64 and aarch64.
+pub fn full_corpus() -> Vec<Scenario> {
+    let kinds = CORPUS_KINDS.iter().map(|kind| (Arch::X86_64, *kind)).chain(
+        AARCH64_CORPUS_KINDS
+            .iter()
+            .map(|kind| (Arch::Aarch64, *kind)),
+    );
+    kinds
+        .flat_map(|(arch, kind)| [corpus(arch, kind, 1), corpus(arch, kind, 2)])
+        .collect()
 }
