@@ -227,6 +227,23 @@ mod tests {
     }
 
     #[test]
+    fn shipped_file_documents_the_defaults() {
+        let shipped = include_str!("../../../dist/lastgasp.toml");
+        let uncommented: String = shipped
+            .lines()
+            .map(|line| match line.strip_prefix('#') {
+                Some(rest) if rest.starts_with(|c: char| c.is_ascii_lowercase()) => rest,
+                _ => line,
+            })
+            .map(|line| format!("{line}\n"))
+            .collect();
+        assert_ne!(uncommented, shipped, "the defaults are commented out");
+        let from_file = load_text(&[&uncommented]).unwrap();
+        assert_eq!(from_file, load_text(&[]).unwrap());
+        assert_eq!(load_text(&[shipped]).unwrap(), load_text(&[]).unwrap());
+    }
+
+    #[test]
     fn line_column_counts_from_one() {
         assert_eq!(line_column("ab\ncd", 0), (1, 1));
         assert_eq!(line_column("ab\ncd", 4), (2, 2));
