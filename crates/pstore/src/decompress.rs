@@ -144,25 +144,41 @@ fn unzstd(input: &[u8], cap: usize) -> Option<Outcome> {
 }
 
 fn unlz4(input: &[u8], cap: usize) -> Option<Outcome> {
-    let mut out = vec![0u8; cap];
-    let len = lz4_flex::block::decompress_into(input, &mut out).ok()?;
-    out.truncate(len);
-    Some(Outcome {
-        data: out,
-        complete: true,
-        whole_stream: false,
+    growing(input.len(), cap, |out| {
+        lz4_flex::block::decompress_into(input, out)
+            .map_err(|e| matches!(e, lz4_flex::block::DecompressError::OutputTooSmall { .. }))
     })
 }
 
 fn unlzo(input: &[u8], cap: usize) -> Option<Outcome> {
-    let mut out = vec![0u8; cap];
-    let len = lzo::decompress_into(input, &mut out).ok()?;
-    out.truncate(len);
-    Some(Outcome {
-        data: out,
-        complete: true,
-        whole_stream: false,
+    growing(input.len(), cap, |out| {
+        lzo::decompress_into(input, out).map_err(|e| matches!(e, lzo::Error::OutputOverrun))
     })
+}
+
+/// Runs a block decoder that needs its whole output buffer up front, starting small and growing
+/// the buffer (up to `cap`) while the decoder says it is too small. `Err(true)` means too small.
+fn growing(
+    input_len: usize,
+    cap: usize,
+    decode: impl Fn(&mut [u8]) -> Result<usize, bool>,
+) -> Option<Outcome> {
+    let mut size = input_len.saturating_mul(4).clamp(4096, cap);
+    loop {
+        let mut out = vec![0u8; size];
+        match decode(&mut out) {
+            Ok(len) => {
+                out.truncate(len);
+                return Some(Outcome {
+                    data: out,
+                    complete: true,
+                    whole_stream: false,
+                });
+            }
+            Err(true) if size < cap => size = size.saturating_mul(4).min(cap),
+            Err(_) => return None,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -191,6 +207,29 @@ mod tests {
         let packed = lz4_flex::block::compress(TEXT);
         let d = decompress(&packed).unwrap();
         assert_eq!((d.algorithm, d.data.as_slice()), ("lz4", TEXT));
+    }
+
+    #[test]
+    fn lzo_block_that_needs_a_bigger_buffer() {
+        // An LZO1X stream: one literal run of 4 bytes, then a run-length match repeating them
+        // out to 40000 bytes, then the end marker.
+        let mut stream = vec![17 + 4];
+        stream.extend_from_slice(b"ab\ncd"[..4].as_ref());
+        let length = 40_000 - 4;
+        // M3 match with an extended length (33 + 255*k + rest), distance 4.
+        stream.push(32);
+        let mut rest = length - 33;
+        while rest > 255 {
+            stream.push(0);
+            rest -= 255;
+        }
+        stream.push(u8::try_from(rest).unwrap());
+        stream.extend_from_slice(&[(3 << 2) as u8, 0]);
+        stream.extend_from_slice(&[0x11, 0, 0]);
+        let out = unlzo(&stream, MIN_OUTPUT).expect("valid lzo");
+        assert_eq!(out.data.len(), 40_000);
+        assert!(out.data.starts_with(b"ab\nc"));
+        assert!(unlzo(&stream, 10_000).is_none());
     }
 
     #[test]
