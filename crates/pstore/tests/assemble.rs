@@ -408,3 +408,31 @@ fn crash_serializes_kebab_case() {
     assert_eq!(json["records"][0]["origin"], "pstore");
     assert_eq!(json["dumps"][0]["missing-parts"], serde_json::json!([]));
 }
+
+#[test]
+fn efi_dumps_from_two_boots_stay_apart() {
+    let first = log_lines(0..30);
+    let second = log_lines(100..130);
+    let mut records = efi_dump(1_700_000_000, "Panic", 1, &first, 3);
+    records.extend(efi_dump(1_700_086_400, "Panic", 1, &second, 3));
+    for r in &mut records {
+        r.mtime = None;
+    }
+    let crashes = assemble(records);
+    assert_eq!(crashes.len(), 2);
+    assert_eq!(crashes[0].crash_time, Some(1_700_000_000));
+    assert_eq!(crashes[0].dmesg, text(&first));
+    assert_eq!(crashes[1].crash_time, Some(1_700_086_400));
+    assert_eq!(crashes[1].dmesg, text(&second));
+}
+
+#[test]
+fn erst_time_falls_back_to_the_record_id() {
+    let id = (1_700_000_000u64 << 32) + 7;
+    let crashes = assemble(vec![record(
+        &format!("dmesg-erst-{id}"),
+        with_header("Panic", 1, 1, b"<0>[ 1.000000] x\n"),
+        None,
+    )]);
+    assert_eq!(crashes[0].crash_time, Some(1_700_000_000));
+}
