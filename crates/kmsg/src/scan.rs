@@ -184,17 +184,26 @@ pub(crate) fn choose(lines: &[Line<'_>]) -> Option<Choice> {
             (s, ev)
         })
         .collect();
-    // The first boot that panicked; else the first with an oops; else the first with any
-    // report at all.
+    // The first boot that panicked; else the first with an oops; else the first with a
+    // warning or watchdog report.
     let (segment, evs) = per_seg
         .iter()
         .find(|(_, e)| e.iter().any(|x| x.panic))
         .or_else(|| per_seg.iter().find(|(_, e)| e.iter().any(|x| x.die)))
-        .or_else(|| per_seg.iter().find(|(_, e)| !e.is_empty()))?;
+        .or_else(|| {
+            per_seg
+                .iter()
+                .find(|(_, e)| e.iter().any(|x| x.warn || is_watchdog(x)))
+        })?;
     let oops_count = evs.iter().filter_map(|e| e.die_number).max().unwrap_or(0);
     let panic_at = evs.iter().position(|e| e.panic);
     let Some(p) = panic_at else {
-        let pick = evs.iter().find(|e| e.die).or_else(|| evs.first())?;
+        // An explanation line alone (`mce: [Hardware Error]: Machine check events logged` of a
+        // corrected error, a lone `sysrq:` line) is no crash without an oops or panic after it.
+        let pick = evs
+            .iter()
+            .find(|e| e.die)
+            .or_else(|| evs.iter().find(|e| e.warn || is_watchdog(e)))?;
         return Some(Choice {
             segment: segment.clone(),
             class: pick.class,
@@ -296,5 +305,14 @@ mod tests {
     fn no_crash() {
         let lines = split_lines("hello\nworld\n");
         assert!(choose(&lines).is_none());
+        let lines = split_lines("mce: [Hardware Error]: Machine check events logged\n");
+        assert!(choose(&lines).is_none());
+    }
+
+    #[test]
+    fn warning_without_panic() {
+        let lines =
+            split_lines("WARNING: CPU: 0 PID: 1 at a.c:1 w+0x1/0x2\nCall Trace:\n x+0x1/0x2\n");
+        assert_eq!(choose(&lines).unwrap().class, Class::Warning);
     }
 }
