@@ -350,3 +350,68 @@ fn console_only_boot_is_analysed_from_the_console() {
     assert_eq!(m["analysis"]["panic-message"], "sysrq triggered crash");
     assert!(root.reports().join(&ids[0]).join("console.txt").is_file());
 }
+
+#[test]
+fn pruned_archive_crash_does_not_come_back() {
+    let root = FakeRoot::new();
+    root.file("etc/lastgasp/lastgasp.toml", "[reports]\nmax_reports = 1\n");
+    root.archive_record(
+        "1700000000/dmesg-efi_pstore-170000000001001",
+        &dmesg_record("Panic", 1, &log_lines(0, 10)),
+    );
+    root.archive_record(
+        "1700100000/dmesg-efi_pstore-170010000001001",
+        &dmesg_record("Panic", 1, &log_lines(100, 10)),
+    );
+    // Both are new: neither is pruned in the run that wrote them.
+    root.cmd().arg("save").assert().success();
+    let first = root.report_ids();
+    assert_eq!(first.len(), 2);
+    // The next boot finds both again; retention now removes the older one...
+    let out = root.cmd().args(["save", "--json"]).output().unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["pruned"], serde_json::json!([first[0]]));
+    assert_eq!(root.report_ids(), [first[1].clone()]);
+    // ...and the boot after that does not bring it back.
+    let out = root.cmd().args(["save", "--json"]).output().unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let old = json["reports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == first[0].as_str())
+        .unwrap();
+    assert_eq!(old["previously-pruned"], true);
+    assert_eq!(root.report_ids(), [first[1].clone()]);
+    assert_eq!(stdout_of(&root.cmd().arg("save").output().unwrap()), "");
+}
+
+#[test]
+fn record_longer_than_the_read_limit_stays_in_pstore() {
+    let root = FakeRoot::new();
+    root.file(
+        "etc/lastgasp/lastgasp.toml",
+        "[pstore]\nmax_record_bytes = 200\n",
+    );
+    root.record(
+        "dmesg-ramoops-0",
+        &dmesg_record("Panic", 1, &log_lines(0, 40)),
+        None,
+    );
+    let out = root.cmd().arg("save").output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(
+        stdout_of(&out).contains(", partial)"),
+        "{}",
+        stdout_of(&out)
+    );
+    assert!(
+        stderr_of(&out).contains("left in pstore"),
+        "{}",
+        stderr_of(&out)
+    );
+    let ids = root.report_ids();
+    assert_eq!(ids.len(), 1);
+    assert_eq!(root.manifest(&ids[0])["partial"], true);
+    assert_eq!(root.pstore_files(), ["dmesg-ramoops-0"]);
+}

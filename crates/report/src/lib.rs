@@ -12,6 +12,7 @@ mod manifest;
 mod new_report;
 mod retention;
 mod store;
+mod tombstones;
 
 pub use error::Error;
 pub use export::{ArchiveFormat, ExportOutcome};

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use crate::error::Error;
 use crate::store::{Listed, Store};
 
-/// Leftover `.<id>.tmp-<pid>` / `.<id>.del-<pid>` directories older than this are swept.
+/// Leftover `.<id>.tmp-<pid>` / `.<id>.del-<pid>` entries older than this are swept.
 const STALE_AFTER: Duration = Duration::from_secs(3600);
 
 /// Limits on the reports directory; 0 disables a limit.
@@ -26,7 +26,8 @@ pub struct Pruned {
 }
 
 impl Store {
-    /// Removes the oldest reports until both limits hold, skipping the ids in `protect`. Also
+    /// Removes the oldest reports until both limits hold, skipping the ids in `protect`, and
+    /// remembers their ids so the same records do not bring them back (see `was_pruned`). Also
     /// sweeps temporary directories that a killed run left behind. Each report disappears with
     /// one rename first, so a half-removed report is never listed.
     pub fn prune(&self, limits: &Retention, protect: &[String]) -> Result<Vec<Pruned>, Error> {
@@ -55,6 +56,10 @@ impl Store {
                 bytes: report.bytes,
             });
         }
+        let ids: Vec<String> = pruned.iter().map(|p| p.id.clone()).collect();
+        // Best effort: without the note, a pruned report whose records are still around comes
+        // back once more; that is no reason to fail retention.
+        let _ = self.remember_pruned(&ids);
         Ok(pruned)
     }
 
@@ -83,9 +88,13 @@ impl Store {
                 .ok()
                 .and_then(|m| now.duration_since(m).ok())
                 .is_some_and(|age| age > STALE_AFTER);
-            if ours && old && entry.file_type().is_ok_and(|t| t.is_dir()) {
-                // Best effort: a directory we cannot remove now is retried next time.
-                let _ = fs::remove_dir_all(entry.path());
+            if ours && old {
+                // Best effort: whatever cannot be removed now is retried next time.
+                let _ = if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    fs::remove_dir_all(entry.path())
+                } else {
+                    fs::remove_file(entry.path())
+                };
             }
         }
     }

@@ -31,6 +31,9 @@ pub struct WriteOutcome {
     pub path: PathBuf,
     /// The same records had already been saved; nothing was written.
     pub already_present: bool,
+    /// The report had been saved and later removed by retention; it is not written again
+    /// (`already_present` is set too, and `path` does not exist).
+    pub previously_pruned: bool,
 }
 
 /// One entry of `Store::list`.
@@ -71,7 +74,8 @@ impl Store {
 
     /// Writes `report` into `<dir>/.<id>.tmp-<pid>`, fsyncs every file and directory, renames it
     /// to `<dir>/<id>` and fsyncs `<dir>`. Only after `Ok` is the report on disk for good. When a
-    /// report with the same id exists, nothing is written and `already_present` is set.
+    /// report with the same id exists, or retention removed it before, nothing is written and
+    /// `already_present` is set.
     pub fn write_at(
         &self,
         report: &NewReport,
@@ -84,11 +88,13 @@ impl Store {
         let id = report.id();
         let target = self.dir.join(&id);
         fs::create_dir_all(&self.dir).map_err(fail)?;
-        if fs::symlink_metadata(&target).is_ok() {
+        let exists = fs::symlink_metadata(&target).is_ok();
+        if exists || self.was_pruned(&id) {
             return Ok(WriteOutcome {
                 id,
                 path: target,
                 already_present: true,
+                previously_pruned: !exists,
             });
         }
         check_file_names(report).map_err(fail)?;
@@ -113,6 +119,7 @@ impl Store {
                     id,
                     path: target,
                     already_present: !published,
+                    previously_pruned: false,
                 })
             }
             Err(error) => {

@@ -82,3 +82,24 @@ fn no_limits_keep_everything() {
     assert!(store.prune(&limits, &[]).unwrap().is_empty());
     assert_eq!(remaining(&store).len(), 4);
 }
+
+#[test]
+fn pruned_report_is_not_written_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, ids) = store_with_four(tmp.path());
+    let limits = Retention {
+        max_reports: 3,
+        max_bytes: 0,
+    };
+    assert_eq!(store.prune(&limits, &[]).unwrap().len(), 1);
+    assert!(store.was_pruned(&ids[0]));
+    assert!(!store.was_pruned(&ids[1]));
+
+    // The same records found again (systemd's archive keeps them for weeks).
+    let log = "<0>[    1.000000] Kernel panic - not syncing: crash 0\n";
+    let again = store.write(&sample(log, None)).unwrap();
+    assert_eq!(again.id, ids[0]);
+    assert!(again.already_present && again.previously_pruned);
+    assert!(!again.path.exists());
+    assert_eq!(remaining(&store).len(), 3);
+}

@@ -30,6 +30,7 @@ struct Saved {
     id: String,
     path: PathBuf,
     already_present: bool,
+    previously_pruned: bool,
     backend: Option<String>,
     dump_reason: Option<String>,
     class: Option<String>,
@@ -63,11 +64,11 @@ pub fn run(config: &Config, args: &SaveArgs, quiet: bool) -> Result<()> {
 
     let mut unlink_failures = Vec::new();
     for crash in pstore::assemble(records) {
-        let removable: Vec<PathBuf> = crash
+        let removable: Vec<(PathBuf, u64)> = crash
             .records
             .iter()
             .filter(|r| r.origin == pstore::Origin::Pstore)
-            .map(|r| r.path.clone())
+            .map(|r| (r.path.clone(), r.size))
             .collect();
         let analysis = analyze(&crash);
         let new = report::NewReport::from_crash(crash, analysis);
@@ -81,6 +82,7 @@ pub fn run(config: &Config, args: &SaveArgs, quiet: bool) -> Result<()> {
             id: outcome.id,
             path: outcome.path,
             already_present: outcome.already_present,
+            previously_pruned: outcome.previously_pruned,
             backend: new.backend,
             dump_reason: new.dump_reason,
             class: new.analysis.as_ref().map(|a| a.class.clone()),
@@ -88,7 +90,9 @@ pub fn run(config: &Config, args: &SaveArgs, quiet: bool) -> Result<()> {
             partial: new.partial,
             records_removed,
         };
-        if saved.already_present {
+        if saved.previously_pruned {
+            tracing::info!(id = %saved.id, "records of a report retention removed; not saved again");
+        } else if saved.already_present {
             tracing::info!(id = %saved.id, "records already saved in this report");
         } else if !quiet && !args.json {
             println!("{}", saved_line(&saved));
@@ -96,7 +100,12 @@ pub fn run(config: &Config, args: &SaveArgs, quiet: bool) -> Result<()> {
         output.reports.push(saved);
     }
 
-    let protect: Vec<String> = output.reports.iter().map(|s| s.id.clone()).collect();
+    let protect: Vec<String> = output
+        .reports
+        .iter()
+        .filter(|s| !s.already_present)
+        .map(|s| s.id.clone())
+        .collect();
     let limits = report::Retention {
         max_reports: config.max_reports,
         max_bytes: config.max_bytes,
@@ -137,10 +146,25 @@ fn analyze(crash: &pstore::Crash) -> Option<kmsg::Analysis> {
     Some(kmsg::analyze(&String::from_utf8_lossy(text)))
 }
 
-/// Unlinks the records; a record already gone (systemd-pstore moved it meanwhile) is fine.
-fn remove_records(paths: &[PathBuf], failures: &mut Vec<(PathBuf, io::Error)>) -> Vec<PathBuf> {
+/// Unlinks the records; a record already gone (systemd-pstore moved it meanwhile) is fine. A
+/// record larger than what was read (over `max_record_bytes`) stays: the report lacks its tail.
+fn remove_records(
+    records: &[(PathBuf, u64)],
+    failures: &mut Vec<(PathBuf, io::Error)>,
+) -> Vec<PathBuf> {
     let mut removed = Vec::new();
-    for path in paths {
+    for (path, read) in records {
+        if let Ok(meta) = fs::metadata(path)
+            && meta.len() > *read
+        {
+            tracing::warn!(
+                path = %path.display(),
+                size = meta.len(),
+                read,
+                "record larger than max_record_bytes; left in pstore"
+            );
+            continue;
+        }
         match fs::remove_file(path) {
             Ok(()) => removed.push(path.clone()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
