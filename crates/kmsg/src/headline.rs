@@ -283,13 +283,14 @@ fn is_location(s: &str) -> bool {
 /// What the panic message says about the crash that caused it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum PanicCause {
-    /// The crash is the first oops (`Fatal exception`, `Attempted to kill init!`, ...).
+    /// The crash is the first oops (`Fatal exception`, `Fatal exception in interrupt`).
     Oops,
     /// panic_on_warn: the first WARNING-like report.
     Warn,
     /// The report of this class (a watchdog, OOM, MCE, ...).
     Class(Class),
-    /// The panic itself is the crash (`panic()` called directly), unless an oops preceded it.
+    /// The panic itself is the crash (`panic()` called directly, `Attempted to kill init!`),
+    /// unless an oops preceded it and led to it.
     Explicit,
 }
 
@@ -321,10 +322,7 @@ pub(crate) fn panic_cause(message: &str) -> PanicCause {
         || m.starts_with("corrupted stack end detected")
     {
         PanicCause::Class(Class::StackOverflow)
-    } else if m.contains("Fatal exception")
-        || m.starts_with("Attempted to kill")
-        || m.starts_with("Aiee, killing interrupt handler")
-    {
+    } else if m.contains("Fatal exception") {
         PanicCause::Oops
     } else {
         PanicCause::Explicit
@@ -478,5 +476,9 @@ mod tests {
         );
         assert_eq!(panic_cause("RCU Stall"), PanicCause::Class(Class::RcuStall));
         assert_eq!(panic_cause("boom"), PanicCause::Explicit);
+        assert_eq!(
+            panic_cause("Attempted to kill init! exitcode=0x0000000b"),
+            PanicCause::Explicit
+        );
     }
 }

@@ -3,6 +3,28 @@
 //! stable crash signature.
 //!
 //! Pure: no I/O. Never panics, and runs in time linear in the input.
+//!
+//! ```
+//! let log = "\
+//! <1>[   27.1] BUG: kernel NULL pointer dereference, address: 0000000000000010
+//! <4>[   27.1] Oops: 0002 [#1] PREEMPT SMP NOPTI
+//! <4>[   27.1] CPU: 0 PID: 85 Comm: sh Tainted: G           O       6.1.0-56-amd64 #1 Debian 6.1.192-2
+//! <4>[   27.1] RIP: 0010:my_write+0x5/0x10 [mymod]
+//! <4>[   27.1] Call Trace:
+//! <4>[   27.1]  <TASK>
+//! <4>[   27.1]  ? page_fault_oops+0xd2/0x2b0
+//! <4>[   27.1]  my_caller+0x2d/0x1a0 [mymod]
+//! <4>[   27.1]  vfs_write+0x2ad/0x3f0
+//! <4>[   27.1]  </TASK>
+//! <0>[   27.2] Kernel panic - not syncing: Fatal exception
+//! ";
+//! let a = kmsg::analyze(log);
+//! assert_eq!(a.class, "null-pointer-dereference");
+//! assert_eq!(a.function.as_deref(), Some("my_write"));
+//! assert_eq!(a.signature_frames, ["mymod:my_write", "mymod:my_caller", "vfs_write"]);
+//! assert!(a.signature.starts_with("null-pointer-dereference-my_write-"));
+//! assert_eq!(a.kernel_release.as_deref(), Some("6.1.0-56-amd64"));
+//! ```
 
 mod analyze;
 mod block;
