@@ -1,6 +1,7 @@
 //! Signatures of other crash pipelines, computed the way they compute them so that reports
 //! can be joined with theirs: ChromeOS crash_reporter (`kernel-<func>-<%08X>`) and ABRT's
-//! koops duphash. Both are applied to the prefix-stripped lines.
+//! koops duphash. Both are applied to the prefix-stripped lines, so a serial capture gives what
+//! the tools give for the same text in a pstore record.
 
 use sha1::{Digest, Sha1};
 
@@ -9,62 +10,74 @@ use crate::model::Frame;
 
 /// ChromeOS truncates the human part to this many bytes.
 const CHROMEOS_HUMAN_MAX: usize = 40;
+/// A register dump's PC names the crash when the stack follows it within this many seconds.
+const PC_WINDOW: f64 = 0.2;
 /// ABRT hashes this many frames.
 const ABRT_FRAMES: usize = 6;
 
-/// crash_reporter's `ComputeKernelStackSignature` over a whole log.
+/// crash_reporter's `ComputeKernelStackSignature` (crash-reporter/kernel_util.cc, 2023 form)
+/// over a whole log: the last call trace, or the first one after a lockup or hung-task report;
+/// WARNING blocks skipped; `? ` frames hashed only when no other frame is left.
 pub(crate) fn chromeos_signature(lines: &[Line<'_>]) -> String {
-    let mut previous: Vec<&str> = Vec::new();
-    let mut current: Option<Vec<&str>> = None;
-    let mut header_ts: Option<f64> = None;
-    let mut last_pc: Option<(&str, Option<f64>)> = None;
-    let mut panic_message: Option<&str> = None;
+    let mut certain: Vec<&str> = Vec::new();
+    let mut uncertain: Vec<&str> = Vec::new();
+    let mut stack_fn: Option<&str> = None;
+    let mut tag = "";
+    let mut want_next_stack = false;
+    let mut found_the_stack = false;
+    let mut in_warning = false;
+    let mut pc: Option<(&str, f64)> = None;
+    let mut stack_ts = 0.0;
     for line in lines {
         let t = line.text;
-        let trimmed = t.trim();
-        let lower_header = trimmed.eq_ignore_ascii_case("call trace:")
-            || trimmed.eq_ignore_ascii_case("backtrace:");
-        if lower_header {
-            if let Some(c) = current.take() {
-                previous = c;
+        let ts = line.ts.unwrap_or(0.0);
+        if in_warning {
+            if t.contains(" ---[ end trace ") || t.starts_with("---[ end trace ") {
+                in_warning = false;
             }
-            current = Some(Vec::new());
-            header_ts = line.ts;
+        } else {
+            in_warning = t.starts_with("WARNING: ");
+        }
+        if in_warning {
             continue;
         }
-        if let Some(name) = chromeos_pc(trimmed) {
-            last_pc = Some((name, line.ts));
+        if let Some(name) = chromeos_pc(t) {
+            pc = (!is_boring(name)).then_some((name, ts));
         }
-        if let Some(at) = t.find("Kernel panic") {
-            let rest = &t[at..];
-            if let Some(colon) = rest.find(':') {
-                panic_message = Some(rest[colon + 1..].trim());
+        if t.starts_with("Watchdog detected hard LOCKUP") {
+            want_next_stack = true;
+            tag = "(HARDLOCKUP)-";
+        } else if t.starts_with("watchdog: BUG: soft lockup") {
+            want_next_stack = true;
+            tag = "(SOFTLOCKUP)-";
+        } else if is_hung_task(t) {
+            want_next_stack = true;
+            tag = "(HANG)-";
+        } else if t.eq_ignore_ascii_case("call trace:") || t.eq_ignore_ascii_case("backtrace:") {
+            if found_the_stack {
+                break;
+            }
+            certain.clear();
+            uncertain.clear();
+            stack_fn = None;
+            found_the_stack = want_next_stack;
+        } else if let Some((name, reliable)) = chromeos_frame(t) {
+            stack_ts = ts;
+            uncertain.push(name);
+            if reliable {
+                certain.push(name);
+                if stack_fn.is_none() && !is_boring(name) {
+                    stack_fn = Some(name);
+                }
             }
         }
-        if let Some(stack) = current.as_mut()
-            && let Some((name, reliable)) = chromeos_frame(t)
-            && reliable
-        {
-            stack.push(name);
-        }
     }
-    let mut stack = current.unwrap_or_default();
-    let hang = stack.is_empty() || stack.iter().any(|n| n.contains("watchdog"));
-    if hang {
-        stack = previous;
-    }
-    // The PC names the crash only when it was printed with the last stack.
-    let near = |pc_ts: Option<f64>| match (pc_ts, header_ts) {
-        (Some(a), Some(b)) => (a - b).abs() <= 2.0,
-        _ => true,
+    let hashed = if certain.is_empty() {
+        &uncertain
+    } else {
+        &certain
     };
-    let human = last_pc
-        .filter(|(_, ts)| near(*ts))
-        .map(|(name, _)| name)
-        .or(panic_message)
-        .map(|h| truncate(h, CHROMEOS_HUMAN_MAX))
-        .unwrap_or_default();
-    let hash = stack
+    let hash = hashed
         .iter()
         .enumerate()
         .flat_map(|(i, name)| {
@@ -74,15 +87,85 @@ pub(crate) fn chromeos_signature(lines: &[Line<'_>]) -> String {
         .fold(0u32, |h, &c| {
             h.wrapping_mul(16127).wrapping_add(u32::from(c))
         });
-    if human.is_empty() && stack.is_empty() {
+    // The PC of a register dump printed just before the stack names the crash; otherwise the
+    // panic message does, and only without either the stack's first interesting function.
+    let human = if !tag.is_empty() {
+        stack_fn
+    } else if let Some((name, _)) = pc.filter(|(_, pc_ts)| stack_ts - pc_ts < PC_WINDOW) {
+        Some(name)
+    } else {
+        last_panic_message(lines).or(stack_fn)
+    }
+    .map(|h| truncate(h, CHROMEOS_HUMAN_MAX))
+    .unwrap_or_default();
+    if human.is_empty() && hash == 0 {
         return "kernel-UnspecifiedStackSignature".to_owned();
     }
-    let hang_tag = if hang && !stack.is_empty() {
-        "(HANG)-"
-    } else {
-        ""
+    format!("kernel-{tag}{human}-{hash:08X}")
+}
+
+/// `INFO: task <comm>:<pid> blocked for more than`.
+fn is_hung_task(t: &str) -> bool {
+    let Some(rest) = t.strip_prefix("INFO: task ") else {
+        return false;
     };
-    format!("kernel-{hang_tag}{human}-{hash:08X}")
+    let Some(at) = rest.find(" blocked for more than") else {
+        return false;
+    };
+    let head = &rest[..at];
+    head.rsplit_once(':')
+        .is_some_and(|(_, pid)| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The message of the last `Kernel panic…: message` line.
+fn last_panic_message<'a>(lines: &[Line<'a>]) -> Option<&'a str> {
+    lines.iter().rev().find_map(|l| {
+        let rest = l.text.strip_prefix("Kernel panic")?;
+        let colon = rest.find(':')?;
+        Some(rest[colon + 1..].trim_start())
+    })
+}
+
+/// crash_reporter's functions that never name a crash.
+fn is_boring(name: &str) -> bool {
+    const BORING: [&str; 35] = [
+        "__flush_work",
+        "__mutex_lock",
+        "__mutex_lock_common",
+        "__mutex_lock_slowpath",
+        "__switch_to",
+        "__schedule",
+        "__wait_on_bit",
+        "__wait_on_buffer",
+        "bit_wait_io",
+        "down_read",
+        "down_write",
+        "down_write_killable",
+        "dump_backtrace",
+        "dump_cpu_task",
+        "dump_stack",
+        "dump_stack_lvl",
+        "flush_work",
+        "io_schedule",
+        "kthread_flush_work",
+        "mutex_lock",
+        "out_of_line_wait_on_bit",
+        "panic",
+        "rcu_dump_cpu_stacks",
+        "rwsem_down_read_slowpath",
+        "rwsem_down_write_slowpath",
+        "sched_show_task",
+        "schedule",
+        "schedule_hrtimeout_range",
+        "schedule_hrtimeout_range_clock",
+        "schedule_preempt_disabled",
+        "schedule_timeout",
+        "schedule_timeout_uninterruptible",
+        "show_stack",
+        "usleep_range_state",
+        "wait_for_completion",
+    ];
+    BORING.contains(&name)
 }
 
 /// The frame regex of crash_reporter, `\s+(?:\[<hex>\])?([\s?(]+)([^\+ )]+)`, on the text
@@ -187,14 +270,38 @@ mod tests {
     }
 
     #[test]
-    fn chromeos_watchdog_falls_back_to_previous_stack() {
-        let log = "<4>[ 1.0] Call Trace:\n<4>[ 1.0]  spin+0x1/0x2\n\
+    fn chromeos_lockup_takes_the_first_stack_after_the_report() {
+        let log = "<4>[ 1.0] watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [sh:1]\n\
+                   <4>[ 1.0] Call Trace:\n<4>[ 1.0]  schedule+0x1/0x2\n<4>[ 1.0]  spin+0x1/0x2\n\
                    <0>[ 2.0] Kernel panic - not syncing: softlockup: hung tasks\n\
                    <4>[ 2.0] Call Trace:\n<4>[ 2.0]  watchdog_timer_fn+0x1/0x2\n";
         let sig = chromeos_signature(&split_lines(log));
-        assert!(
-            sig.starts_with("kernel-(HANG)-softlockup: hung tasks-"),
-            "{sig}"
+        let mut h: u32 = 0;
+        for c in b"schedule|spin" {
+            h = h.wrapping_mul(16127).wrapping_add(u32::from(*c));
+        }
+        assert_eq!(sig, format!("kernel-(SOFTLOCKUP)-spin-{h:08X}"));
+    }
+
+    #[test]
+    fn chromeos_skips_warnings_and_falls_back_to_the_panic_message() {
+        let log = "<4>[ 1.0] WARNING: CPU: 0 PID: 1 at a.c:1 w+0x1/0x2\n\
+                   <4>[ 1.0] RIP: 0010:w+0x1/0x2\n<4>[ 1.0] Call Trace:\n<4>[ 1.0]  x+0x1/0x2\n\
+                   <0>[ 1.1] Kernel panic - not syncing: kernel: panic_on_warn set ...\n";
+        let sig = chromeos_signature(&split_lines(log));
+        assert_eq!(sig, "kernel-kernel: panic_on_warn set ...-00000000");
+    }
+
+    #[test]
+    fn chromeos_uncertain_frames_only_when_nothing_else() {
+        let log = "<4>[ 5.0] Call Trace:\n<4>[ 5.0]  ? a+0x1/0x2\n<4>[ 5.0]  ? b+0x1/0x2\n";
+        let mut h: u32 = 0;
+        for c in b"a|b" {
+            h = h.wrapping_mul(16127).wrapping_add(u32::from(*c));
+        }
+        assert_eq!(
+            chromeos_signature(&split_lines(log)),
+            format!("kernel--{h:08X}")
         );
     }
 

@@ -276,7 +276,7 @@ fn soft_lockup() {
             .chromeos
             .as_deref()
             .unwrap()
-            .starts_with("kernel-(HANG)-")
+            .starts_with("kernel-(SOFTLOCKUP)-<TASK>-")
     );
 }
 
