@@ -8,6 +8,7 @@ mod durable;
 mod error;
 mod export;
 mod id;
+mod integrity;
 mod manifest;
 mod new_report;
 mod retention;
