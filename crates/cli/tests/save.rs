@@ -195,44 +195,59 @@ fn unwritable_reports_dir_keeps_every_record() {
     assert_eq!(root.pstore_files(), names);
 }
 
+/// Runs `lastgasp --root <root> save` in a private mount namespace after `mount_cmd` (a shell
+/// command line using `$DIR` for the reports directory), then lists the reports directory as
+/// `ls -A` sees it there. `None` when mount namespaces are not available here.
+fn save_in_mount_namespace(
+    root: &FakeRoot,
+    mount_cmd: &str,
+) -> Option<(std::process::Output, String)> {
+    let reports = root.reports();
+    fs::create_dir_all(&reports).unwrap();
+    let script = format!(
+        "DIR=\"$1\"; shift; {mount_cmd} || exit 99; \"$@\"; rc=$?; echo '--ls--' >&2; ls -A \"$DIR\" >&2; exit $rc"
+    );
+    let bin = assert_cmd::cargo::cargo_bin("lastgasp");
+    let out = StdCommand::new("unshare")
+        .args(["-m", "sh", "-c", &script, "sh"])
+        .arg(&reports)
+        .arg(&bin)
+        .arg("--root")
+        .arg(root.path())
+        .arg("save")
+        .output()
+        .ok()?;
+    if out.status.code() == Some(99) || out.status.code().is_none() {
+        return None;
+    }
+    let stderr = stderr_of(&out);
+    let (errors, listing) = stderr.split_once("--ls--\n")?;
+    let mut out = out;
+    out.stderr = errors.as_bytes().to_vec();
+    Some((out, listing.to_string()))
+}
+
 /// A read-only file system, the real thing: the reports dir bind-mounted read-only in a private
-/// mount namespace. Needs root (or user namespaces); otherwise mode 0555 does the same for a
-/// normal user. Skipped, with the reason printed, when neither works.
+/// mount namespace. Without mount namespaces, mode 0555 does the same for a normal user;
+/// skipped, with the reason printed, when neither works (root outside a namespace).
 #[test]
 fn read_only_reports_dir_keeps_every_record() {
     use std::os::unix::fs::PermissionsExt;
     let root = FakeRoot::new();
     let names = root.lab_records("ramoops");
     let reports = root.reports();
-    fs::create_dir_all(&reports).unwrap();
-    let bin = assert_cmd::cargo::cargo_bin("lastgasp");
-    let script = "mount --bind -o ro \"$1\" \"$1\" && shift && exec \"$@\"";
-    let probe = StdCommand::new("unshare")
-        .args(["-m", "sh", "-c", script, "sh"])
-        .arg(&reports)
-        .arg("true")
-        .output();
-    let out = if probe.is_ok_and(|p| p.status.success()) {
-        StdCommand::new("unshare")
-            .args(["-m", "sh", "-c", script, "sh"])
-            .arg(&reports)
-            .arg(&bin)
-            .arg("--root")
-            .arg(root.path())
-            .arg("save")
-            .output()
-            .unwrap()
-    } else {
-        fs::set_permissions(&reports, fs::Permissions::from_mode(0o555)).unwrap();
-        if fs::write(reports.join("probe"), "").is_ok() {
-            eprintln!(
-                "skipped: no mount namespace and running as root (mode 0555 does not stop root)"
-            );
-            return;
+    let out = match save_in_mount_namespace(&root, "mount --bind -o ro \"$DIR\" \"$DIR\"") {
+        Some((out, _)) => out,
+        None => {
+            fs::set_permissions(&reports, fs::Permissions::from_mode(0o555)).unwrap();
+            if fs::write(reports.join("probe"), "").is_ok() {
+                eprintln!("skipped: no mount namespace, and mode 0555 does not stop root");
+                return;
+            }
+            let out = root.cmd().arg("save").output().unwrap();
+            fs::set_permissions(&reports, fs::Permissions::from_mode(0o755)).unwrap();
+            out
         }
-        let out = root.cmd().arg("save").output().unwrap();
-        fs::set_permissions(&reports, fs::Permissions::from_mode(0o755)).unwrap();
-        out
     };
     assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
     let stderr = stderr_of(&out);
@@ -245,6 +260,30 @@ fn read_only_reports_dir_keeps_every_record() {
     );
     assert_eq!(root.pstore_files(), names);
     assert!(root.report_ids().is_empty());
+}
+
+/// A full disk: a 16 KiB tmpfs cannot hold the lab's 30 KiB log. Nothing is deleted, nothing
+/// half-written is left behind.
+#[test]
+fn full_disk_keeps_every_record_and_leaves_no_partial_report() {
+    let root = FakeRoot::new();
+    let names = root.lab_records("ramoops");
+    let Some((out, listing)) =
+        save_in_mount_namespace(&root, "mount -t tmpfs -o size=16k tmpfs \"$DIR\"")
+    else {
+        eprintln!("skipped: no mount namespace to mount a small tmpfs in");
+        return;
+    };
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert_eq!(
+        stderr_of(&out),
+        format!(
+            "error: cannot write report to {}: No space left on device\n",
+            root.reports().display()
+        )
+    );
+    assert_eq!(listing, ".lock\n", "only the lock file remains");
+    assert_eq!(root.pstore_files(), names);
 }
 
 #[test]
