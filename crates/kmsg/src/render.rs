@@ -17,10 +17,11 @@ impl Analysis {
         field("Crash", &self.title);
         field("Class", &self.class);
         field("Signature", &self.signature);
+        if let Some(f) = &self.function {
+            field("Function", f);
+        }
         if let Some(f) = &self.fault_frame {
             field("Faulting", &frame_text(f));
-        } else if let Some(f) = &self.function {
-            field("Function", f);
         }
         if let Some(loc) = &self.bug_location {
             field("Location", loc);

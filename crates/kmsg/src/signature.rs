@@ -135,8 +135,15 @@ fn same_function(a: &str, b: &str) -> bool {
 
 /// BUG hashes `file:line`; WARNING and UBSAN hash only the file, whose line moves with
 /// every unrelated edit while the same WARN_ON keeps firing.
+/// An absolute path is an out-of-tree module's build directory, which differs between the
+/// machines that built the same module: only its file name is kept.
 fn hashed_location(class: Class, location: Option<&str>) -> Option<&str> {
     let loc = location?;
+    let loc = if loc.starts_with('/') {
+        loc.rsplit('/').next().unwrap_or(loc)
+    } else {
+        loc
+    };
     match class {
         Class::Bug => Some(loc),
         Class::Warning | Class::Ubsan => loc.split(':').next(),
@@ -509,6 +516,19 @@ mod tests {
         let mut d = input(Class::Bug, None, &frames);
         d.location = Some("drivers/x.c:12");
         assert_ne!(compute(&c).text, compute(&d).text);
+    }
+
+    #[test]
+    fn out_of_tree_build_directory_is_ignored() {
+        let frames = [frame("w", Some("m"), true)];
+        let mut a = input(Class::Bug, None, &frames);
+        a.location = Some("/home/alice/src/m/main.c:10");
+        let mut b = input(Class::Bug, None, &frames);
+        b.location = Some("/build/m/main.c:10");
+        assert_eq!(compute(&a).text, compute(&b).text);
+        let mut c = input(Class::Bug, None, &frames);
+        c.location = Some("/build/m/other.c:10");
+        assert_ne!(compute(&a).text, compute(&c).text);
     }
 
     #[test]
