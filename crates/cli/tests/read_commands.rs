@@ -265,3 +265,33 @@ fn every_command_explains_itself_with_an_example() {
         );
     }
 }
+
+#[test]
+fn show_a_report_without_kernel_log_text() {
+    let root = FakeRoot::new();
+    root.record("pmsg-ramoops-0", b"\x01\x02user bytes", None);
+    let out = root.cmd().arg("save").output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(
+        stdout_of(&out).contains(": no kernel log text ("),
+        "{}",
+        stdout_of(&out)
+    );
+    let id = root.report_ids().remove(0);
+    let m = root.manifest(&id);
+    assert_eq!(m["analysis"], serde_json::Value::Null);
+    common::assert_schema_valid(&m);
+    let out = root.cmd().args(["show", &id]).output().unwrap();
+    let stdout = stdout_of(&out);
+    assert!(
+        stdout.starts_with("No kernel log text in this report.\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("File          pmsg.bin (12 bytes)\n"),
+        "{stdout}"
+    );
+    assert!(stdout.ends_with("dmesg.txt is empty.\n"), "{stdout}");
+    let out = root.cmd().arg("list").output().unwrap();
+    assert!(stdout_of(&out).contains(" unknown "), "{}", stdout_of(&out));
+}

@@ -111,7 +111,10 @@ fn render(
         let tail = all
             .get(all.len().saturating_sub(lines)..)
             .unwrap_or_default();
-        let _ = writeln!(out, "\nLast {} lines of {name}:", tail.len());
+        let _ = match tail.len() {
+            0 => writeln!(out, "\n{name} is empty."),
+            n => writeln!(out, "\nLast {n} lines of {name}:"),
+        };
         for line in tail {
             out.push_str(line);
             out.push('\n');
