@@ -56,7 +56,7 @@ fn normalize(raw: &str) -> Option<Line<'_>> {
     let mut ts = None;
     let mut prefixed = false;
 
-    if let Some(after) = strip_level(rest) {
+    if let Some(after) = strip_level(rest).or_else(|| strip_decoded_level(rest)) {
         rest = after;
         prefixed = true;
     } else if let Some((after, t)) = strip_devkmsg(rest) {
@@ -65,7 +65,10 @@ fn normalize(raw: &str) -> Option<Line<'_>> {
         prefixed = true;
     }
     if ts.is_none() {
-        if let Some((after, t)) = strip_timestamp(rest) {
+        if let Some(after) = strip_ctime(rest) {
+            rest = after;
+            prefixed = true;
+        } else if let Some((after, t)) = strip_timestamp(rest) {
             rest = after;
             ts = Some(t);
             prefixed = true;
@@ -121,6 +124,36 @@ fn strip_level(s: &str) -> Option<&str> {
         return None;
     }
     Some(&inner[close + 1..])
+}
+
+/// `dmesg -x`'s `kern  :warn  : ` facility and level words.
+fn strip_decoded_level(s: &str) -> Option<&str> {
+    const FACILITIES: [&str; 8] = [
+        "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news",
+    ];
+    const LEVELS: [&str; 8] = [
+        "emerg", "alert", "crit", "err", "warn", "notice", "info", "debug",
+    ];
+    let (facility, rest) = s.split_once(':')?;
+    let (level, rest) = rest.split_once(':')?;
+    (FACILITIES.contains(&facility.trim_end()) && LEVELS.contains(&level.trim()))
+        .then(|| rest.strip_prefix(' ').unwrap_or(rest))
+}
+
+/// `dmesg -T`'s `[Thu Nov 26 03:12:01 2026]`.
+fn strip_ctime(s: &str) -> Option<&str> {
+    let inner = s.strip_prefix('[')?;
+    let close = inner.get(..32).unwrap_or(inner).find(']')?;
+    let mut words = inner[..close].split_whitespace();
+    let weekday = words.next()?;
+    let rest = inner[..close]
+        .trim_start()
+        .get(weekday.len()..)?
+        .trim_start();
+    let ok = WEEKDAYS.contains(&weekday)
+        && strip_syslog_date(&format!("{rest} "))
+            .is_some_and(|year| year.trim().bytes().all(|b| b.is_ascii_digit()));
+    ok.then(|| &inner[close + 1..])
 }
 
 /// `/dev/kmsg` record prefix `level,seq,usec,flags[,...];`.
@@ -195,6 +228,8 @@ enum Journal<'a> {
     Plain,
 }
 
+const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
@@ -204,9 +239,11 @@ const MONTHS: [&str; 12] = [
 fn strip_journal(s: &str, monotonic: bool) -> Journal<'_> {
     let mut rest = s;
     if !monotonic {
-        if let Some(after) = strip_syslog_date(rest) {
-            rest = after;
-        } else if let Some(after) = strip_iso_date(rest) {
+        if let Some(after) = strip_syslog_date(rest)
+            .or_else(|| strip_iso_date(rest))
+            .or_else(|| strip_full_date(rest))
+            .or_else(|| strip_unix_date(rest))
+        {
             rest = after;
         } else {
             return Journal::Plain;
@@ -275,6 +312,29 @@ fn strip_iso_date(s: &str) -> Option<&str> {
         && b[7] == b'-'
         && b[10] == b'T';
     (date_ok && is_clock(stamp.get(11..19)?)).then_some(rest)
+}
+
+/// journalctl short-full: `Thu 2026-11-26 03:12:01 UTC `.
+fn strip_full_date(s: &str) -> Option<&str> {
+    let (weekday, rest) = s.split_once(' ')?;
+    let (date, rest) = rest.split_once(' ')?;
+    let (time, rest) = rest.split_once(' ')?;
+    let (zone, rest) = rest.split_once(' ')?;
+    let b = date.as_bytes();
+    let date_ok = b.len() == 10 && b[4] == b'-' && b[7] == b'-';
+    let zone_ok = !zone.is_empty()
+        && zone
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'+' || c == b'-');
+    (WEEKDAYS.contains(&weekday) && date_ok && is_clock(time) && zone_ok).then_some(rest)
+}
+
+/// journalctl short-unix: `1732590721.123456 `.
+fn strip_unix_date(s: &str) -> Option<&str> {
+    let (stamp, rest) = s.split_once(' ')?;
+    let (whole, frac) = stamp.split_once('.')?;
+    let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    (whole.len() >= 9 && digits(whole) && digits(frac)).then_some(rest)
 }
 
 /// `HH:MM:SS` optionally followed by `.fraction`.
@@ -353,6 +413,23 @@ mod tests {
         let (text, _, _) =
             one("2026-11-26T03:12:01+0000 host kernel: RIP: 0010:f+0x1/0x2").unwrap();
         assert_eq!(text, "RIP: 0010:f+0x1/0x2");
+    }
+
+    #[test]
+    fn more_journal_and_dmesg_formats() {
+        let (text, _, _) =
+            one("Thu 2026-11-26 03:12:01 UTC host kernel: Oops: 0002 [#1] SMP").unwrap();
+        assert_eq!(text, "Oops: 0002 [#1] SMP");
+        let (text, _, _) = one("1732590721.123456 host kernel: Oops: 0002 [#1] SMP").unwrap();
+        assert_eq!(text, "Oops: 0002 [#1] SMP");
+        let (text, ts, _) = one("kern  :warn  : [   12.345678] Oops: 0002 [#1] SMP").unwrap();
+        assert_eq!(text, "Oops: 0002 [#1] SMP");
+        assert_eq!(ts, Some(12.345678));
+        let (text, ts, _) = one("[Thu Nov 26 03:12:01 2026]  ? __die+0x23/0x70").unwrap();
+        assert_eq!(text, " ? __die+0x23/0x70");
+        assert_eq!(ts, None);
+        let (text, _, _) = one("[Thu Nov 26 03:12] x").unwrap();
+        assert_eq!(text, "[Thu Nov 26 03:12] x");
     }
 
     #[test]

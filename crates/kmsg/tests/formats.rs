@@ -1,6 +1,6 @@
 //! The same crash read from every kind of log text gives the same analysis: a pstore record,
-//! a serial console capture with noise, journalctl in its output formats, /dev/kmsg records,
-//! a log with printk caller ids, and one without timestamps.
+//! a serial console capture with noise, journalctl and dmesg in their output formats, /dev/kmsg
+//! records, a log with printk caller ids, and one without timestamps.
 
 use kmsg::analyze;
 
@@ -61,6 +61,34 @@ fn journal_iso(pstore: &str) -> String {
         .collect()
 }
 
+fn journal_full_and_unix(pstore: &str) -> String {
+    messages(pstore)
+        .iter()
+        .enumerate()
+        .map(|(i, (_, text))| {
+            if i % 2 == 0 {
+                format!("Thu 2026-11-26 03:12:01 UTC host kernel: {text}\n")
+            } else {
+                format!("1795663921.123456 host kernel: {text}\n")
+            }
+        })
+        .collect()
+}
+
+fn dmesg_human(pstore: &str) -> String {
+    messages(pstore)
+        .iter()
+        .map(|(_, text)| format!("[Thu Nov 26 03:12:01 2026] {text}\n"))
+        .collect()
+}
+
+fn dmesg_decoded(pstore: &str) -> String {
+    messages(pstore)
+        .iter()
+        .map(|(ts, text)| format!("kern  :warn  : [{ts:>12}] {text}\n"))
+        .collect()
+}
+
 fn devkmsg(pstore: &str) -> String {
     messages(pstore)
         .iter()
@@ -104,6 +132,9 @@ fn same_signature_from_every_format() {
             ("journal-short", journal_short(&pstore)),
             ("journal-monotonic", journal_monotonic(&pstore)),
             ("journal-iso", journal_iso(&pstore)),
+            ("journal-full-unix", journal_full_and_unix(&pstore)),
+            ("dmesg-T", dmesg_human(&pstore)),
+            ("dmesg-x", dmesg_decoded(&pstore)),
             ("devkmsg", devkmsg(&pstore)),
             ("callers", with_callers(&pstore)),
             ("no-timestamps", without_timestamps(&pstore)),
