@@ -9,6 +9,9 @@ use common::{PANIC_LOG, sample};
 use report::Store;
 use serde_json::{Value, json};
 
+/// A named way of damaging a manifest.
+type Damage = (&'static str, fn(&mut Value));
+
 fn validator() -> jsonschema::Validator {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/report.schema.json");
     let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
@@ -26,7 +29,7 @@ fn each_kind_of_damage_is_rejected() {
     let validator = validator();
     assert!(validator.is_valid(&good));
 
-    let damage: [(&str, fn(&mut Value)); 9] = [
+    let damage: [Damage; 9] = [
         ("unknown key", |m| m["surprise"] = json!(1)),
         ("missing key", |m| {
             m.as_object_mut().unwrap().remove("records");
