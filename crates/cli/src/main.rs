@@ -6,6 +6,7 @@ mod commands;
 mod config;
 mod config_files;
 mod logging;
+mod output;
 mod paths;
 mod size;
 
@@ -19,6 +20,7 @@ fn main() -> ExitCode {
     logging::init(cli.global.verbose, cli.global.quiet);
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(error) if output::is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE

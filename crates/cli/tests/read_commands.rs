@@ -295,3 +295,29 @@ fn show_a_report_without_kernel_log_text() {
     let out = root.cmd().arg("list").output().unwrap();
     assert!(stdout_of(&out).contains(" unknown "), "{}", stdout_of(&out));
 }
+
+#[test]
+fn closed_stdout_ends_quietly() {
+    use std::process::Stdio;
+    let root = FakeRoot::new();
+    // 4000 lines, ~170 KiB: more than a pipe buffer, so show must hit the closed pipe.
+    root.record(
+        "dmesg-ramoops-0",
+        &common::dmesg_record("Panic", 1, &common::log_lines(0, 4000)),
+        None,
+    );
+    root.cmd().arg("save").assert().success();
+    let bin = assert_cmd::cargo::cargo_bin("lastgasp");
+    let mut child = std::process::Command::new(bin)
+        .arg("--root")
+        .arg(root.path())
+        .args(["show", "2", "--lines", "100000"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(stderr_of(&out), "");
+}

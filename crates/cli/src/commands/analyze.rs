@@ -7,6 +7,7 @@ use std::path::Path;
 use anyhow::{Result, bail};
 
 use crate::cli::AnalyzeArgs;
+use crate::output;
 
 /// Far more than any kernel log; keeps a mistaken `analyze /dev/zero` bounded.
 const MAX_INPUT_BYTES: u64 = 256 << 20;
@@ -15,9 +16,9 @@ pub fn run(args: &AnalyzeArgs) -> Result<()> {
     let data = read_input(&args.input)?;
     let analysis = kmsg::analyze(&String::from_utf8_lossy(&data));
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&analysis)?);
+        output::line(&serde_json::to_string_pretty(&analysis)?)?;
     } else {
-        println!("{}", analysis.render_text().trim_end());
+        output::line(analysis.render_text().trim_end())?;
     }
     Ok(())
 }

@@ -4,6 +4,7 @@ use anyhow::{Result, anyhow};
 
 use crate::cli::ExportArgs;
 use crate::config::Config;
+use crate::output;
 
 pub fn run(config: &Config, args: &ExportArgs, quiet: bool) -> Result<()> {
     let outcome = super::store(config)
@@ -18,12 +19,12 @@ pub fn run(config: &Config, args: &ExportArgs, quiet: bool) -> Result<()> {
             other => anyhow!("{other}"),
         })?;
     if !quiet {
-        println!(
+        output::line(&format!(
             "wrote {} ({} bytes, report {})",
             outcome.path.display(),
             outcome.bytes,
             outcome.id
-        );
+        ))?;
     }
     Ok(())
 }

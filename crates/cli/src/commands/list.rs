@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use crate::cli::ListArgs;
 use crate::config::Config;
+use crate::output;
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -27,11 +28,11 @@ pub fn run(config: &Config, args: &ListArgs) -> Result<()> {
     let listed = super::store(config).list().map_err(|e| anyhow!("{e}"))?;
     let rows: Vec<Row> = listed.into_iter().map(row).collect();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        output::line(&serde_json::to_string_pretty(&rows)?)?;
     } else if rows.is_empty() {
-        println!("no reports in {}", config.reports_dir.display());
+        output::line(&format!("no reports in {}", config.reports_dir.display()))?;
     } else {
-        print!("{}", table(&rows));
+        output::emit(&table(&rows))?;
     }
     Ok(())
 }

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::cli::SaveArgs;
 use crate::config::Config;
+use crate::output;
 
 /// How long to wait for another `lastgasp save` to finish before giving up.
 const LOCK_WAIT: Duration = Duration::from_secs(30);
@@ -95,7 +96,8 @@ pub fn run(config: &Config, args: &SaveArgs, quiet: bool) -> Result<()> {
         } else if saved.already_present {
             tracing::info!(id = %saved.id, "records already saved in this report");
         } else if !quiet && !args.json {
-            println!("{}", saved_line(&saved));
+            // The report is saved and its records gone; a closed stdout changes nothing of that.
+            let _ = output::line(&saved_line(&saved));
         }
         output.reports.push(saved);
     }
@@ -228,7 +230,7 @@ fn saved_line(saved: &Saved) -> String {
 
 fn print_json(json: bool, output: &SaveOutput) -> Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(output)?);
+        output::line(&serde_json::to_string_pretty(output)?)?;
     }
     Ok(())
 }

@@ -7,6 +7,7 @@ use anyhow::{Result, anyhow};
 
 use crate::cli::ShowArgs;
 use crate::config::Config;
+use crate::output;
 
 /// Enough for any real dmesg; `show` only prints its tail.
 const MAX_LOG_BYTES: u64 = 64 << 20;
@@ -18,7 +19,7 @@ pub fn run(config: &Config, args: &ShowArgs) -> Result<()> {
         let json = store
             .read_file(&loaded, "report.json", MAX_LOG_BYTES)
             .map_err(|e| anyhow!("{e}"))?;
-        print!("{}", String::from_utf8_lossy(&json));
+        output::emit(&String::from_utf8_lossy(&json))?;
         return Ok(());
     }
     let problems = store.verify(&loaded);
@@ -30,7 +31,7 @@ pub fn run(config: &Config, args: &ShowArgs) -> Result<()> {
         })
         .transpose()
         .map_err(|e| anyhow!("{e}"))?;
-    print!("{}", render(&loaded, &problems, log, args.lines));
+    output::emit(&render(&loaded, &problems, log, args.lines))?;
     Ok(())
 }
 
