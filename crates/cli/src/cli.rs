@@ -71,6 +71,7 @@ pub enum Command {
     Show(ShowArgs),
     Export(ExportArgs),
     Analyze(AnalyzeArgs),
+    Config(ConfigArgs),
 }
 
 /// Collect pstore records into reports, then remove them from pstore
@@ -184,6 +185,25 @@ pub struct AnalyzeArgs {
     #[arg(value_name = "FILE|-")]
     pub input: PathBuf,
     /// Print the analysis as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Print the effective configuration and where each value comes from
+#[derive(Debug, Args)]
+#[command(
+    long_about = "\
+Print the effective configuration after merging every file (and --pstore-dir / --reports-dir),
+as TOML with a comment after each key naming the file that set it, or \"default\". Paths are
+shown as used, that is under --root.",
+    after_help = "\
+Examples:
+  lastgasp config
+  lastgasp config --json
+  lastgasp --root /mnt/sysroot config"
+)]
+pub struct ConfigArgs {
+    /// Print values, origins and the files read as JSON
     #[arg(long)]
     pub json: bool,
 }

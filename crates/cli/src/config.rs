@@ -1,6 +1,7 @@
 //! Configuration: the TOML model, defaults, and the key-by-key merge of every file `sources`
 //! finds. Unknown keys and bad values are errors naming the file and line.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -27,6 +28,9 @@ pub struct Config {
     pub max_record_bytes: u64,
     /// The files that were read, in the order they were applied.
     pub sources: Vec<PathBuf>,
+    /// For each key a file set (`reports.max_reports`, ...), the last file that set it, or
+    /// "command line"; keys missing here have their default.
+    pub origins: BTreeMap<&'static str, String>,
 }
 
 /// One file as written; every key optional so later files override only what they set.
@@ -66,6 +70,7 @@ struct Layered {
     systemd_archive: Option<PathBuf>,
     keep: Option<bool>,
     max_record_bytes: Option<u64>,
+    origins: BTreeMap<&'static str, String>,
 }
 
 impl Config {
@@ -117,6 +122,20 @@ impl Layered {
                 other => Ok(other),
             }
         };
+        let origin = path.display().to_string();
+        let origins = &mut self.origins;
+        let mut note = |key: &'static str, present: bool| {
+            if present {
+                origins.insert(key, origin.clone());
+            }
+        };
+        note("reports.dir", reports.dir.is_some());
+        note("reports.max_reports", reports.max_reports.is_some());
+        note("reports.max_bytes", reports.max_bytes.is_some());
+        note("pstore.dir", pstore.dir.is_some());
+        note("pstore.systemd_archive", pstore.systemd_archive.is_some());
+        note("pstore.keep", pstore.keep.is_some());
+        note("pstore.max_record_bytes", pstore.max_record_bytes.is_some());
         set(
             &mut self.reports_dir,
             absolute("[reports] dir", reports.dir)?,
@@ -149,6 +168,7 @@ impl Layered {
             keep: self.keep.unwrap_or(false),
             max_record_bytes: self.max_record_bytes.unwrap_or(DEFAULT_MAX_RECORD_BYTES),
             sources,
+            origins: self.origins,
         }
     }
 }
@@ -193,6 +213,9 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(c.max_reports, 7);
+        assert!(c.origins["reports.max_reports"].ends_with("1.toml"));
+        assert!(c.origins["reports.max_bytes"].ends_with("0.toml"));
+        assert!(!c.origins.contains_key("reports.dir"));
         assert_eq!(c.max_bytes, 1 << 20);
         assert!(c.keep);
         assert_eq!(c.pstore_dir, Path::new("/r/x/pstore"));
@@ -238,7 +261,9 @@ mod tests {
             .map(|line| format!("{line}\n"))
             .collect();
         assert_ne!(uncommented, shipped, "the defaults are commented out");
-        let from_file = load_text(&[&uncommented]).unwrap();
+        let mut from_file = load_text(&[&uncommented]).unwrap();
+        assert_eq!(from_file.origins.len(), 7, "every key is in the file");
+        from_file.origins.clear();
         assert_eq!(from_file, load_text(&[]).unwrap());
         assert_eq!(load_text(&[shipped]).unwrap(), load_text(&[]).unwrap());
     }

@@ -148,3 +148,43 @@ fn analyze_works_despite_a_broken_config() {
     let out = root.cmd().arg("analyze").arg(&log).output().unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
 }
+
+#[test]
+fn config_command_shows_values_and_their_origin() {
+    let root = FakeRoot::new();
+    let dropin = root.file(
+        "etc/lastgasp/lastgasp.toml.d/50-small.toml",
+        "[reports]\nmax_reports = 5\nmax_bytes = \"1M\"\n",
+    );
+    let out = root.cmd().arg("config").output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let text = stdout_of(&out);
+    assert!(
+        text.contains(&format!("max_reports = 5  # {}\n", dropin.display())),
+        "{text}"
+    );
+    assert!(text.contains("max_bytes = 1048576  # "), "{text}");
+    assert!(text.contains("keep = false  # default\n"), "{text}");
+    assert!(text.ends_with(&format!(
+        "# Files read, in order:\n#   {}\n",
+        dropin.display()
+    )));
+    // The output is TOML a drop-in could hold (minus the comments).
+    let parsed: toml::Table = toml::from_str(&text).unwrap();
+    assert_eq!(parsed["reports"]["max_reports"].as_integer(), Some(5));
+
+    let out = root
+        .cmd()
+        .args(["--pstore-dir", "/elsewhere", "config", "--json"])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["pstore"]["dir"], "/elsewhere");
+    assert_eq!(json["origins"]["pstore.dir"], "command line");
+    assert_eq!(
+        json["origins"]["reports.max_reports"],
+        dropin.display().to_string()
+    );
+    assert_eq!(json["origins"]["pstore.keep"], "default");
+    assert_eq!(json["reports"]["max_bytes"], 1 << 20);
+}

@@ -254,7 +254,7 @@ fn usage_errors_exit_2() {
 #[test]
 fn every_command_explains_itself_with_an_example() {
     let root = FakeRoot::new();
-    for command in ["save", "list", "show", "export", "analyze"] {
+    for command in ["save", "list", "show", "export", "analyze", "config"] {
         let out = root.cmd().args([command, "--help"]).output().unwrap();
         assert!(out.status.success());
         let help = stdout_of(&out);

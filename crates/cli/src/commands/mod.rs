@@ -2,6 +2,7 @@
 //! command-line overrides) and the report store.
 
 mod analyze;
+mod config;
 mod export;
 mod list;
 mod save;
@@ -21,6 +22,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::List(args) => list::run(&settings(global)?, args),
         Command::Show(args) => show::run(&settings(global)?, args),
         Command::Export(args) => export::run(&settings(global)?, args, global.quiet),
+        Command::Config(args) => config::run(&settings(global)?, args),
     }
 }
 
@@ -29,9 +31,15 @@ fn settings(global: &GlobalArgs) -> Result<Config> {
     let mut config = Config::load(&global.root, global.config.as_deref())?;
     if let Some(dir) = &global.pstore_dir {
         config.pstore_dir.clone_from(dir);
+        config
+            .origins
+            .insert("pstore.dir", "command line".to_string());
     }
     if let Some(dir) = &global.reports_dir {
         config.reports_dir.clone_from(dir);
+        config
+            .origins
+            .insert("reports.dir", "command line".to_string());
     }
     tracing::debug!(?config, "effective settings");
     Ok(config)

@@ -1,0 +1,107 @@
+//! `lastgasp config`: the merged settings and where each value came from, so "why does it keep
+//! 50 reports?" has an answer without reading every drop-in.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::Result;
+use serde_json::json;
+
+use crate::cli::ConfigArgs;
+use crate::config::Config;
+use crate::output;
+
+pub fn run(config: &Config, args: &ConfigArgs) -> Result<()> {
+    if args.json {
+        output::line(&serde_json::to_string_pretty(&as_json(config))?)?;
+    } else {
+        output::emit(&as_toml(config))?;
+    }
+    Ok(())
+}
+
+fn origin(config: &Config, key: &str) -> String {
+    config
+        .origins
+        .get(key)
+        .cloned()
+        .unwrap_or_else(|| "default".to_string())
+}
+
+/// TOML a reader can paste into a drop-in; strings quoted the JSON way, which TOML accepts.
+fn as_toml(config: &Config) -> String {
+    let quote = |p: &Path| serde_json::Value::from(p.display().to_string()).to_string();
+    let mut out = String::from("[reports]\n");
+    entry(&mut out, config, "reports.dir", quote(&config.reports_dir));
+    entry(
+        &mut out,
+        config,
+        "reports.max_reports",
+        config.max_reports.to_string(),
+    );
+    entry(
+        &mut out,
+        config,
+        "reports.max_bytes",
+        config.max_bytes.to_string(),
+    );
+    out.push_str("\n[pstore]\n");
+    entry(&mut out, config, "pstore.dir", quote(&config.pstore_dir));
+    entry(
+        &mut out,
+        config,
+        "pstore.systemd_archive",
+        quote(&config.systemd_archive),
+    );
+    entry(&mut out, config, "pstore.keep", config.keep.to_string());
+    entry(
+        &mut out,
+        config,
+        "pstore.max_record_bytes",
+        config.max_record_bytes.to_string(),
+    );
+    if !config.sources.is_empty() {
+        out.push_str("\n# Files read, in order:\n");
+        for file in &config.sources {
+            let _ = writeln!(out, "#   {}", file.display());
+        }
+    }
+    out
+}
+
+/// `name = value  # origin` for the key `section.name`.
+fn entry(out: &mut String, config: &Config, key: &str, value: String) {
+    let name = key.rsplit('.').next().unwrap_or(key);
+    let _ = writeln!(out, "{name} = {value}  # {}", origin(config, key));
+}
+
+fn as_json(config: &Config) -> serde_json::Value {
+    let keys = [
+        "reports.dir",
+        "reports.max_reports",
+        "reports.max_bytes",
+        "pstore.dir",
+        "pstore.systemd_archive",
+        "pstore.keep",
+        "pstore.max_record_bytes",
+    ];
+    let origins: serde_json::Map<String, serde_json::Value> = keys
+        .iter()
+        .map(|k| (k.to_string(), origin(config, k).into()))
+        .collect();
+    json!({
+        "reports": {
+            "dir": config.reports_dir,
+            "max_reports": config.max_reports,
+            "max_bytes": config.max_bytes,
+        },
+        "pstore": {
+            "dir": config.pstore_dir,
+            "systemd_archive": config.systemd_archive,
+            "keep": config.keep,
+            "max_record_bytes": config.max_record_bytes,
+        },
+        "origins": origins,
+        "files": config.sources,
+    })
+}
