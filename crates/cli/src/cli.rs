@@ -22,6 +22,7 @@ Examples:
   lastgasp list                 what crashed, when, with which signature
   lastgasp show 2026            the report whose id starts with 2026
   lastgasp analyze serial.log   analyse any kernel log text
+  lastgasp config               the effective configuration and where each value comes from
 
 Exit status: 0 success (also when there is nothing to collect), 1 failure, 2 usage error.";
 

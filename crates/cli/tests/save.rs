@@ -454,3 +454,37 @@ fn record_longer_than_the_read_limit_stays_in_pstore() {
     assert_eq!(root.manifest(&ids[0])["partial"], true);
     assert_eq!(root.pstore_files(), ["dmesg-ramoops-0"]);
 }
+
+#[test]
+fn concurrent_saves_make_one_report() {
+    let root = FakeRoot::new();
+    root.lab_records("efi");
+    let bin = assert_cmd::cargo::cargo_bin("lastgasp");
+    let children: Vec<_> = (0..3)
+        .map(|_| {
+            StdCommand::new(&bin)
+                .arg("--root")
+                .arg(root.path())
+                .args(["save", "--json"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut written = 0;
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        written += json["reports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["already-present"] == false)
+            .count();
+    }
+    assert_eq!(written, 1);
+    assert_eq!(root.report_ids().len(), 1);
+    assert!(root.pstore_files().is_empty());
+}

@@ -84,6 +84,22 @@ mod tests {
         assert_eq!(report_id(None, &["abc"]), "undated-edeaaff3f177");
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_record_set_gives_a_valid_order_independent_id(
+            hashes in proptest::collection::vec("[0-9a-f]{64}", 1..8),
+            time in proptest::option::of(0i64..4_000_000_000),
+            rotate in 0usize..8,
+        ) {
+            let refs: Vec<&str> = hashes.iter().map(String::as_str).collect();
+            let mut rotated = refs.clone();
+            rotated.rotate_left(rotate % refs.len());
+            let id = report_id(time, &refs);
+            proptest::prop_assert!(is_valid_id(&id));
+            proptest::prop_assert_eq!(id, report_id(time, &rotated));
+        }
+    }
+
     #[test]
     fn ids_that_could_escape_are_rejected() {
         for bad in ["", "..", "../x", "a/b", ".hidden", "-x", "a b", "a\0"] {

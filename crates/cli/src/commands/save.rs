@@ -41,27 +41,22 @@ struct Saved {
 }
 
 pub fn run(config: &Config, args: &SaveArgs, quiet: bool) -> Result<()> {
-    let opts = pstore::ReadOptions {
-        max_record_bytes: config.max_record_bytes,
-    };
-    let mut records =
-        pstore::read_pstore_dir(&config.pstore_dir, &opts).map_err(|e| anyhow!("{e}"))?;
-    match pstore::read_systemd_archive(&config.systemd_archive, &opts) {
-        Ok(archived) => records.extend(archived),
-        Err(e) => tracing::warn!("{e}; going on without systemd-pstore's archive"),
-    }
     let mut output = SaveOutput {
         reports: Vec::new(),
         pruned: Vec::new(),
     };
-    if records.is_empty() {
+    // A first look without the lock, so that a boot with nothing to collect creates nothing.
+    if read_records(config, false)?.is_empty() {
         tracing::info!(dir = %config.pstore_dir.display(), "nothing to collect");
         return print_json(args.json, &output);
     }
-    tracing::info!(count = records.len(), "pstore records found");
     let keep = args.keep || config.keep;
     let store = super::store(config);
     let _lock = lock(store.dir())?;
+    // Read again under the lock: a concurrent save may have removed records meanwhile, and a
+    // half-seen set of records would make a second, partial report.
+    let records = read_records(config, true)?;
+    tracing::info!(count = records.len(), "pstore records found");
 
     let mut unlink_failures = Vec::new();
     for crash in pstore::assemble(records) {
@@ -135,6 +130,22 @@ pub fn run(config: &Config, args: &SaveArgs, quiet: bool) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The records of the pstore directory and of systemd-pstore's archive; an unreadable archive is
+/// skipped, with a warning when `warn`.
+fn read_records(config: &Config, warn: bool) -> Result<Vec<pstore::Record>> {
+    let opts = pstore::ReadOptions {
+        max_record_bytes: config.max_record_bytes,
+    };
+    let mut records =
+        pstore::read_pstore_dir(&config.pstore_dir, &opts).map_err(|e| anyhow!("{e}"))?;
+    match pstore::read_systemd_archive(&config.systemd_archive, &opts) {
+        Ok(archived) => records.extend(archived),
+        Err(e) if warn => tracing::warn!("{e}; going on without systemd-pstore's archive"),
+        Err(_) => {}
+    }
+    Ok(records)
 }
 
 /// The crash's kernel log analysed: dmesg, or the console when pstore kept no dmesg.
