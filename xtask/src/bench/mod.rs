@@ -1,8 +1,240 @@
-//! `cargo xtask bench`: lastgasp against the peer tools on the same input (being written).
+//! `cargo xtask bench`: times `lastgasp save` against systemd-pstore on the same real record
+//! sets, each run on a fresh copy, interleaved, and prints (or writes to docs/benchmarks.md) the
+//! medians and their ratio. Both tools run under one mount-namespace wrapper; see `doc` for why.
+
+mod doc;
+mod machine;
+mod results;
+mod rewrite;
+mod sandbox;
+mod sets;
+mod stats;
+mod tools;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::shell;
+use results::{Bench, SetResult, ToolResult};
+use sandbox::{ARCHIVE_MOUNT, PSTORE_MOUNT, Sandbox};
+use sets::RecordSet;
+use stats::Summary;
+use tools::{Produced, Programs, Tool};
+
+const SYSTEMD_PSTORE: &str = "/lib/systemd/systemd-pstore";
+/// A RAM filesystem most Linux systems have, for the record copies.
+const SHM: &str = "/dev/shm";
 
 #[derive(clap::Args)]
-pub struct BenchArgs {}
+pub struct BenchArgs {
+    /// Timed runs per tool per record set.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    iterations: u32,
+    /// Crashes in the generated many-crash set (copies of the efi crash).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    crashes: u32,
+    /// Print the results as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Rewrite docs/benchmarks.md with this run's table, machine facts and command.
+    #[arg(long)]
+    write_doc: bool,
+    /// Directory for the tools' outputs (default: the system temp dir). Its filesystem
+    /// matters: lastgasp fsyncs, systemd-pstore does not; /var/lib is usually on disk.
+    #[arg(long, value_name = "DIR")]
+    work_dir: Option<PathBuf>,
+    /// Directory for the record copies (default: /dev/shm when it exists, as /sys/fs/pstore
+    /// is a RAM filesystem, else the work dir).
+    #[arg(long, value_name = "DIR")]
+    records_dir: Option<PathBuf>,
+    /// The systemd-pstore binary.
+    #[arg(long, value_name = "PATH", default_value = SYSTEMD_PSTORE)]
+    systemd_pstore: PathBuf,
+}
 
-pub fn run(_args: &BenchArgs) -> anyhow::Result<()> {
-    anyhow::bail!("the benchmark is not written yet")
+pub fn run(args: &BenchArgs) -> Result<()> {
+    let workspace = workspace_root()?;
+    let programs = Programs {
+        lastgasp: build_lastgasp(&workspace)?,
+        systemd_pstore: ensure_systemd_pstore(&args.systemd_pstore)?,
+    };
+    check_host()?;
+    let started = Instant::now();
+    let sets = sets::standard(&workspace, args.crashes as usize)?;
+    let work_dir = args.work_dir.clone().unwrap_or_else(std::env::temp_dir);
+    let records_dir = args.records_dir.clone().unwrap_or_else(|| {
+        let shm = Path::new(SHM);
+        if shm.is_dir() {
+            shm.to_path_buf()
+        } else {
+            work_dir.clone()
+        }
+    });
+    let mut sandbox = Sandbox::create(&records_dir, &work_dir)?;
+    let iterations = args.iterations as usize;
+    let mut results = Vec::new();
+    for set in &sets {
+        results.push(bench_set(&mut sandbox, &programs, set, iterations)?);
+    }
+    let bench = Bench {
+        command: command_line(),
+        iterations,
+        machine: machine::Machine::gather(&workspace, &sandbox, &programs.lastgasp),
+        sets: results,
+        elapsed: started.elapsed(),
+    };
+    drop(sandbox);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&doc::to_json(&bench))?);
+    } else {
+        print!("{}", doc::render_text(&bench));
+    }
+    if args.write_doc {
+        let path = workspace.join(doc::DOC_PATH);
+        std::fs::write(&path, doc::render_markdown(&bench))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("wrote {}", doc::DOC_PATH);
+    }
+    Ok(())
+}
+
+/// One set: a warm-up of each tool, then `iterations` interleaved timed runs of each.
+fn bench_set(
+    sandbox: &mut Sandbox,
+    programs: &Programs,
+    set: &RecordSet,
+    iterations: usize,
+) -> Result<SetResult> {
+    let mut samples: Vec<Vec<Duration>> = vec![Vec::with_capacity(iterations); Tool::ALL.len()];
+    let mut produced: Vec<Produced> = vec![Produced::default(); Tool::ALL.len()];
+    for (slot, &tool) in Tool::ALL.iter().enumerate() {
+        let (_, first) = run_once(sandbox, programs, set, tool)
+            .with_context(|| format!("warm-up of {} on the {} set", tool.key(), set.key))?;
+        if let Some(p) = produced.get_mut(slot) {
+            *p = first;
+        }
+    }
+    for i in 0..iterations {
+        eprint!("\r{}: run {}/{iterations}   ", set.key, i + 1);
+        let mut order: Vec<(usize, Tool)> = Tool::ALL.iter().copied().enumerate().collect();
+        if i % 2 == 1 {
+            order.reverse();
+        }
+        for (slot, tool) in order {
+            let (elapsed, _) = run_once(sandbox, programs, set, tool).with_context(|| {
+                format!("run {} of {} on the {} set", i + 1, tool.key(), set.key)
+            })?;
+            if let Some(s) = samples.get_mut(slot) {
+                s.push(elapsed);
+            }
+        }
+    }
+    eprintln!();
+    let mut rows = Vec::new();
+    for ((tool, samples), produced) in Tool::ALL.iter().zip(&samples).zip(produced) {
+        let summary = Summary::of(samples).context("no samples")?;
+        rows.push(ToolResult {
+            tool: *tool,
+            summary,
+            produced,
+        });
+    }
+    Ok(SetResult {
+        key: set.key.clone(),
+        title: set.title.clone(),
+        origin: set.origin.clone(),
+        files: set.files.len(),
+        bytes: set.bytes(),
+        crashes: set.crashes,
+        tools: rows,
+    })
+}
+
+/// Fresh copy (untimed), the timed run, the check of its output (untimed), cleanup.
+fn run_once(
+    sandbox: &mut Sandbox,
+    programs: &Programs,
+    set: &RecordSet,
+    tool: Tool,
+) -> Result<(Duration, Produced)> {
+    let trial = sandbox.trial(&set.files)?;
+    tools::prepare(tool, &trial)?;
+    let elapsed = sandbox::time(&mut programs.command(sandbox, tool, &trial))?;
+    let produced = tools::check(tool, &trial, set)?;
+    trial.remove()?;
+    Ok((elapsed, produced))
+}
+
+fn workspace_root() -> Result<PathBuf> {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .context("xtask is not inside the workspace")
+}
+
+/// `cargo build --release -p lastgasp`, and the binary it made.
+fn build_lastgasp(workspace: &Path) -> Result<PathBuf> {
+    eprintln!("building lastgasp (release)");
+    let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args(["build", "--release", "-p", "lastgasp"])
+        .current_dir(workspace)
+        .status()
+        .context("cannot run cargo")?;
+    if !status.success() {
+        bail!("cargo build --release -p lastgasp failed ({status})");
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace.join("target"), PathBuf::from);
+    let binary = target.join("release/lastgasp");
+    if !binary.is_file() {
+        bail!("{}: not there after the release build", binary.display());
+    }
+    Ok(binary)
+}
+
+/// The systemd-pstore binary, installing Debian's systemd package when it is missing.
+fn ensure_systemd_pstore(path: &Path) -> Result<PathBuf> {
+    if path.is_file() {
+        return Ok(path.to_path_buf());
+    }
+    if path != Path::new(SYSTEMD_PSTORE) {
+        bail!("{}: no such systemd-pstore binary", path.display());
+    }
+    eprintln!("{SYSTEMD_PSTORE} is missing: installing the systemd package");
+    shell::run(Command::new("apt-get").args([
+        "install",
+        "-y",
+        "--no-install-recommends",
+        "systemd",
+    ]))?;
+    if !path.is_file() {
+        bail!("{SYSTEMD_PSTORE}: still missing after installing systemd");
+    }
+    Ok(path.to_path_buf())
+}
+
+/// The wrapper needs unshare and both mount points.
+fn check_host() -> Result<()> {
+    if !shell::have("unshare") {
+        bail!("unshare (util-linux) is not installed; the benchmark needs it for systemd-pstore");
+    }
+    if !Path::new(PSTORE_MOUNT).is_dir() {
+        bail!("{PSTORE_MOUNT}: missing; is sysfs mounted?");
+    }
+    if !Path::new(ARCHIVE_MOUNT).is_dir() {
+        // systemd's tmpfiles would make it at boot; the wrapper only needs it as a mount point.
+        std::fs::create_dir_all(ARCHIVE_MOUNT)
+            .with_context(|| format!("cannot create the mount point {ARCHIVE_MOUNT}"))?;
+        eprintln!("created the mount point {ARCHIVE_MOUNT}");
+    }
+    Ok(())
+}
+
+/// `cargo xtask bench ...` as it was invoked.
+fn command_line() -> String {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    format!("cargo xtask {}", args.join(" "))
 }
