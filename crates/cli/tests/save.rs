@@ -196,21 +196,21 @@ fn unwritable_reports_dir_keeps_every_record() {
 }
 
 /// Runs `lastgasp --root <root> save` in a private mount namespace after `mount_cmd` (a shell
-/// command line using `$DIR` for the reports directory), then lists the reports directory as
-/// `ls -A` sees it there. `None` when mount namespaces are not available here.
+/// command line using `$DIR` for `dir`), then lists `dir` as `ls -A` sees it there. `None` when
+/// mount namespaces are not available here.
 fn save_in_mount_namespace(
     root: &FakeRoot,
+    dir: &std::path::Path,
     mount_cmd: &str,
 ) -> Option<(std::process::Output, String)> {
-    let reports = root.reports();
-    fs::create_dir_all(&reports).unwrap();
+    fs::create_dir_all(dir).unwrap();
     let script = format!(
         "DIR=\"$1\"; shift; {mount_cmd} || exit 99; \"$@\"; rc=$?; echo '--ls--' >&2; ls -A \"$DIR\" >&2; exit $rc"
     );
     let bin = assert_cmd::cargo::cargo_bin("lastgasp");
     let out = StdCommand::new("unshare")
         .args(["-m", "sh", "-c", &script, "sh"])
-        .arg(&reports)
+        .arg(dir)
         .arg(&bin)
         .arg("--root")
         .arg(root.path())
@@ -236,7 +236,8 @@ fn read_only_reports_dir_keeps_every_record() {
     let root = FakeRoot::new();
     let names = root.lab_records("ramoops");
     let reports = root.reports();
-    let out = match save_in_mount_namespace(&root, "mount --bind -o ro \"$DIR\" \"$DIR\"") {
+    let out = match save_in_mount_namespace(&root, &reports, "mount --bind -o ro \"$DIR\" \"$DIR\"")
+    {
         Some((out, _)) => out,
         None => {
             fs::set_permissions(&reports, fs::Permissions::from_mode(0o555)).unwrap();
@@ -268,9 +269,11 @@ fn read_only_reports_dir_keeps_every_record() {
 fn full_disk_keeps_every_record_and_leaves_no_partial_report() {
     let root = FakeRoot::new();
     let names = root.lab_records("ramoops");
-    let Some((out, listing)) =
-        save_in_mount_namespace(&root, "mount -t tmpfs -o size=16k tmpfs \"$DIR\"")
-    else {
+    let Some((out, listing)) = save_in_mount_namespace(
+        &root,
+        &root.reports(),
+        "mount -t tmpfs -o size=16k tmpfs \"$DIR\"",
+    ) else {
         eprintln!("skipped: no mount namespace to mount a small tmpfs in");
         return;
     };
@@ -284,6 +287,39 @@ fn full_disk_keeps_every_record_and_leaves_no_partial_report() {
     );
     assert_eq!(listing, ".lock\n", "only the lock file remains");
     assert_eq!(root.pstore_files(), names);
+}
+
+/// Records that cannot be unlinked (pstore mounted read-only here) leave the report in place and
+/// make save fail with one line naming the record.
+#[test]
+fn undeletable_records_are_reported_after_the_report_is_saved() {
+    let root = FakeRoot::new();
+    let names = root.lab_records("ramoops");
+    let pstore = root.pstore();
+    let Some((out, listing)) =
+        save_in_mount_namespace(&root, &pstore, "mount --bind -o ro \"$DIR\" \"$DIR\"")
+    else {
+        eprintln!("skipped: no mount namespace for a read-only pstore");
+        return;
+    };
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    let stderr = stderr_of(&out);
+    let last = stderr.lines().last().unwrap();
+    assert!(
+        last.starts_with(&format!(
+            "error: report saved, but cannot remove record {}/dmesg-ramoops-",
+            pstore.display()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        last.ends_with(": Read-only file system (and 1 more)"),
+        "{stderr}"
+    );
+    assert_eq!(stdout_of(&out).lines().count(), 1);
+    assert_eq!(listing.lines().count(), 2, "{listing}");
+    assert_eq!(root.pstore_files(), names);
+    assert_eq!(root.report_ids().len(), 1);
 }
 
 #[test]
