@@ -227,7 +227,7 @@ same after subtracting the namespace wrapper's median from both.
 - **lastgasp**: one report directory per crash: `dmesg.txt`, the crash's log reassembled from
   its parts and dumps (part headers stripped, Oops and Panic merged without doubled lines), and
   `report.json`, a versioned manifest with the SHA-256 and size of every record it consumed and
-  every file it wrote, the backend, dump reasons, crash time, gaps, and the analysis of the log
+  of every other file in the report, the backend, dump reasons, crash time, gaps, and the analysis of the log
   (class, crash signature, title, kernel release, call trace, modules, taint). Each file is
   written to a temporary name, fsynced and renamed, and the directory fsynced, before the records
   are unlinked from pstore.

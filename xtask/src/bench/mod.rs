@@ -50,6 +50,10 @@ pub struct BenchArgs {
     /// is a RAM filesystem, else the work dir).
     #[arg(long, value_name = "DIR")]
     records_dir: Option<PathBuf>,
+    /// Write each record set to DIR/<set>/ (as pstore would show it) and exit, to profile a
+    /// tool by hand.
+    #[arg(long, value_name = "DIR")]
+    export_sets: Option<PathBuf>,
     /// The systemd-pstore binary.
     #[arg(long, value_name = "PATH", default_value = SYSTEMD_PSTORE)]
     systemd_pstore: PathBuf,
@@ -57,6 +61,14 @@ pub struct BenchArgs {
 
 pub fn run(args: &BenchArgs) -> Result<()> {
     let workspace = workspace_root()?;
+    if let Some(dir) = &args.export_sets {
+        for set in sets::standard(&workspace, args.crashes as usize)? {
+            let to = dir.join(&set.key);
+            sandbox::export(&to, &set.files)?;
+            eprintln!("{}: {} files in {}", set.key, set.files.len(), to.display());
+        }
+        return Ok(());
+    }
     let programs = Programs {
         lastgasp: build_lastgasp(&workspace)?,
         systemd_pstore: ensure_systemd_pstore(&args.systemd_pstore)?,

@@ -129,6 +129,12 @@ impl Trial {
     }
 }
 
+/// Writes `files` into `dir` as pstore shows them, for profiling a tool by hand.
+pub fn export(dir: &Path, files: &[SetFile]) -> Result<()> {
+    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    files.iter().try_for_each(|file| write_record(dir, file))
+}
+
 /// The record as pstore shows it: read-only, with the record's time as mtime.
 fn write_record(dir: &Path, file: &SetFile) -> Result<()> {
     let path = dir.join(&file.name);
