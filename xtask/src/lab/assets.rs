@@ -106,10 +106,10 @@ impl Apt {
 
     /// The package a metapackage depends on, e.g. `linux-image-6.1.0-56-amd64`.
     fn dependency(&self, meta: &str, prefix: &str) -> Result<Option<String>> {
-        if let Some(lists) = &self.lists {
-            if std::fs::read_dir(lists)?.filter_map(Result::ok).count() <= 1 {
-                self.update()?;
-            }
+        if let Some(lists) = &self.lists
+            && std::fs::read_dir(lists)?.filter_map(Result::ok).count() <= 1
+        {
+            self.update()?;
         }
         let depends = shell::stdout(self.command("apt-cache").args(["depends", meta]))?;
         Ok(depends
