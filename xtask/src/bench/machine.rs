@@ -8,6 +8,8 @@ use std::process::Command;
 use super::sandbox::Sandbox;
 use crate::shell;
 
+const UNKNOWN: &str = "unknown";
+
 #[derive(Debug, Clone)]
 pub struct Machine {
     pub date: String,
@@ -31,7 +33,19 @@ impl Machine {
     /// The sandbox tells where records and outputs lived (filesystem types matter: lastgasp
     /// fsyncs its reports, systemd-pstore does not).
     pub fn gather(workspace: &Path, sandbox: &Sandbox, lastgasp: &Path) -> Self {
-        let fs_type = |dir: &Path| output(Command::new("stat").args(["-f", "-c", "%T"]).arg(dir));
+        // findmnt names ext4 as such; `stat -f` only knows "ext2/ext3".
+        let fs_type = |dir: &Path| {
+            let found = output(
+                Command::new("findmnt")
+                    .args(["-n", "-o", "FSTYPE", "--target"])
+                    .arg(dir),
+            );
+            if found == UNKNOWN {
+                output(Command::new("stat").args(["-f", "-c", "%T"]).arg(dir))
+            } else {
+                found
+            }
+        };
         let parent = |dir: &Path| dir.parent().unwrap_or(dir).display().to_string();
         let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
         Self {
@@ -39,7 +53,7 @@ impl Machine {
             cpu: cpu_model(),
             cores,
             kernel: fs::read_to_string("/proc/sys/kernel/osrelease")
-                .map_or_else(|_| "unknown".into(), |s| s.trim().to_owned()),
+                .map_or_else(|_| UNKNOWN.into(), |s| s.trim().to_owned()),
             filesystem: fs_type(sandbox.dir()),
             work_dir: parent(sandbox.dir()),
             records_filesystem: fs_type(sandbox.records_dir()),
@@ -67,7 +81,7 @@ fn cpu_model() -> String {
                 .and_then(|l| l.split_once(':'))
                 .map(|(_, v)| v.trim().to_owned())
         })
-        .unwrap_or_else(|| "unknown".into())
+        .unwrap_or_else(|| UNKNOWN.into())
 }
 
 /// First line of the command's output, or "unknown".
@@ -76,5 +90,5 @@ fn output(cmd: &mut Command) -> String {
         .ok()
         .and_then(|s| s.lines().next().map(|l| l.trim().to_owned()))
         .filter(|l| !l.is_empty())
-        .unwrap_or_else(|| "unknown".into())
+        .unwrap_or_else(|| UNKNOWN.into())
 }

@@ -11,6 +11,7 @@ mod sets;
 mod stats;
 mod tools;
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -106,7 +107,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     }
     if args.write_doc {
         let path = workspace.join(doc::DOC_PATH);
-        std::fs::write(&path, doc::render_markdown(&bench))
+        let previous = std::fs::read_to_string(&path).ok();
+        std::fs::write(&path, doc::render_doc(&bench, previous.as_deref()))
             .with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!("wrote {}", doc::DOC_PATH);
     }
@@ -129,8 +131,11 @@ fn bench_set(
             *p = first;
         }
     }
+    let live = std::io::stderr().is_terminal();
     for i in 0..iterations {
-        eprint!("\r{}: run {}/{iterations}   ", set.key, i + 1);
+        if live {
+            eprint!("\r{}: run {}/{iterations} ", set.key, i + 1);
+        }
         let mut order: Vec<(usize, Tool)> = Tool::ALL.iter().copied().enumerate().collect();
         if i % 2 == 1 {
             order.reverse();
@@ -144,7 +149,11 @@ fn bench_set(
             }
         }
     }
-    eprintln!();
+    if live {
+        eprintln!();
+    } else {
+        eprintln!("{}: {iterations} runs of each tool", set.key);
+    }
     let mut rows = Vec::new();
     for ((tool, samples), produced) in Tool::ALL.iter().zip(&samples).zip(produced) {
         let summary = Summary::of(samples).context("no samples")?;
