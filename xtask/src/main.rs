@@ -4,6 +4,7 @@
 mod bench;
 mod ci;
 mod lab;
+mod man;
 mod shell;
 
 use anyhow::Result;
@@ -26,6 +27,8 @@ enum Command {
     Ci,
     /// Time lastgasp against the peer tools (systemd-pstore) on the same records.
     Bench(bench::BenchArgs),
+    /// Write the man pages generated from the CLI definition to docs/man.
+    Man,
 }
 
 fn main() -> Result<()> {
@@ -34,5 +37,6 @@ fn main() -> Result<()> {
         Command::Demo => lab::demo(),
         Command::Ci => ci::run(),
         Command::Bench(args) => bench::run(&args),
+        Command::Man => man::run(),
     }
 }

@@ -16,15 +16,17 @@ pstore/blk) at the next boot, turns it into a report with a stable crash signatu
 Configuration: /usr/lib/lastgasp/lastgasp.toml < /etc/lastgasp/lastgasp.toml < drop-ins
 {/usr/lib,/run,/etc}/lastgasp/lastgasp.toml.d/*.toml (documented in docs/configuration.md).";
 
-const AFTER_HELP: &str = "\
+/// The top-level examples; the man page puts them in its own EXAMPLES section.
+pub const EXAMPLES: &str = "\
 Examples:
   lastgasp save                 collect pstore records into reports (run at boot)
   lastgasp list                 what crashed, when, with which signature
   lastgasp show 2026            the report whose id starts with 2026
   lastgasp analyze serial.log   analyse any kernel log text
-  lastgasp config               the effective configuration and where each value comes from
+  lastgasp config               the effective configuration and where each value comes from";
 
-Exit status: 0 success (also when there is nothing to collect), 1 failure, 2 usage error.";
+const EXIT_STATUS: &str =
+    "Exit status: 0 success (also when there is nothing to collect), 1 failure, 2 usage error.";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -32,7 +34,7 @@ Exit status: 0 success (also when there is nothing to collect), 1 failure, 2 usa
     version,
     about = ABOUT,
     long_about = LONG_ABOUT,
-    after_help = AFTER_HELP,
+    after_help = format!("{EXAMPLES}\n\n{EXIT_STATUS}"),
     propagate_version = true
 )]
 pub struct Cli {
@@ -57,10 +59,10 @@ pub struct GlobalArgs {
     /// Read only this configuration file instead of the standard locations and drop-ins
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// More log output on stderr (-v info, -vv debug, -vvv trace)
+    /// More log output (-v info, -vv debug, -vvv trace); see LASTGASP_LOG_TARGET for where it goes
     #[arg(short, long, global = true, action = ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,
-    /// Only errors on stderr, and no progress lines on stdout
+    /// Log only errors, and print no progress lines on stdout
     #[arg(short, long, global = true)]
     pub quiet: bool,
 }

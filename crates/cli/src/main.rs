@@ -1,7 +1,6 @@
 //! `lastgasp`: collects the last words of a crashed Linux kernel into crash reports. This file
 //! only parses arguments, sets up logging and turns errors into one line and an exit status.
 
-mod cli;
 mod commands;
 mod config;
 mod config_files;
@@ -13,6 +12,7 @@ mod size;
 use std::process::ExitCode;
 
 use clap::Parser;
+use lastgasp::cli;
 
 fn main() -> ExitCode {
     // clap exits with status 2 on usage errors and 0 for --help/--version.

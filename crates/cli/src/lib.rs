@@ -1,0 +1,12 @@
+//! The `lastgasp` command line as data: the clap definition the binary parses with, exposed so
+//! that `cargo xtask man` can render man pages from the same source. Behaviour stays in the
+//! binary; with the `man` feature this crate also renders the pages.
+
+pub mod cli;
+#[cfg(any(test, feature = "man"))]
+pub mod man;
+
+/// The complete `lastgasp` command: every subcommand, option and help text.
+pub fn command() -> clap::Command {
+    <cli::Cli as clap::CommandFactory>::command()
+}
