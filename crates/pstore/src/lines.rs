@@ -1,6 +1,8 @@
 //! Line-level text surgery for kernel logs: joining chunks, and merging two dumps of the same
 //! log that overlap (ramoops' Oops and Panic records) so that no line is lost or doubled.
 
+use std::collections::HashMap;
+
 /// Overlaps shorter than this (in non-blank bytes) are too weak to prove two texts are one log.
 const MIN_OVERLAP_BYTES: usize = 16;
 
@@ -69,16 +71,99 @@ pub fn merge_overlapping(earlier: &[u8], later: &[u8]) -> Merge {
 }
 
 fn merge_lines(a: &[&[u8]], b: &[&[u8]]) -> Option<Vec<u8>> {
+    let merged = candidate(a, b)?;
+    (!doubles_a_line(&merged, a, b)).then(|| join(&merged))
+}
+
+/// The merged lines, if `a` and `b` provably overlap.
+fn candidate<'t>(a: &[&'t [u8]], b: &[&'t [u8]]) -> Option<Vec<&'t [u8]>> {
     let k = suffix_prefix_overlap(a, b);
     if k > 0 && strong(b.get(..k)?) {
         let mut merged = a.to_vec();
         merged.extend_from_slice(b.get(k..)?);
-        return Some(join(&merged));
+        return Some(merged);
     }
     if find(b, a).is_some() && strong(a) {
-        return Some(join(b));
+        return Some(b.to_vec());
     }
-    None
+    merge_with_holes(a, b)
+}
+
+/// Snapshots with holes (a dump with a missing part): walks both, keeping common lines once and
+/// each side's own lines where they fall. Accepted only when the lines they share come in the
+/// same order, are strong enough, and include `a`'s last line: `b` is the later snapshot and
+/// goes on from where `a` ends. Two boots that only share early-boot lines fail the last test.
+fn merge_with_holes<'t>(a: &[&'t [u8]], b: &[&'t [u8]]) -> Option<Vec<&'t [u8]>> {
+    let in_a = positions(a);
+    let in_b = positions(b);
+    let mut merged = Vec::with_capacity(a.len() + b.len());
+    let mut common: Vec<&[u8]> = Vec::new();
+    let (mut i, mut j) = (0, 0);
+    while let (Some(&x), Some(&y)) = (a.get(i), b.get(j)) {
+        if x == y {
+            merged.push(x);
+            common.push(x);
+            i += 1;
+            j += 1;
+            continue;
+        }
+        let x_later_in_b = occurs_from(&in_b, x, j + 1);
+        let y_later_in_a = occurs_from(&in_a, y, i + 1);
+        let y_first = match (x_later_in_b, y_later_in_a) {
+            // Each is further on in the other: the two do not share one order.
+            (true, true) => return None,
+            (true, false) => true,
+            (false, true) => false,
+            // Each side's own line: the printk clock decides, the older snapshot on a tie.
+            (false, false) => {
+                matches!((printk_time(x), printk_time(y)), (Some(t), Some(u)) if u < t)
+            }
+        };
+        if y_first {
+            merged.push(y);
+            j += 1;
+        } else {
+            merged.push(x);
+            i += 1;
+        }
+    }
+    let a_ends_in_common = i == a.len() && common.last() == a.last();
+    if !a_ends_in_common || !strong(&common) {
+        return None;
+    }
+    merged.extend_from_slice(b.get(j..)?);
+    Some(merged)
+}
+
+/// Where each line occurs, ascending.
+fn positions<'t>(lines: &[&'t [u8]]) -> HashMap<&'t [u8], Vec<usize>> {
+    let mut map: HashMap<&[u8], Vec<usize>> = HashMap::new();
+    for (index, line) in lines.iter().enumerate() {
+        map.entry(line).or_default().push(index);
+    }
+    map
+}
+
+/// Whether `line` occurs at `from` or later.
+fn occurs_from(map: &HashMap<&[u8], Vec<usize>>, line: &[u8], from: usize) -> bool {
+    map.get(line)
+        .is_some_and(|at| at.last().is_some_and(|&last| last >= from))
+}
+
+/// Whether a timestamped line occurs in `merged` more often than in either input: the
+/// alignment was wrong and would double it.
+fn doubles_a_line(merged: &[&[u8]], a: &[&[u8]], b: &[&[u8]]) -> bool {
+    let mut counts: HashMap<&[u8], [usize; 3]> = HashMap::new();
+    for (slot, lines) in [a, b, merged].into_iter().enumerate() {
+        for line in lines.iter().filter(|l| printk_time(l).is_some()) {
+            if let Some(count) = counts.entry(line).or_default().get_mut(slot) {
+                *count += 1;
+            }
+        }
+    }
+    counts
+        .values()
+        .any(|[in_a, in_b, out]| *out > (*in_a).max(*in_b))
 }
 
 fn strong(lines: &[&[u8]]) -> bool {
@@ -215,6 +300,40 @@ mod tests {
             merge_overlapping(&log(0..10), &log(20..25)),
             Merge::Disjoint
         );
+    }
+
+    #[test]
+    fn holes_are_filled_from_the_other_snapshot() {
+        let with_hole = |range: std::ops::Range<u32>, hole: std::ops::Range<u32>| -> Vec<u8> {
+            range
+                .filter(|i| !hole.contains(i))
+                .flat_map(|i| format!("<6>[{i:5}.000000] message {i}\n").into_bytes())
+                .collect()
+        };
+        // The earlier dump lost lines 4..8; the later one has them.
+        assert_eq!(
+            merge_overlapping(&with_hole(0..20, 4..8), &log(2..30)),
+            Merge::Overlapping(log(0..30))
+        );
+        // The later dump lost lines 12..15; the earlier one has them.
+        assert_eq!(
+            merge_overlapping(&log(0..20), &with_hole(5..30, 12..15)),
+            Merge::Overlapping(log(0..30))
+        );
+        // Both have holes, each filled by the other.
+        assert_eq!(
+            merge_overlapping(&with_hole(0..20, 4..8), &with_hole(2..30, 12..15)),
+            Merge::Overlapping(log(0..30))
+        );
+        // Two boots sharing only early-boot lines are not one log.
+        let mut other_boot = log(0..3);
+        other_boot.extend(b"<6>[   50.000000] another boot's crash\n");
+        assert_eq!(merge_overlapping(&log(0..20), &other_boot), Merge::Disjoint);
+        // Lines the later snapshot does not have in order are never dropped.
+        let mut shuffled = log(0..10);
+        shuffled.extend(log(15..16));
+        shuffled.extend(log(10..15));
+        assert_eq!(merge_overlapping(&shuffled, &log(5..20)), Merge::Disjoint);
     }
 
     #[test]

@@ -204,3 +204,24 @@ fn pstore_blk_oops_is_one_log() {
     assert!(String::from_utf8_lossy(&crash.dmesg).contains("BUG: kernel NULL pointer dereference"));
     ends_like_serial("blk", &crash, "---[ end trace", 40);
 }
+
+/// A part lost from either dump of the efi set: the other dump covers that stretch, so the crash
+/// is still one, with the full log, and the loss is still reported.
+#[test]
+fn efi_lost_part_is_filled_from_the_other_dump() {
+    let full = assemble(records_again("efi")).remove(0);
+    for (lost, label) in [
+        ("dmesg-efi-179566368405001", "Oops#1: part 5 of 14 missing"),
+        ("dmesg-efi-179566368403002", "Panic#2: part 3 of 13 missing"),
+    ] {
+        let records: Vec<_> = records_again("efi")
+            .into_iter()
+            .filter(|r| r.file_name != lost)
+            .collect();
+        let crashes = assemble(records);
+        assert_eq!(crashes.len(), 1, "without {lost}");
+        assert_eq!(crashes[0].dmesg, full.dmesg, "without {lost}");
+        assert!(crashes[0].partial);
+        assert_eq!(crashes[0].gaps, [label]);
+    }
+}

@@ -75,6 +75,46 @@ proptest! {
     }
 
     #[test]
+    fn a_hole_in_either_snapshot_is_filled_when_the_other_has_it(
+        n in 10u32..120,
+        oops_end in 2u32..120,
+        panic_start in 0u32..120,
+        hole_start in 0u32..120,
+        hole_len in 1u32..30,
+        hole_in_panic in any::<bool>(),
+    ) {
+        let oops_end = oops_end.min(n - 1);
+        let panic_start = panic_start.min(oops_end - 1);
+        let hole = hole_start..hole_start + hole_len;
+        let lines = log_lines(0..n);
+        let pick = |range: std::ops::Range<u32>, holed: bool| -> Vec<u8> {
+            range
+                .filter(|i| !(holed && hole.contains(i)))
+                .flat_map(|i| lines[usize::try_from(i).unwrap()].clone().into_bytes())
+                .collect()
+        };
+        // The one case left apart on purpose: the later snapshot lost exactly the stretch where
+        // the earlier one ends, which is how two boots sharing early lines look too.
+        prop_assume!(!(hole_in_panic && hole.contains(&(oops_end - 1)) && panic_start < oops_end - 1));
+        let oops = pick(0..oops_end, !hole_in_panic);
+        let panic = pick(panic_start..n, hole_in_panic);
+        prop_assume!(!oops.is_empty() && !panic.is_empty());
+        let crashes = assemble(vec![
+            record("dmesg-ramoops-0", with_header("Oops", 1, 1, &oops), Some(1000)),
+            record("dmesg-ramoops-1", with_header("Panic", 2, 1, &panic), Some(1001)),
+        ]);
+        prop_assert_eq!(crashes.len(), 1);
+        // Only what neither snapshot holds may be missing.
+        let expected = (0..n).filter(|i| {
+            let in_oops = *i < oops_end && (hole_in_panic || !hole.contains(i));
+            let in_panic = *i >= panic_start && (!hole_in_panic || !hole.contains(i));
+            in_oops || in_panic
+        });
+        let expected: Vec<u8> = expected.flat_map(|i| lines[usize::try_from(i).unwrap()].clone().into_bytes()).collect();
+        prop_assert_eq!(String::from_utf8_lossy(&crashes[0].dmesg), String::from_utf8_lossy(&expected));
+    }
+
+    #[test]
     fn names_round_trip(
         kind in kind(),
         backend in "[a-z][a-z0-9_]{0,12}(-[a-z]{1,5})?",
