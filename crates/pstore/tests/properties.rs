@@ -115,6 +115,35 @@ proptest! {
     }
 
     #[test]
+    fn merging_never_loses_or_doubles_a_line(
+        a in prop::collection::vec(0u8..12, 0..25),
+        b in prop::collection::vec(0u8..12, 0..25),
+        cut in any::<bool>(),
+    ) {
+        // A small alphabet of timestamped lines, so repeats and odd orders are common.
+        let render = |ids: &[u8]| -> Vec<u8> {
+            ids.iter().flat_map(|i| format!("<6>[{i:5}.000000] line number {i}\n").into_bytes()).collect()
+        };
+        let mut earlier = render(&a);
+        if cut && earlier.len() > 5 {
+            earlier.truncate(earlier.len() - 5);
+        }
+        let later = render(&b);
+        if let pstore::Merge::Overlapping(merged) = pstore::merge_overlapping(&earlier, &later) {
+            let count = |text: &[u8], line: &[u8]| lines_of(text).iter().filter(|l| **l == line).count();
+            let mut whole_a = lines_of(&earlier);
+            if !earlier.ends_with(b"\n") {
+                whole_a.pop();
+            }
+            for line in whole_a.iter().chain(lines_of(&later).iter()) {
+                let n = count(&merged, line);
+                prop_assert!(n >= 1, "lost {:?}", String::from_utf8_lossy(line));
+                prop_assert!(n <= count(&earlier, line).max(count(&later, line)), "doubled {:?}", String::from_utf8_lossy(line));
+            }
+        }
+    }
+
+    #[test]
     fn names_round_trip(
         kind in kind(),
         backend in "[a-z][a-z0-9_]{0,12}(-[a-z]{1,5})?",

@@ -65,7 +65,7 @@ pub fn efi_dump(time: u64, reason: &str, count: u32, lines: &[String], n: usize)
 /// Every line of `text` (split at `\n`).
 pub fn lines_of(text: &[u8]) -> Vec<&[u8]> {
     let mut lines: Vec<&[u8]> = text.split(|&b| b == b'\n').collect();
-    if text.ends_with(b"\n") {
+    if text.ends_with(b"\n") || text.is_empty() {
         lines.pop();
     }
     lines
