@@ -32,7 +32,7 @@ pub fn read_pstore_dir(dir: &Path, opts: &ReadOptions) -> Result<Vec<Record>, Re
     let mut records = Vec::new();
     for (path, meta) in entries {
         if meta.file_type().is_file() {
-            records.push(read_record(&path, &meta, Origin::Pstore, opts)?);
+            records.extend(read_record(&path, &meta, Origin::Pstore, opts)?);
         }
     }
     Ok(records)
@@ -61,7 +61,7 @@ fn walk_archive(
         if kind.is_dir() && depth < MAX_ARCHIVE_DEPTH {
             walk_archive(&path, depth + 1, opts, records)?;
         } else if kind.is_file() && is_record_path(&path) {
-            records.push(read_record(&path, &meta, Origin::SystemdArchive, opts)?);
+            records.extend(read_record(&path, &meta, Origin::SystemdArchive, opts)?);
         }
     }
     Ok(())
@@ -101,12 +101,14 @@ fn list_dir(dir: &Path) -> Result<Option<Vec<(PathBuf, Metadata)>>, ReadError> {
     Ok(Some(entries))
 }
 
+/// Reads one file; `None` when it vanished since the directory was listed (systemd-pstore
+/// moves files out of /sys/fs/pstore while we may be reading it).
 fn read_record(
     path: &Path,
     meta: &Metadata,
     origin: Origin,
     opts: &ReadOptions,
-) -> Result<Record, ReadError> {
+) -> Result<Option<Record>, ReadError> {
     // A name that is not UTF-8 is no kernel record name; keep the file, named lossily (`path`
     // still names it exactly, so it can be removed).
     let file_name = path
@@ -117,7 +119,11 @@ fn read_record(
         path: path.to_owned(),
         source,
     };
-    let file = File::open(path).map_err(read_err)?;
+    let file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(read_err(e)),
+    };
     let opened = file.metadata().map_err(read_err)?;
     // The entry was checked not to be a symlink; make sure the file opened is that same entry.
     if (opened.dev(), opened.ino()) != (meta.dev(), meta.ino()) {
@@ -141,7 +147,7 @@ fn read_record(
         }
     };
     let mtime = Some(opened.mtime()).filter(|&t| t > 0);
-    Ok(Record {
+    Ok(Some(Record {
         name: parse_record_name(&file_name),
         file_name,
         path: path.to_owned(),
@@ -149,5 +155,5 @@ fn read_record(
         data,
         mtime,
         truncated,
-    })
+    }))
 }
