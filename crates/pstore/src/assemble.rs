@@ -17,6 +17,8 @@ use crate::record::Record;
 /// Groups records into crashes and rebuilds each crash's log. Never panics.
 pub fn assemble(records: Vec<Record>) -> Vec<Crash> {
     let mut decodings: Vec<Decoding> = vec![Decoding::Plain; records.len()];
+    // Records whose decoded text is incomplete: their bytes also go into the report as is.
+    let mut keep_raw: Vec<bool> = vec![false; records.len()];
     let mut parts = Vec::new();
     let mut leftovers = Vec::new();
     let mut record_gaps: Vec<Vec<String>> = vec![Vec::new(); records.len()];
@@ -29,7 +31,8 @@ pub fn assemble(records: Vec<Record>) -> Vec<Crash> {
             ));
         }
         match classify(index, record) {
-            Class::Dmesg(part, decoding) => {
+            Class::Dmesg(part, decoding, damaged) => {
+                keep_raw[index] = damaged && matches!(decoding, Decoding::Decompressed { .. });
                 decodings[index] = decoding;
                 parts.push(*part);
             }
@@ -45,7 +48,7 @@ pub fn assemble(records: Vec<Record>) -> Vec<Crash> {
     let mut members: Vec<Vec<usize>> = Vec::new();
     let mut crashes: Vec<Crash> = Vec::new();
     for b in built {
-        let (crash, indices) = into_crash(b, &records, &decodings);
+        let (crash, indices) = into_crash(b, &records, &decodings, &keep_raw);
         crashes.push(crash);
         members.push(indices);
     }
@@ -89,7 +92,8 @@ pub fn assemble(records: Vec<Record>) -> Vec<Crash> {
 }
 
 enum Class {
-    Dmesg(Box<Part>, Decoding),
+    /// A dmesg record, how it was decoded, and whether its text is damaged.
+    Dmesg(Box<Part>, Decoding, bool),
     /// Not part of a dump: attached to a crash as console/pmsg/ftrace or an extra file.
     Other(Option<RecordKind>, Decoding, Vec<String>),
 }
@@ -143,7 +147,7 @@ fn classify(index: usize, record: &Record) -> Class {
         time,
         notes,
     };
-    Class::Dmesg(Box::new(part), decoded.decoding)
+    Class::Dmesg(Box::new(part), decoded.decoding, decoded.damaged)
 }
 
 /// A crash from its dumps, with the indices of the records it used.
@@ -151,6 +155,7 @@ fn into_crash(
     built: BuiltCrash,
     records: &[Record],
     decodings: &[Decoding],
+    keep_raw: &[bool],
 ) -> (Crash, Vec<usize>) {
     let mut used = Vec::new();
     let mut indices = Vec::new();
@@ -160,7 +165,8 @@ fn into_crash(
             if let Some(record) = records.get(index) {
                 used.push(used_record(record, decodings.get(index)));
                 indices.push(index);
-                if dump.conflicting.contains(&index) {
+                let raw = keep_raw.get(index).copied().unwrap_or(false);
+                if raw || dump.conflicting.contains(&index) {
                     extra_files.push((record.file_name.clone(), record.data.clone()));
                 }
             }

@@ -436,3 +436,27 @@ fn erst_time_falls_back_to_the_record_id() {
     )]);
     assert_eq!(crashes[0].crash_time, Some(1_700_000_000));
 }
+
+#[test]
+fn cut_short_enc_z_gives_its_head_and_keeps_the_bytes() {
+    let lines = log_lines(0..400);
+    let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(&with_header("Panic", 1, 1, &text(&lines)))
+        .unwrap();
+    let mut packed = enc.finish().unwrap();
+    packed.truncate(packed.len() / 2);
+    let crashes = assemble(vec![record(
+        "dmesg-ramoops-0.enc.z",
+        packed.clone(),
+        Some(5),
+    )]);
+    let c = &crashes[0];
+    assert!(c.partial);
+    assert!(c.gaps[0].contains("cut short"), "{:?}", c.gaps);
+    assert!(text(&lines).starts_with(&c.dmesg[..c.dmesg.len() - 40]));
+    assert!(c.dmesg.len() > 1000);
+    assert_eq!(
+        c.extra_files,
+        [("dmesg-ramoops-0.enc.z".to_owned(), packed)]
+    );
+}
