@@ -170,11 +170,12 @@ fn remove_records(
         if let Ok(meta) = fs::metadata(path)
             && meta.len() > *read
         {
+            // The path is in the message: the journal shows fields only on request.
             tracing::warn!(
-                path = %path.display(),
                 size = meta.len(),
                 read,
-                "record larger than max_record_bytes; left in pstore"
+                "{} is larger than max_record_bytes; left in pstore",
+                path.display()
             );
             continue;
         }
@@ -182,7 +183,7 @@ fn remove_records(
             Ok(()) => removed.push(path.clone()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => {
-                tracing::warn!(path = %path.display(), "cannot remove record: {e}");
+                tracing::warn!("cannot remove record {}: {e}", path.display());
                 failures.push((path.clone(), e));
             }
         }

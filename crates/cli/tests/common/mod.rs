@@ -70,10 +70,12 @@ impl FakeRoot {
         write_with_mtime(&self.path().join(relative), text.as_bytes(), None)
     }
 
-    /// `lastgasp --root <root>`, with a clean environment for the log filter.
+    /// `lastgasp --root <root>`, with a clean environment for the log filter, and log records on
+    /// stderr even where a journal runs.
     pub fn cmd(&self) -> Command {
         let mut cmd = Command::cargo_bin("lastgasp").unwrap();
         cmd.env_remove("LASTGASP_LOG")
+            .env("LASTGASP_LOG_TARGET", "stderr")
             .arg("--root")
             .arg(self.path());
         cmd
