@@ -47,7 +47,8 @@ pub enum Merge {
 }
 
 /// Merges `earlier` and `later`, two snapshots of one growing log: the longest run of lines that
-/// ends `earlier` and starts `later` is kept once. `later` may also contain all of `earlier`.
+/// ends `earlier` and starts `later` is kept once; `later` may also contain all of `earlier`; and
+/// when either lost lines (a missing part) the two are interleaved on their common lines.
 pub fn merge_overlapping(earlier: &[u8], later: &[u8]) -> Merge {
     if earlier.is_empty() {
         return Merge::Overlapping(later.to_vec());
@@ -62,7 +63,8 @@ pub fn merge_overlapping(earlier: &[u8], later: &[u8]) -> Merge {
     }
     // A record cut mid-line ends with a partial line that `later` holds complete.
     if !earlier.ends_with(b"\n")
-        && let Some((_, whole)) = a.split_last()
+        && let Some((fragment, whole)) = a.split_last()
+        && b.iter().any(|line| line.starts_with(fragment))
         && let Some(merged) = merge_lines(whole, &b)
     {
         return Merge::Overlapping(merged);
