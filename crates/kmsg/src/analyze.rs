@@ -4,12 +4,12 @@ use crate::block::{Block, read_block};
 use crate::class::Class;
 use crate::compat::{abrt_duphash, chromeos_signature};
 use crate::cpuline::{banner_release, parse_cpu_line};
-use crate::frame::parse_symbol;
+use crate::frame::{base_name, parse_symbol};
 use crate::line::{Line, split_lines};
 use crate::model::{Analysis, Frame, Hashes};
 use crate::modules::{parse_kernel_offset, parse_modules};
 use crate::scan::{Choice, choose};
-use crate::signature::{self, Input};
+use crate::signature::{self, Input, is_list_checker};
 
 /// Analyses any kernel log text. Never panics; a log without a crash gives class `unknown`.
 pub fn analyze(text: &str) -> Analysis {
@@ -42,15 +42,12 @@ fn from_choice(lines: &[Line<'_>], choice: Choice, chromeos: String) -> Analysis
     }
     let segment = lines.get(choice.segment.clone()).unwrap_or_default();
     fill_from_segment(&mut block, segment);
+    let class = refine_class(choice.class, block.fault.as_ref());
 
     let panic_message = choice.panic.as_ref().and_then(|p| p.message.clone());
-    let named = named_function(
-        choice.class,
-        event.function.as_deref(),
-        panic_message.as_deref(),
-    );
+    let named = named_function(class, event.function.as_deref(), panic_message.as_deref());
     let sig = signature::compute(&Input {
-        class: choice.class,
+        class,
         fault: block.fault.as_ref(),
         frames: &block.frames,
         named: named.as_ref(),
@@ -68,7 +65,7 @@ fn from_choice(lines: &[Line<'_>], choice: Choice, chromeos: String) -> Analysis
         .and_then(|n| n.split_once(':'))
         .map(|(m, _)| m);
     let title = title(
-        choice.class,
+        class,
         sig.function.as_deref(),
         module_of_function,
         event.location.as_deref(),
@@ -77,7 +74,7 @@ fn from_choice(lines: &[Line<'_>], choice: Choice, chromeos: String) -> Analysis
     let (modules, last_unloaded) = block.modules.unwrap_or_default();
     let cpu = block.cpu.unwrap_or_default();
     Analysis {
-        class: choice.class.name().to_owned(),
+        class: class.name().to_owned(),
         signature: sig.text,
         title,
         function: sig.function,
@@ -105,6 +102,19 @@ fn from_choice(lines: &[Line<'_>], choice: Choice, chromeos: String) -> Analysis
         kernel_offset: segment.iter().find_map(|l| parse_kernel_offset(l.text)),
         bug_location: event.location.clone(),
         oops_count: choice.oops_count,
+    }
+}
+
+/// A fault inside CONFIG_DEBUG_LIST's checkers is list corruption: the checker crashed on a
+/// poisoned or wild pointer while validating the list, before it could say so.
+fn refine_class(class: Class, fault: Option<&Frame>) -> Class {
+    let faulted = matches!(
+        class,
+        Class::PageFault | Class::NullPointerDereference | Class::GeneralProtectionFault
+    );
+    match fault {
+        Some(f) if faulted && is_list_checker(base_name(&f.function)) => Class::ListCorruption,
+        _ => class,
     }
 }
 

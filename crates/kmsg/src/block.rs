@@ -32,6 +32,9 @@ pub(crate) fn read_block(lines: &[Line<'_>], range: Range<usize>) -> Block {
     let owner = lines.get(range.start).and_then(|l| l.caller);
     let mut in_trace = false;
     let mut trace_done = false;
+    // The trace being read is a diagnostic of another task, not the crash's.
+    let mut discard = false;
+    let mut skip_next_trace = false;
     let mut context: Option<String> = None;
     for line in lines.get(range).unwrap_or_default() {
         if let (Some(a), Some(c)) = (owner, line.caller)
@@ -47,36 +50,45 @@ pub(crate) fn read_block(lines: &[Line<'_>], range: Range<usize>) -> Block {
             b.link = parse_lr(t);
         }
         if in_trace {
-            match parse_trace_line(line.text) {
+            let ended = match parse_trace_line(line.text) {
                 Some(TraceLine::Frame(mut f)) => {
-                    if b.frames.len() < MAX_FRAMES {
+                    if !discard && b.frames.len() < MAX_FRAMES {
                         f.context = context.clone();
                         b.frames.push(f);
                     }
-                    continue;
+                    false
                 }
                 Some(TraceLine::Open(name)) => {
                     context = Some(name);
-                    continue;
+                    false
                 }
                 Some(TraceLine::Close(name)) => {
                     context = None;
-                    if name == "task" {
-                        in_trace = false;
-                        trace_done = true;
-                    }
-                    continue;
+                    name == "task"
                 }
-                None if is_register_line(t) || is_unknown_frame(t) => continue,
-                None => {
-                    in_trace = false;
-                    trace_done = true;
-                }
+                None if is_register_line(t) || is_unknown_frame(t) => false,
+                None => true,
+            };
+            if !ended {
+                continue;
             }
+            in_trace = false;
+            trace_done = !discard;
+            discard = false;
+            if is_trace_line_consumed(t) {
+                continue;
+            }
+        }
+        // An RCU stall whose grace-period kthread starved dumps that kthread's stack first;
+        // the stack of the CPU that stalled comes after it.
+        if t.contains("grace-period kthread stack dump") {
+            skip_next_trace = true;
         }
         if !trace_done && is_trace_header(t) {
             in_trace = true;
-            b.has_trace = true;
+            discard = std::mem::take(&mut skip_next_trace);
+            b.has_trace |= !discard;
+            context = None;
             continue;
         }
         if b.cpu.is_none() {
@@ -146,6 +158,11 @@ fn skip_addresses(mut s: &str) -> &str {
             None => return trimmed,
         }
     }
+}
+
+/// A `</TASK>` closing marker belongs to the trace it ends.
+fn is_trace_line_consumed(t: &str) -> bool {
+    t.starts_with("</")
 }
 
 /// Register dumps that x86 prints inside a trace when it crosses an exception frame.
@@ -220,6 +237,22 @@ mod tests {
         assert_eq!(b.frames[0].context.as_deref(), Some("irq"));
         assert_eq!(b.frames[2].context.as_deref(), Some("task"));
         assert_eq!(b.modules.unwrap().0[0].flags, "OE");
+    }
+
+    #[test]
+    fn starved_rcu_kthread_dump_is_not_the_crash_trace() {
+        let log = "rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:\n\
+                   rcu: RCU grace-period kthread stack dump:\n\
+                   task:rcu_preempt     state:R  running task\n\
+                   Call Trace:\n <TASK>\n __schedule+0x1/0x2\n rcu_gp_kthread+0x1/0x2\n </TASK>\n\
+                   rcu: Stack dump where RCU GP kthread last ran:\n\
+                   RIP: 0010:spin+0x1/0x2 [m]\n\
+                   Call Trace:\n <TASK>\n caller+0x1/0x2 [m]\n </TASK>\n";
+        let lines = split_lines(log);
+        let b = read_block(&lines, 0..lines.len());
+        let names: Vec<_> = b.frames.iter().map(|f| f.function.as_str()).collect();
+        assert_eq!(names, ["caller"]);
+        assert!(b.has_trace);
     }
 
     #[test]

@@ -370,6 +370,11 @@ const LIST_DEBUG: &[&str] = &[
     "__list_del_entry_valid_or_report",
 ];
 
+/// One of CONFIG_DEBUG_LIST's checkers.
+pub(crate) fn is_list_checker(name: &str) -> bool {
+    LIST_DEBUG.contains(&name)
+}
+
 /// A panic message without volatile parts: symbol offsets and long hex numbers (addresses).
 pub(crate) fn normalize_message(message: &str) -> String {
     let mut out = String::with_capacity(message.len());

@@ -452,3 +452,28 @@ fn render_text_names_the_essentials() {
         assert!(text.contains(needle), "missing {needle:?} in\n{text}");
     }
 }
+
+#[test]
+fn fault_inside_the_list_checker_is_list_corruption() {
+    // Debian 6.1's list_del on an entry whose prev is a wild pointer: the checker itself
+    // faults reading prev->next, before it can print "list_del corruption".
+    let log = "\
+<1>[    6.43] BUG: unable to handle page fault for address: 00000000dead4ead
+<4>[    6.43] Oops: 0000 [#1] PREEMPT SMP NOPTI
+<4>[    6.43] RIP: 0010:__list_del_entry_valid+0x3f/0x70
+<4>[    6.46] Call Trace:
+<4>[    6.46]  <TASK>
+<4>[    6.46]  lastgasp_corrupt_list+0x4d/0x80 [lastgasp_crashtest]
+<4>[    6.46]  lastgasp_crash+0x9a/0x1e0 [lastgasp_crashtest]
+<4>[    6.46]  </TASK>
+<0>[    6.54] Kernel panic - not syncing: Fatal exception
+";
+    let a = analyze(log);
+    assert_eq!(a.class, "list-corruption");
+    assert_eq!(a.function.as_deref(), Some("lastgasp_corrupt_list"));
+    assert_eq!(a.fault_frame.unwrap().function, "__list_del_entry_valid");
+    assert_eq!(a.fault_address.as_deref(), Some("00000000dead4ead"));
+    // The same fault elsewhere stays a page fault.
+    let elsewhere = log.replace("__list_del_entry_valid", "other_function");
+    assert_eq!(analyze(&elsewhere).class, "page-fault");
+}
