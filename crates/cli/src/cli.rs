@@ -1,5 +1,9 @@
 //! The command line: every command, option and help text, as clap derive types. No behaviour
-//! lives here; `main` hands the parsed values to `commands`.
+//! lives here; `main` hands the parsed values to `commands`, and the man pages are rendered
+//! from the same definition.
+
+// The doc comments below are clap's help text, written for a terminal, not rustdoc markup.
+#![allow(rustdoc::invalid_html_tags, rustdoc::broken_intra_doc_links)]
 
 use std::path::PathBuf;
 
