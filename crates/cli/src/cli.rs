@@ -50,6 +50,7 @@ pub struct Cli {
 
 /// Options every command understands.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Resolve every system path (/sys/fs/pstore, /var/lib, /etc, /usr/lib, /run) under DIR
     #[arg(long, global = true, value_name = "DIR", default_value = "/")]

@@ -2,6 +2,9 @@
 //! know about (FILES, ENVIRONMENT, EXIT STATUS), and one `lastgasp-<command>.1` per command.
 //! `cargo xtask man` writes them to docs/man; a test here fails when the committed ones are stale.
 
+mod reference;
+mod synopsis;
+
 use std::io::{self, Write};
 
 use clap_mangen::Man;
@@ -46,10 +49,15 @@ fn main_page(command: clap::Command) -> io::Result<Page> {
     // The exit status gets a section of its own here, so the examples stand alone.
     let command = command.after_help(crate::cli::EXAMPLES);
     let examples = examples(&command);
-    let man = new_man(command);
+    let man = new_man(command.clone());
     let mut out = PageText::default();
-    out.clap_sections(&man, true)?;
-    out.roff(&sections(examples, extra_sections()))?;
+    out.clap_sections(&man, &command, true)?;
+    out.roff(&examples_section(&examples))?;
+    let mut reference = Roff::new();
+    for section in reference::main_page_sections() {
+        section.render(&mut reference);
+    }
+    out.roff(&reference)?;
     let mut see_also: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "1")).collect();
     see_also.extend([
         ("systemd-pstore.service", "8"),
@@ -66,10 +74,10 @@ fn main_page(command: clap::Command) -> io::Result<Page> {
 
 fn command_page(command: clap::Command) -> io::Result<Page> {
     let examples = examples(&command);
-    let man = new_man(command);
+    let man = new_man(command.clone());
     let mut out = PageText::default();
-    out.clap_sections(&man, false)?;
-    out.roff(&sections(examples, Vec::new()))?;
+    out.clap_sections(&man, &command, false)?;
+    out.roff(&examples_section(&examples))?;
     out.roff(&see_also_section(&[("lastgasp", "1")]))?;
     out.piece(|w| man.render_version_section(w))?;
     Ok(Page {
@@ -97,35 +105,16 @@ fn examples(command: &clap::Command) -> Vec<String> {
         .collect()
 }
 
-/// A titled section: paragraphs of running text, or tagged items (`.TP`).
-struct Section {
-    title: &'static str,
-    intro: &'static [&'static str],
-    items: &'static [(&'static str, &'static str)],
-}
-
-fn sections(examples: Vec<String>, extra: Vec<Section>) -> Roff {
+/// The examples, in no-fill mode so that their columns line up.
+fn examples_section(examples: &[String]) -> Roff {
     let mut roff = Roff::new();
     if !examples.is_empty() {
         roff.control("SH", ["EXAMPLES"]);
-        // Columns line up only in no-fill mode.
         roff.control("nf", []);
         for line in examples {
-            roff.text([roman(line)]);
+            roff.text([roman(line.as_str())]);
         }
         roff.control("fi", []);
-    }
-    for section in extra {
-        roff.control("SH", [section.title]);
-        for paragraph in section.intro {
-            roff.control("PP", []);
-            roff.text([roman(*paragraph)]);
-        }
-        for (tag, text) in section.items {
-            roff.control("TP", []);
-            roff.text([bold(*tag)]);
-            roff.text([roman(*text)]);
-        }
     }
     roff
 }
@@ -167,11 +156,17 @@ impl PageText {
         self.piece(|w| roff.to_writer(w))
     }
 
-    /// The sections clap_mangen renders from the definition.
-    fn clap_sections(&mut self, man: &Man, with_commands: bool) -> io::Result<()> {
+    /// The sections rendered from the definition: clap_mangen's, and a synopsis that reads like
+    /// a usage line rather than a list of every option.
+    fn clap_sections(
+        &mut self,
+        man: &Man,
+        command: &clap::Command,
+        with_commands: bool,
+    ) -> io::Result<()> {
         self.piece(|w| man.render_title(w))?;
         self.piece(|w| man.render_name_section(w))?;
-        self.piece(|w| man.render_synopsis_section(w))?;
+        self.roff(&synopsis::section(command))?;
         self.piece(|w| man.render_description_section(w))?;
         self.piece(|w| man.render_options_section(w))?;
         if with_commands {
@@ -179,89 +174,6 @@ impl PageText {
         }
         Ok(())
     }
-}
-
-fn extra_sections() -> Vec<Section> {
-    vec![
-        Section {
-            title: "FILES",
-            intro: &["With --root DIR every path below is looked up under DIR."],
-            items: &[
-                (
-                    "/usr/lib/lastgasp/lastgasp.toml",
-                    "Vendor defaults (TOML). Unknown keys are errors naming the file and line.",
-                ),
-                (
-                    "/etc/lastgasp/lastgasp.toml",
-                    "The administrator's configuration; wins over the vendor file key by key.",
-                ),
-                (
-                    "{/usr/lib,/run,/etc}/lastgasp/lastgasp.toml.d/*.toml",
-                    "Drop-ins, applied after the main files in file-name order; a file in /etc \
-                     replaces a same-named one in /run, which replaces one in /usr/lib.",
-                ),
-                (
-                    "/sys/fs/pstore",
-                    "The records the kernel kept across the reboot. save removes them only after \
-                     their report is durably on disk.",
-                ),
-                (
-                    "/var/lib/systemd/pstore",
-                    "systemd-pstore's archive of records it moved out of /sys/fs/pstore; read, \
-                     never modified.",
-                ),
-                (
-                    "/var/lib/lastgasp/reports/ID/",
-                    "One report per crash: report.json beside dmesg.txt and, when the crash left \
-                     them, console.txt, pmsg.bin and ftrace.txt.",
-                ),
-            ],
-        },
-        Section {
-            title: "ENVIRONMENT",
-            intro: &[],
-            items: &[
-                (
-                    "LASTGASP_LOG",
-                    "A tracing filter directive (error, warn, info, debug, trace, or \
-                     target=level lists) that replaces the level chosen by -v and -q.",
-                ),
-                (
-                    "LASTGASP_LOG_TARGET",
-                    "Where log records go: auto (the default), stderr, journal or kmsg. auto \
-                     picks the journal when JOURNAL_STREAM names standard error, standard error \
-                     when it is a terminal, the journal when its socket exists, /dev/kmsg when \
-                     started by PID 1 in an initramfs, and standard error otherwise. Errors that \
-                     end the program are always printed on standard error.",
-                ),
-                (
-                    "JOURNAL_STREAM",
-                    "Set by systemd when standard error is connected to the journal; log \
-                     records are then sent to the journal with their priority.",
-                ),
-            ],
-        },
-        Section {
-            title: "EXIT STATUS",
-            intro: &[],
-            items: &[
-                (
-                    "0",
-                    "Success, also when there was nothing to collect, and when the reader of \
-                     standard output went away.",
-                ),
-                (
-                    "1",
-                    "Failure; one line starting with \"error:\" on standard error names the \
-                     cause. save leaves every record it could not save in pstore.",
-                ),
-                (
-                    "2",
-                    "A usage error: an unknown command or option, or a missing argument.",
-                ),
-            ],
-        },
-    ]
 }
 
 #[cfg(test)]
@@ -339,6 +251,7 @@ mod tests {
                 "SYNOPSIS",
                 "DESCRIPTION",
                 "OPTIONS",
+                "\"GLOBAL OPTIONS\"",
                 "SUBCOMMANDS",
                 "EXAMPLES",
                 "FILES",
