@@ -207,6 +207,43 @@ mod tests {
         assert!(dirs.iter().all(|d| !d.exists()));
     }
 
+    /// Needs root (unshare --mount); says so and passes vacuously elsewhere.
+    #[test]
+    fn wrapper_shows_the_copy_at_sys_fs_pstore_only_inside() {
+        let can_unshare = Command::new("unshare")
+            .args(["--mount", "true"])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !can_unshare {
+            eprintln!("skipped: unshare --mount needs root");
+            return;
+        }
+        let base = std::env::temp_dir();
+        let mut sandbox = Sandbox::create(&base.join("records"), &base).unwrap();
+        let files = vec![SetFile {
+            name: "dmesg-ramoops-7".into(),
+            data: b"x".to_vec(),
+            mtime: UNIX_EPOCH,
+        }];
+        let trial = sandbox.trial(&files).unwrap();
+        let out = sandbox
+            .in_namespace(&trial, Path::new("/bin/ls"), &[Path::new(PSTORE_MOUNT)])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            "dmesg-ramoops-7"
+        );
+        assert!(!Path::new(PSTORE_MOUNT).join("dmesg-ramoops-7").exists());
+        trial.remove().unwrap();
+    }
+
     #[test]
     fn time_reports_a_failing_command() {
         let err = time(Command::new("sh").args(["-c", "echo broken >&2; exit 3"])).unwrap_err();
