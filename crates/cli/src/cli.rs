@@ -234,8 +234,9 @@ mod tests {
                 .get_after_help()
                 .map(|h| h.to_string())
                 .unwrap_or_default();
+            // The man pages turn this block into their EXAMPLES section.
             assert!(
-                help.contains("lastgasp "),
+                help.starts_with("Examples:\n  lastgasp "),
                 "{} lacks an example",
                 sub.get_name()
             );
