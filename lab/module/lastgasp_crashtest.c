@@ -118,6 +118,8 @@ static noinline int lastgasp_recurse(int depth)
 	return lastgasp_recurse(depth + 1) + frame[511];
 }
 
+static LIST_HEAD(lastgasp_decoy);
+
 static noinline void lastgasp_corrupt_list(void)
 {
 	LIST_HEAD(head);
@@ -126,7 +128,8 @@ static noinline void lastgasp_corrupt_list(void)
 	if (!entry)
 		return;
 	list_add(entry, &head);
-	entry->prev = (struct list_head *)0xdead4ead;
+	/* A readable neighbour that does not point back: CONFIG_DEBUG_LIST reports the corruption. */
+	entry->prev = &lastgasp_decoy;
 	list_del(entry);
 	kfree(entry);
 }
