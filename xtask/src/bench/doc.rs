@@ -268,6 +268,9 @@ otherwise), as `/sys/fs/pstore` does, and the outputs in the work directory (the
 directory unless `--work-dir` says otherwise), standing in for `/var/lib`: so, as on a real
 system, neither tool can simply rename a record into its archive.
 
+Before each timed run the outputs' filesystem is flushed (`sync -f`, untimed), so no run's
+fsyncs pay for data an earlier run (or the cleanup after it) left dirty.
+
 Every run's output is checked after the timing, and the benchmark fails loudly if a tool did
 not do its work: no record may be left in the copy, lastgasp must have made exactly one report
 (with `report.json` and `dmesg.txt`) per crash, and systemd-pstore at least one `dmesg.txt` per

@@ -174,7 +174,8 @@ fn bench_set(
     })
 }
 
-/// Fresh copy (untimed), the timed run, the check of its output (untimed), cleanup.
+/// Fresh copy and a flush of the output filesystem (untimed), the timed run, the check of its
+/// output (untimed), cleanup.
 fn run_once(
     sandbox: &mut Sandbox,
     programs: &Programs,
@@ -183,6 +184,7 @@ fn run_once(
 ) -> Result<(Duration, Produced)> {
     let trial = sandbox.trial(&set.files)?;
     tools::prepare(tool, &trial)?;
+    sandbox.settle()?;
     let elapsed = sandbox::time(&mut programs.command(sandbox, tool, &trial))?;
     let produced = tools::check(tool, &trial, set)?;
     trial.remove()?;

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result, bail};
 
 use super::sets::SetFile;
+use crate::shell;
 
 /// Where systemd-pstore reads records and where it archives them; the wrapper puts a trial's
 /// directories over these two in a private mount namespace.
@@ -90,6 +91,13 @@ impl Sandbox {
             .arg(program)
             .args(args);
         cmd
+    }
+
+    /// Flushes the outputs' filesystem (`sync -f`), so a run's fsyncs never pay for writes
+    /// earlier runs left dirty (on ext4 a journal commit flushes other files' data too).
+    pub fn settle(&self) -> Result<()> {
+        shell::run(Command::new("sync").arg("-f").arg(&self.dir))?;
+        Ok(())
     }
 
     /// A new trial directory with `files` in its pstore directory, stamped as the kernel would.
