@@ -1,12 +1,10 @@
-//! The benchmark's outputs: the terminal table, the JSON document, and docs/benchmarks.md, which
-//! is generated whole from a run so the numbers and the method beside them cannot drift apart.
+//! docs/benchmarks.md, generated whole from a run so the numbers and the method beside them
+//! cannot drift apart; only its hand-written *Notes* section is carried over from the old file.
 
 use std::fmt::Write as _;
 
-use serde_json::{Value, json};
-
-use super::results::{Bench, SetResult};
-use super::stats::ms;
+use super::print::{kib, ratio_text, timing};
+use super::results::Bench;
 use super::tools::{Produced, Tool};
 
 /// The doc's path relative to the workspace.
@@ -14,115 +12,6 @@ pub const DOC_PATH: &str = "docs/benchmarks.md";
 
 /// Everything from this heading on is written by hand and survives `--write-doc`.
 const NOTES_HEADING: &str = "## Notes";
-
-fn ratio_text(r: Option<f64>) -> String {
-    r.map_or_else(|| "n/a".into(), |r| format!("{r:.2}"))
-}
-
-fn timing(set: &SetResult, tool: Tool) -> String {
-    set.get(tool).map_or_else(
-        || "n/a".into(),
-        |t| format!("{} ({})", ms(t.summary.median), ms(t.summary.min)),
-    )
-}
-
-fn kib(bytes: u64) -> String {
-    format!("{:.1} KiB", bytes as f64 / 1024.0)
-}
-
-/// The table printed after a run.
-pub fn render_text(bench: &Bench) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{:<24} {:>18} {:>18} {:>14} {:>7} {:>7}",
-        "record set", "lastgasp ms", "systemd-pstore ms", "namespace ms", "ratio", "net"
-    );
-    let _ = writeln!(
-        out,
-        "{:<24} {:>18} {:>18} {:>14}",
-        "", "median (min)", "median (min)", "median (min)"
-    );
-    for set in &bench.sets {
-        let _ = writeln!(
-            out,
-            "{:<24} {:>18} {:>18} {:>14} {:>7} {:>7}",
-            set.key,
-            timing(set, Tool::Lastgasp),
-            timing(set, Tool::SystemdPstore),
-            timing(set, Tool::Namespace),
-            ratio_text(set.ratio()),
-            ratio_text(set.net_ratio()),
-        );
-    }
-    let _ = writeln!(
-        out,
-        "ratio = lastgasp / systemd-pstore (medians); net = the same with the namespace median \
-         subtracted from both. {} iterations per tool per set, {:.0} s in all.",
-        bench.iterations,
-        bench.elapsed.as_secs_f64()
-    );
-    out
-}
-
-/// Everything the run found, for `--json`.
-pub fn to_json(bench: &Bench) -> Value {
-    let m = &bench.machine;
-    let sets: Vec<Value> = bench
-        .sets
-        .iter()
-        .map(|set| {
-            let tools: serde_json::Map<String, Value> = set
-                .tools
-                .iter()
-                .map(|t| {
-                    let value = json!({
-                        "runs": t.summary.runs,
-                        "median-ms": t.summary.median.as_secs_f64() * 1000.0,
-                        "min-ms": t.summary.min.as_secs_f64() * 1000.0,
-                        "produced": produced_json(t.tool, &t.produced),
-                    });
-                    (t.tool.key().to_owned(), value)
-                })
-                .collect();
-            json!({
-                "set": set.key,
-                "title": set.title,
-                "origin": set.origin,
-                "files": set.files,
-                "bytes": set.bytes,
-                "crashes": set.crashes,
-                "tools": tools,
-                "ratio-of-medians": set.ratio(),
-                "net-ratio-of-medians": set.net_ratio(),
-            })
-        })
-        .collect();
-    json!({
-        "command": bench.command,
-        "iterations": bench.iterations,
-        "elapsed-seconds": bench.elapsed.as_secs_f64(),
-        "machine": {
-            "date": m.date, "cpu": m.cpu, "cores": m.cores, "kernel": m.kernel,
-            "outputs-dir": m.work_dir, "outputs-filesystem": m.filesystem,
-            "records-dir": m.records_dir, "records-filesystem": m.records_filesystem,
-            "lastgasp": m.lastgasp, "commit": m.commit,
-            "systemd": m.systemd, "unshare": m.unshare, "rustc": m.rustc,
-        },
-        "sets": sets,
-    })
-}
-
-fn produced_json(tool: Tool, p: &Produced) -> Value {
-    match tool {
-        Tool::Namespace => Value::Null,
-        Tool::Lastgasp => json!({
-            "reports": p.units, "files": p.files, "bytes": p.bytes,
-            "analysed": p.signatures, "distinct-signatures": p.distinct_signatures,
-        }),
-        Tool::SystemdPstore => json!({ "dmesg-txt": p.units, "files": p.files, "bytes": p.bytes }),
-    }
-}
 
 fn produced_text(tool: Tool, p: &Produced) -> String {
     match tool {
@@ -353,66 +242,11 @@ fn verdict(bench: &Bench) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::machine::Machine;
-    use crate::bench::results::ToolResult;
-    use crate::bench::stats::Summary;
-    use std::time::Duration;
-
-    fn bench() -> Bench {
-        let row = |tool, median_ms, units| ToolResult {
-            tool,
-            summary: Summary {
-                runs: 3,
-                median: Duration::from_millis(median_ms),
-                min: Duration::from_millis(median_ms - 1),
-            },
-            produced: Produced {
-                units,
-                files: 2,
-                bytes: 2048,
-                signatures: units,
-                distinct_signatures: 1,
-            },
-        };
-        let fact = |s: &str| s.to_owned();
-        Bench {
-            command: "cargo xtask bench --iterations 3 --write-doc".into(),
-            iterations: 3,
-            machine: Machine {
-                date: fact("2026-11-26 04:00 UTC"),
-                cpu: fact("CPU"),
-                cores: 2,
-                kernel: fact("6.1.0"),
-                filesystem: fact("ext4"),
-                work_dir: fact("/tmp"),
-                records_filesystem: fact("tmpfs"),
-                records_dir: fact("/dev/shm"),
-                lastgasp: fact("lastgasp 0.1.0"),
-                commit: fact("abc1234"),
-                systemd: fact("252"),
-                unshare: fact("unshare 2.38"),
-                rustc: fact("rustc 1.95.0"),
-            },
-            sets: vec![SetResult {
-                key: "ramoops".into(),
-                title: "ramoops pair".into(),
-                origin: "fixtures".into(),
-                files: 2,
-                bytes: 4096,
-                crashes: 1,
-                tools: vec![
-                    row(Tool::Namespace, 5, 0),
-                    row(Tool::Lastgasp, 9, 1),
-                    row(Tool::SystemdPstore, 13, 1),
-                ],
-            }],
-            elapsed: Duration::from_secs(10),
-        }
-    }
+    use crate::bench::results::sample;
 
     #[test]
     fn markdown_has_the_command_the_row_and_the_verdict() {
-        let doc = render_markdown(&bench());
+        let doc = render_markdown(&sample());
         assert!(doc.contains("cargo xtask bench --iterations 3 --write-doc\n"));
         assert!(doc.contains(
             "| ramoops pair | 2 | 1 | 9.00 (8.00) | 13.00 (12.00) | 5.00 (4.00) | 0.69 | 0.50 |"
@@ -425,30 +259,13 @@ mod tests {
     #[test]
     fn notes_survive_a_rewrite_and_nothing_else_does() {
         let old = "# Benchmarks\n| stale | numbers |\n\n## Notes\n\nProfiled by hand.\n";
-        let doc = render_doc(&bench(), Some(old));
+        let doc = render_doc(&sample(), Some(old));
         assert!(doc.ends_with("\n## Notes\n\nProfiled by hand.\n"), "{doc}");
         assert!(!doc.contains("stale"));
-        assert_eq!(render_doc(&bench(), None), render_markdown(&bench()));
+        assert_eq!(render_doc(&sample(), None), render_markdown(&sample()));
         assert_eq!(
-            render_doc(&bench(), Some("no notes")),
-            render_markdown(&bench())
+            render_doc(&sample(), Some("no notes")),
+            render_markdown(&sample())
         );
-    }
-
-    #[test]
-    fn json_carries_ratio_and_products() {
-        let json = to_json(&bench());
-        let set = &json["sets"][0];
-        assert_eq!(set["tools"]["lastgasp"]["produced"]["reports"], 1);
-        assert_eq!(set["tools"]["systemd-pstore"]["produced"]["dmesg-txt"], 1);
-        assert!((set["ratio-of-medians"].as_f64().unwrap() - 9.0 / 13.0).abs() < 1e-9);
-        assert_eq!(json["machine"]["records-filesystem"], "tmpfs");
-    }
-
-    #[test]
-    fn text_table_has_one_line_per_set() {
-        let text = render_text(&bench());
-        let row = text.lines().find(|l| l.starts_with("ramoops")).unwrap();
-        assert!(row.contains("9.00 (8.00)") && row.contains("0.69"), "{row}");
     }
 }

@@ -4,6 +4,7 @@
 
 mod doc;
 mod machine;
+mod print;
 mod results;
 mod rewrite;
 mod sandbox;
@@ -101,9 +102,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     };
     drop(sandbox);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&doc::to_json(&bench))?);
+        println!("{}", serde_json::to_string_pretty(&print::to_json(&bench))?);
     } else {
-        print!("{}", doc::render_text(&bench));
+        print!("{}", print::render_text(&bench));
     }
     if args.write_doc {
         let path = workspace.join(doc::DOC_PATH);

@@ -59,6 +59,60 @@ impl SetResult {
     }
 }
 
+/// A small finished run, for the output tests.
+#[cfg(test)]
+pub fn sample() -> Bench {
+    let row = |tool, median_ms, units| ToolResult {
+        tool,
+        summary: Summary {
+            runs: 3,
+            median: Duration::from_millis(median_ms),
+            min: Duration::from_millis(median_ms - 1),
+        },
+        produced: Produced {
+            units,
+            files: 2,
+            bytes: 2048,
+            signatures: units,
+            distinct_signatures: 1,
+        },
+    };
+    let fact = |s: &str| s.to_owned();
+    Bench {
+        command: "cargo xtask bench --iterations 3 --write-doc".into(),
+        iterations: 3,
+        machine: Machine {
+            date: fact("2026-11-26 04:00 UTC"),
+            cpu: fact("CPU"),
+            cores: 2,
+            kernel: fact("6.1.0"),
+            filesystem: fact("ext4"),
+            work_dir: fact("/tmp"),
+            records_filesystem: fact("tmpfs"),
+            records_dir: fact("/dev/shm"),
+            lastgasp: fact("lastgasp 0.1.0"),
+            commit: fact("abc1234"),
+            systemd: fact("252"),
+            unshare: fact("unshare 2.38"),
+            rustc: fact("rustc 1.95.0"),
+        },
+        sets: vec![SetResult {
+            key: "ramoops".into(),
+            title: "ramoops pair".into(),
+            origin: "fixtures".into(),
+            files: 2,
+            bytes: 4096,
+            crashes: 1,
+            tools: vec![
+                row(Tool::Namespace, 5, 0),
+                row(Tool::Lastgasp, 9, 1),
+                row(Tool::SystemdPstore, 13, 1),
+            ],
+        }],
+        elapsed: Duration::from_secs(10),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
