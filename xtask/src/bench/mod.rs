@@ -228,6 +228,7 @@ fn ensure_systemd_pstore(path: &Path) -> Result<PathBuf> {
         bail!("{}: no such systemd-pstore binary", path.display());
     }
     eprintln!("{SYSTEMD_PSTORE} is missing: installing the systemd package");
+    shell::run(Command::new("apt-get").args(["update", "-q"]))?;
     shell::run(Command::new("apt-get").args([
         "install",
         "-y",
