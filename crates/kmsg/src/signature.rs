@@ -99,8 +99,13 @@ fn significant_names(input: &Input<'_>) -> Vec<String> {
             .frames
             .iter()
             .any(|f| f.reliable && outside_interrupt(f));
-    for f in input.frames {
-        if f.reliable && (!drop_interrupt || outside_interrupt(f)) {
+    for (i, f) in input.frames.iter().enumerate() {
+        // A return address always lies after a call instruction, so one at offset 0 is the end
+        // of the real caller (a noreturn call was its last instruction) and names the next
+        // function in memory instead; arm64 prints such addresses unadjusted. Only the first
+        // frame, the interrupted pc, can really be at offset 0.
+        let past_noreturn_call = i > 0 && f.offset == Some(0);
+        if f.reliable && !past_noreturn_call && (!drop_interrupt || outside_interrupt(f)) {
             candidates.push((&f.function, f.module.as_deref()));
         }
     }
@@ -329,7 +334,8 @@ const SLEEP: &[&str] = &[
     "down",
 ];
 
-/// The page allocator and the OOM killer; the allocating caller is the interesting frame.
+/// The page and slab allocators and the OOM killer; the allocating caller is the interesting
+/// frame.
 const ALLOCATOR: &[&str] = &[
     "dump_header",
     "oom_kill_process",
@@ -347,6 +353,25 @@ const ALLOCATOR: &[&str] = &[
     "vma_alloc_folio",
     "__get_free_pages",
     "get_zeroed_page",
+    "new_slab",
+    "allocate_slab",
+    "___slab_alloc",
+    "__slab_alloc",
+    "slab_alloc_node",
+    "kmem_cache_alloc",
+    "kmem_cache_alloc_lru",
+    "kmem_cache_alloc_node",
+    "__kmem_cache_alloc_node",
+    "kmalloc_trace",
+    "kmalloc_node_trace",
+    "__kmalloc",
+    "__kmalloc_node",
+    "__kmalloc_node_track_caller",
+    "kmalloc_large",
+    "kmalloc_large_node",
+    "kmalloc_order",
+    "kmalloc_order_trace",
+    "xas_nomem",
 ];
 
 /// The hardened-usercopy checkers.
@@ -484,6 +509,17 @@ mod tests {
         let other = [frame("a", None, true), frame("c", None, true)];
         let three = compute(&input(Class::SoftLockup, None, &other));
         assert_ne!(one.text, three.text);
+    }
+
+    #[test]
+    fn return_address_at_offset_zero_is_skipped() {
+        let mut after_noreturn = frame("next_function", None, true);
+        after_noreturn.offset = Some(0);
+        let mut pc_at_entry = frame("entry", None, true);
+        pc_at_entry.offset = Some(0);
+        let frames = [pc_at_entry, after_noreturn, frame("caller", None, true)];
+        let s = compute(&input(Class::Sysrq, None, &frames));
+        assert_eq!(s.names, ["entry", "caller"]);
     }
 
     #[test]
