@@ -1,6 +1,10 @@
-//! Properties: analyze never panics, and the signature ignores everything volatile
+//! Properties: analyze never panics (also on edited real logs), and the signature ignores
+//! everything volatile
 //! (timestamps, PIDs, CPUs, comm, register values, KASLR offset, symbol offsets, `? ` frames)
 //! while it follows the crash site.
+
+use std::path::Path;
+use std::sync::OnceLock;
 
 use kmsg::analyze;
 use proptest::prelude::*;
@@ -154,6 +158,89 @@ proptest! {
         let back: kmsg::Analysis = serde_json::from_str(&json).unwrap();
         prop_assert_eq!(&a, &back);
         let _ = back.render_text();
+    }
+}
+
+/// The fuzz seeds (real records, console captures, synthetic edge cases) as lines.
+fn seeds() -> &'static [Vec<String>] {
+    static SEEDS: OnceLock<Vec<Vec<String>>> = OnceLock::new();
+    SEEDS.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/kmsg_analyze");
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        files
+            .iter()
+            .map(|p| {
+                let bytes = std::fs::read(p).unwrap();
+                String::from_utf8_lossy(&bytes)
+                    .lines()
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .collect()
+    })
+}
+
+/// One edit of a real log: what a torn record, a lost console line or a repeated printk does.
+#[derive(Debug, Clone)]
+enum Edit {
+    Delete(usize),
+    Duplicate(usize, usize),
+    Swap(usize, usize),
+    Cut(usize, usize),
+}
+
+fn edit() -> impl Strategy<Value = Edit> {
+    prop_oneof![
+        any::<usize>().prop_map(Edit::Delete),
+        (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Edit::Duplicate(a, b)),
+        (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Edit::Swap(a, b)),
+        (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Edit::Cut(a, b)),
+    ]
+}
+
+fn apply(lines: &mut Vec<String>, edit: &Edit) {
+    if lines.is_empty() {
+        return;
+    }
+    let n = lines.len();
+    match *edit {
+        Edit::Delete(a) => {
+            lines.remove(a % n);
+        }
+        Edit::Duplicate(a, b) => {
+            let line = lines[a % n].clone();
+            lines.insert(b % (n + 1), line);
+        }
+        Edit::Swap(a, b) => lines.swap(a % n, b % n),
+        Edit::Cut(a, b) => {
+            let line = &mut lines[a % n];
+            let mut at = b % (line.len() + 1);
+            while !line.is_char_boundary(at) {
+                at -= 1;
+            }
+            line.truncate(at);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    #[test]
+    fn edited_real_logs_keep_the_invariants(
+        pick in any::<usize>(),
+        edits in prop::collection::vec(edit(), 0..24),
+    ) {
+        let all = seeds();
+        let mut lines = all[pick % all.len()].clone();
+        for e in &edits {
+            apply(&mut lines, e);
+        }
+        kmsg::fuzzing::check_analyze(lines.join("\n").as_bytes());
     }
 }
 
