@@ -1,7 +1,6 @@
 //! Properties: analyze never panics (also on edited real logs), and the signature ignores
-//! everything volatile
-//! (timestamps, PIDs, CPUs, comm, register values, KASLR offset, symbol offsets, `? ` frames)
-//! while it follows the crash site.
+//! everything volatile (timestamps, PIDs, CPUs, comm, register values, KASLR offset, symbol
+//! offsets, `? ` frames) while it follows the crash site.
 
 use std::path::Path;
 use std::sync::OnceLock;
