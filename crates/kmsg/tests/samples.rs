@@ -477,3 +477,81 @@ fn fault_inside_the_list_checker_is_list_corruption() {
     let elsewhere = log.replace("__list_del_entry_valid", "other_function");
     assert_eq!(analyze(&elsewhere).class, "page-fault");
 }
+
+#[test]
+fn hard_lockup_from_the_nmi_watchdog() {
+    let log = "\
+<0>[   40.1] NMI watchdog: Watchdog detected hard LOCKUP on cpu 1
+<4>[   40.1] Modules linked in: spinmod(O)
+<4>[   40.1] CPU: 1 PID: 77 Comm: sh Tainted: G           O       6.1.0-56-amd64 #1 Debian 6.1.192-2
+<4>[   40.1] RIP: 0010:spin_irqs_off+0x12/0x30 [spinmod]
+<4>[   40.1] Call Trace:
+<4>[   40.1]  <NMI>
+<4>[   40.1]  ? watchdog_overflow_callback.cold+0x1e/0x70
+<4>[   40.1]  __perf_event_overflow+0x52/0xf0
+<4>[   40.1]  perf_event_nmi_handler+0x28/0x50
+<4>[   40.1]  nmi_handle+0x5e/0x120
+<4>[   40.1]  default_do_nmi+0x40/0x130
+<4>[   40.1]  exc_nmi+0x103/0x130
+<4>[   40.1]  end_repeat_nmi+0x16/0x67
+<4>[   40.1]  </NMI>
+<4>[   40.1]  <TASK>
+<4>[   40.1]  spin_caller+0x9/0x20 [spinmod]
+<4>[   40.1]  vfs_write+0x2ad/0x3f0
+<4>[   40.1]  </TASK>
+<0>[   40.2] Kernel panic - not syncing: Hard LOCKUP
+";
+    let a = analyze(log);
+    assert_eq!(a.class, "hard-lockup");
+    assert_eq!(a.function.as_deref(), Some("spin_irqs_off"));
+    assert_eq!(
+        a.signature_frames,
+        ["spinmod:spin_irqs_off", "spinmod:spin_caller", "vfs_write"]
+    );
+}
+
+#[test]
+fn kasan_report_with_panic_on_warn() {
+    let log = "\
+[   12.0] ==================================================================
+[   12.0] BUG: KASAN: slab-out-of-bounds in overflow_fn+0x3c/0x60 [kasanmod]
+[   12.0] Write of size 1 at addr ffff888003a1b2c0 by task sh/90
+[   12.0] CPU: 0 PID: 90 Comm: sh Tainted: G           O       6.1.0 #1
+[   12.0] Call Trace:
+[   12.0]  <TASK>
+[   12.0]  dump_stack_lvl+0x44/0x5c
+[   12.0]  print_report+0x17f/0x47b
+[   12.0]  kasan_report+0xad/0x130
+[   12.0]  overflow_fn+0x3c/0x60 [kasanmod]
+[   12.0]  overflow_caller+0x11/0x20 [kasanmod]
+[   12.0]  </TASK>
+[   12.0] ==================================================================
+[   12.1] Kernel panic - not syncing: KASAN: panic_on_warn set ...
+";
+    let a = analyze(log);
+    assert_eq!(a.class, "kasan");
+    assert_eq!(a.function.as_deref(), Some("overflow_fn"));
+    assert_eq!(
+        a.signature_frames,
+        ["kasanmod:overflow_fn", "kasanmod:overflow_caller"]
+    );
+}
+
+#[test]
+fn machine_check_panic() {
+    let log = "\
+[  100.0] mce: [Hardware Error]: CPU 2: Machine Check Exception: 5 Bank 4: be00000000800400
+[  100.0] mce: [Hardware Error]: RIP !INEXACT! 10:<ffffffff8101c8e1> {intel_idle+0x61/0xb0}
+[  100.0] mce: [Hardware Error]: TSC 4c2f6d3b1e4 ADDR 3f4a5c000 MISC 86
+[  100.0] Kernel panic - not syncing: Fatal machine check
+";
+    let a = analyze(log);
+    assert_eq!(a.class, "machine-check");
+    assert_eq!(a.panic_message.as_deref(), Some("Fatal machine check"));
+    assert!(
+        a.signature
+            .starts_with("machine-check-fatal-machine-check-"),
+        "{}",
+        a.signature
+    );
+}
