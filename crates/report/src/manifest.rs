@@ -38,15 +38,9 @@ pub struct Manifest {
     pub analysis: Option<kmsg::Analysis>,
 }
 
-/// One kmsg dump (`Panic#1`, `Oops#2`) and which of its parts were found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub struct DumpEntry {
-    pub reason: String,
-    pub count: u32,
-    pub parts: Vec<u32>,
-    pub missing_parts: Vec<u32>,
-}
+/// One kmsg dump (`Panic#1`, `Oops#2`) and which of its parts were found: pstore's own
+/// description, serialised as is.
+pub use pstore::Dump as DumpEntry;
 
 /// A pstore record the report was made from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -125,17 +119,6 @@ impl From<&pstore::UsedRecord> for RecordEntry {
             size: record.size,
             sha256: record.sha256.clone(),
             decoding: (&record.decoding).into(),
-        }
-    }
-}
-
-impl From<&pstore::Dump> for DumpEntry {
-    fn from(dump: &pstore::Dump) -> Self {
-        Self {
-            reason: dump.reason.clone(),
-            count: dump.count,
-            parts: dump.parts.clone(),
-            missing_parts: dump.missing_parts.clone(),
         }
     }
 }

@@ -64,7 +64,7 @@ impl NewReport {
             crash_time: crash.crash_time,
             partial: crash.partial,
             gaps: crash.gaps,
-            dumps: crash.dumps.iter().map(DumpEntry::from).collect(),
+            dumps: crash.dumps.clone(),
             records: crash.records.iter().map(RecordEntry::from).collect(),
             files,
             analysis,
