@@ -12,6 +12,8 @@ pub struct RunDir {
     pub dir: PathBuf,
     pub serial: PathBuf,
     pub out_disk: PathBuf,
+    /// The QEMU human monitor's socket, for scenarios the host acts on.
+    pub monitor: PathBuf,
 }
 
 impl RunDir {
@@ -23,9 +25,35 @@ impl RunDir {
         Ok(RunDir {
             serial: dir.join("serial.log"),
             out_disk: dir.join("out.img"),
+            monitor: dir.join("monitor.sock"),
             dir,
         })
     }
+}
+
+/// The crash kind the host causes: an uncorrected machine check on bank 1 with the processor
+/// context corrupt (MCi_STATUS VAL|UC|EN|PCC; MCG_STATUS MCIP|EIPV), which Linux cannot survive.
+const MACHINE_CHECK: &str = "mce";
+const MACHINE_CHECK_READY: &str = "LASTGASP-LAB: waiting for a machine check";
+const MACHINE_CHECK_COMMAND: &str = "mce 0 1 0xb200000000000000 0x6 0x0 0x0\n";
+
+fn guest_said(serial: &Path, marker: &str) -> bool {
+    std::fs::read(serial)
+        .map(|log| {
+            log.windows(marker.len())
+                .any(|window| window == marker.as_bytes())
+        })
+        .unwrap_or(false)
+}
+
+fn inject_machine_check(monitor: &Path) -> Result<()> {
+    use std::io::Write;
+    let mut socket = std::os::unix::net::UnixStream::connect(monitor)
+        .with_context(|| format!("connecting to the QEMU monitor at {}", monitor.display()))?;
+    socket.write_all(MACHINE_CHECK_COMMAND.as_bytes())?;
+    // The monitor reads the command asynchronously; closing at once can drop it.
+    std::thread::sleep(Duration::from_millis(500));
+    Ok(())
 }
 
 const OVMF_CODE: &str = "/usr/share/OVMF/OVMF_CODE_4M.fd";
@@ -53,7 +81,12 @@ pub fn boot(
         .args([
             "-accel", "tcg", "-m", "1024", "-smp", "1", "-display", "none",
         ])
-        .args(["-no-user-config", "-nodefaults", "-monitor", "none"])
+        .args(["-no-user-config", "-nodefaults", "-monitor"])
+        .arg(match scenario.crash.as_str() {
+            // A machine check comes from the "hardware": the host injects it through the monitor.
+            MACHINE_CHECK => format!("unix:{},server=on,wait=off", run.monitor.display()),
+            _ => "none".to_owned(),
+        })
         .arg("-serial")
         .arg(format!("file:{}", run.serial.display()))
         .arg("-kernel")
@@ -117,7 +150,12 @@ pub fn boot(
         .spawn()
         .with_context(|| format!("starting {}", arch.qemu()))?;
     let started = Instant::now();
+    let mut machine_check_pending = scenario.crash == MACHINE_CHECK;
     loop {
+        if machine_check_pending && guest_said(&run.serial, MACHINE_CHECK_READY) {
+            inject_machine_check(&run.monitor)?;
+            machine_check_pending = false;
+        }
         if let Some(status) = child.try_wait()? {
             if !status.success() {
                 let mut stderr = String::new();

@@ -84,6 +84,7 @@ pub const CORPUS_KINDS: &[&str] = &[
     "stackoverflow",
     "listcorrupt",
     "usercopy",
+    "mce",
 ];
 
 /// Corpus kinds crashed afresh by `cargo xtask ci`, checked against their committed signatures.
