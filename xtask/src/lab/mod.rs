@@ -165,9 +165,19 @@ struct RunOutcome {
 
 /// Boots one scenario and checks what it collected.
 fn run_one(lab: &Lab, scenario: &Scenario, limit: Duration) -> Result<RunOutcome> {
-    let run = qemu::RunDir::create(lab.cache.join("runs").join(&scenario.name))?;
     let guest = lab.guest(scenario.arch);
-    qemu::boot(scenario, &guest.vmlinuz, &guest.initramfs, &run, limit)?;
+    let boot = || -> Result<qemu::RunDir> {
+        let run = qemu::RunDir::create(lab.cache.join("runs").join(&scenario.name))?;
+        qemu::boot(scenario, &guest.vmlinuz, &guest.initramfs, &run, limit)?;
+        Ok(run)
+    };
+    let run = match boot() {
+        Err(err) if err.is::<qemu::BootStalled>() => {
+            eprintln!("lab: {}: {err}; booting it once more", scenario.name);
+            boot()?
+        }
+        other => other?,
+    };
     let out = run.dir.join("out");
     check::unpack(&run.out_disk, &out)?;
     let serial = String::from_utf8_lossy(&read(&run.serial)?).into_owned();

@@ -37,6 +37,26 @@ const MACHINE_CHECK: &str = "mce";
 const MACHINE_CHECK_READY: &str = "LASTGASP-LAB: waiting for a machine check";
 const MACHINE_CHECK_COMMAND: &str = "mce 0 1 0xb200000000000000 0x6 0x0 0x0\n";
 
+/// How long a guest may take to reach its `/init`: under TCG on a loaded host, a boot very
+/// rarely stalls in early clock setup, which is QEMU's trouble, not the kernel's crash handling.
+const FIRST_WORDS_LIMIT: Duration = Duration::from_secs(120);
+
+/// The guest never reached `/init`; the caller may boot it once more.
+#[derive(Debug)]
+pub struct BootStalled;
+
+impl std::fmt::Display for BootStalled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the guest did not reach /init within {}s",
+            FIRST_WORDS_LIMIT.as_secs()
+        )
+    }
+}
+
+impl std::error::Error for BootStalled {}
+
 fn guest_said(serial: &Path, marker: &str) -> bool {
     std::fs::read(serial)
         .map(|log| {
@@ -165,6 +185,11 @@ pub fn boot(
                 bail!("qemu exited with {status}: {}", stderr.trim());
             }
             return Ok(());
+        }
+        if started.elapsed() > FIRST_WORDS_LIMIT && !guest_said(&run.serial, "LASTGASP-LAB:") {
+            child.kill().ok();
+            child.wait().ok();
+            return Err(BootStalled.into());
         }
         if started.elapsed() > limit {
             child.kill().ok();
