@@ -116,6 +116,10 @@ fn fault_headline(t: &str) -> Option<Headline> {
     if t.starts_with("BUG: ") && t.contains("stack guard page was hit") {
         return Some(Headline::new(Class::StackOverflow, Role::Intro));
     }
+    // arm64 `panic_bad_stack`: the exception that hit the guard found no stack left.
+    if t.starts_with("Insufficient stack space to handle exception!") {
+        return Some(Headline::new(Class::StackOverflow, Role::Intro));
+    }
     None
 }
 
@@ -320,6 +324,7 @@ pub(crate) fn panic_cause(message: &str) -> PanicCause {
         PanicCause::Class(Class::MachineCheck)
     } else if m.starts_with("Received a stack overflow")
         || m.starts_with("corrupted stack end detected")
+        || m.starts_with("kernel stack overflow")
     {
         PanicCause::Class(Class::StackOverflow)
     } else if m.contains("Fatal exception") {

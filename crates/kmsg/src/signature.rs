@@ -240,6 +240,9 @@ const GENERIC: &[&str] = &[
     "rewind_stack_and_make_dead",
     "rewind_stack_do_exit",
     // arm64
+    "panic_bad_stack",
+    "handle_bad_stack",
+    "__bad_stack",
     "arm64_notify_die",
     "do_mem_abort",
     "el1_abort",
@@ -308,6 +311,8 @@ const LOCKUP: &[&str] = &[
 
 /// Where a blocked task sleeps; its caller is the interesting frame.
 const SLEEP: &[&str] = &[
+    "__switch_to",
+    "__switch_to_asm",
     "__schedule",
     "schedule",
     "schedule_timeout",

@@ -1,6 +1,6 @@
-//! The guest architectures the lab boots: x86_64 (the host's own, with the crash-test module and
-//! lastgasp inside the guest) and aarch64 (Debian's arm64 kernel under qemu-system-aarch64; no
-//! arm64 Rust target or module toolchain here, so the host collects its records).
+//! The guest architectures the lab boots: x86_64 (the host's own, lastgasp runs inside the
+//! guest) and aarch64 (Debian's arm64 kernel under qemu-system-aarch64, the crash-test module
+//! cross-built; no arm64 Rust target here, so the host collects its records).
 
 /// A guest architecture.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,7 +33,15 @@ impl Arch {
         }
     }
 
-    /// Whether the guest runs lastgasp and the crash-test module itself.
+    /// The GNU triplet of its cross toolchain.
+    pub fn gnu_type(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64-linux-gnu",
+            Arch::Aarch64 => "aarch64-linux-gnu",
+        }
+    }
+
+    /// Whether the guest runs lastgasp itself (the host has a Rust target only for its own).
     pub fn native(self) -> bool {
         self == Arch::X86_64
     }

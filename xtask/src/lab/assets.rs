@@ -10,10 +10,13 @@ use std::process::Command;
 
 /// The guest kernel and what was built for it.
 pub struct Kernel {
+    pub arch: Arch,
     pub release: String,
     pub vmlinuz: PathBuf,
     /// `lib/modules/<release>/kernel` of the unpacked image package.
     pub modules: PathBuf,
+    /// The kernel's build headers, for the crash-test module.
+    pub headers: PathBuf,
 }
 
 /// Host programs the lab runs, with the Debian package that provides each.
@@ -26,7 +29,11 @@ fn host_tools(arch: Arch) -> &'static [(&'static str, &'static str)] {
             ("make", "make"),
             ("gcc", "gcc"),
         ],
-        Arch::Aarch64 => &[("qemu-system-aarch64", "qemu-system-arm")],
+        Arch::Aarch64 => &[
+            ("qemu-system-aarch64", "qemu-system-arm"),
+            ("aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu"),
+            ("make", "make"),
+        ],
     }
 }
 
@@ -151,7 +158,9 @@ impl Apt {
 }
 
 /// The current Debian kernel for `arch` (the one `linux-image-<arch>` depends on), unpacked
-/// under `cache`; for the native architecture also its installed headers.
+/// under `cache`, with its headers: installed for the native architecture; for a foreign one
+/// unpacked too, its `scripts` pointing at the host's own linux-kbuild (Debian's headers
+/// packages link to it), so the module cross-builds with the host's build tools.
 pub fn kernel(cache: &Path, arch: Arch) -> Result<Kernel> {
     let apt = Apt::new(cache, arch)?;
     let meta = format!("linux-image-{}", arch.debian());
@@ -169,14 +178,48 @@ pub fn kernel(cache: &Path, arch: Arch) -> Result<Kernel> {
     if !vmlinuz.exists() {
         apt.unpack(&package, cache, &unpacked)?;
     }
-    if arch.native() && !Path::new(&format!("/usr/src/linux-headers-{release}")).exists() {
-        apt_install(&[&format!("linux-headers-{release}")])?;
+    let headers_package = format!("linux-headers-{release}");
+    let headers = if arch.native() {
+        PathBuf::from(format!("/usr/src/{headers_package}"))
+    } else {
+        cache
+            .join(&headers_package)
+            .join(format!("usr/src/{headers_package}"))
+    };
+    if !headers.exists() {
+        if arch.native() {
+            apt_install(&[&headers_package])?;
+        } else {
+            let root = cache.join(&headers_package);
+            apt.unpack(&headers_package, cache, &root)?;
+            link_host_kbuild(&root, &release)?;
+        }
     }
     Ok(Kernel {
+        arch,
         modules: unpacked.join(format!("lib/modules/{release}/kernel")),
         vmlinuz,
         release,
+        headers,
     })
+}
+
+/// Points a foreign headers tree's `usr/lib/linux-kbuild-<x.y>` at the host's, installing the
+/// host's package when missing.
+fn link_host_kbuild(root: &Path, release: &str) -> Result<()> {
+    let series: Vec<&str> = release.split(['.', '-']).take(2).collect();
+    let kbuild = format!("linux-kbuild-{}", series.join("."));
+    let host = PathBuf::from("/usr/lib").join(&kbuild);
+    if !host.exists() {
+        apt_install(&[&kbuild])?;
+    }
+    let link = root.join("usr/lib").join(&kbuild);
+    std::fs::create_dir_all(root.join("usr/lib"))?;
+    if !link.exists() {
+        std::os::unix::fs::symlink(&host, &link)
+            .with_context(|| format!("linking {} to {}", link.display(), host.display()))?;
+    }
+    Ok(())
 }
 
 /// A static busybox for the guest: the host's for the native architecture, Debian's
@@ -193,7 +236,8 @@ pub fn busybox(cache: &Path, arch: Arch) -> Result<PathBuf> {
     Ok(busybox)
 }
 
-/// Builds the crash-test module in `lab/module` against the kernel's headers.
+/// Builds the crash-test module in `lab/module` against the kernel's headers (cross-compiled
+/// for a foreign architecture).
 pub fn crash_module(workspace: &Path, cache: &Path, kernel: &Kernel) -> Result<PathBuf> {
     let build = cache.join(format!("module-{}", kernel.release));
     std::fs::create_dir_all(&build)?;
@@ -206,14 +250,18 @@ pub fn crash_module(workspace: &Path, cache: &Path, kernel: &Kernel) -> Result<P
             std::fs::write(&target, new)?;
         }
     }
-    shell::run(
-        Command::new("make")
-            .arg("-s")
-            .arg("-C")
-            .arg(format!("/usr/src/linux-headers-{}", kernel.release))
-            .arg(format!("M={}", build.display()))
-            .arg("modules"),
-    )?;
+    let mut make = Command::new("make");
+    make.arg("-s")
+        .arg("-C")
+        .arg(&kernel.headers)
+        .arg(format!("M={}", build.display()));
+    if !kernel.arch.native() {
+        // Debian's headers Makefile cross-compiles when the build and host architectures differ.
+        make.arg("DEB_BUILD_ARCH=amd64")
+            .arg(format!("DEB_HOST_ARCH={}", kernel.arch.debian()))
+            .arg(format!("DEB_HOST_GNU_TYPE={}", kernel.arch.gnu_type()));
+    }
+    shell::run(make.arg("modules"))?;
     Ok(build.join("lastgasp_crashtest.ko"))
 }
 

@@ -108,14 +108,14 @@ fn prepare_guest(workspace: &Path, cache: &Path, arch: Arch) -> Result<Guest> {
     image.char_device("dev/console", 5, 1);
     image.file("init", 0o755, &read(&workspace.join("lab/guest/init"))?);
     image.file("bin/busybox", 0o755, &read(&assets::busybox(cache, arch)?)?);
+    let module = assets::crash_module(workspace, cache, &kernel)?;
+    image.file("lib/modules/lastgasp_crashtest.ko", 0o644, &read(&module)?);
     if arch.native() {
-        let module = assets::crash_module(workspace, cache, &kernel)?;
         image.file(
             "bin/lastgasp",
             0o755,
             &read(&assets::lastgasp_binary(workspace)?)?,
         );
-        image.file("lib/modules/lastgasp_crashtest.ko", 0o644, &read(&module)?);
     }
     for relative in GUEST_MODULES {
         let path = kernel.modules.join(relative);

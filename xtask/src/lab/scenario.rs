@@ -110,8 +110,24 @@ pub fn corpus(arch: Arch, kind: &str, boot: u32) -> Scenario {
     }
 }
 
-/// Crash kinds of the aarch64 corpus: those that need no module (no arm64 module toolchain here).
-pub const AARCH64_CORPUS_KINDS: &[&str] = &["sysrq", "oom"];
+/// Crash kinds of the aarch64 corpus: all but the x86-only ones (arm64 has no divide trap, no
+/// non-canonical addresses, and QEMU injects machine checks on x86 only).
+pub const AARCH64_CORPUS_KINDS: &[&str] = &[
+    "null",
+    "pagefault",
+    "bug",
+    "warn",
+    "panic",
+    "softlockup",
+    "rcustall",
+    "hung",
+    "oom",
+    "sysrq",
+    "stackprotector",
+    "stackoverflow",
+    "listcorrupt",
+    "usercopy",
+];
 
 /// The whole analysis corpus: every kind on two boots, x86_64 and aarch64.
 pub fn full_corpus() -> Vec<Scenario> {
