@@ -22,10 +22,12 @@ fn run_systemd_pstore(records: &Path, archive: &Path) -> Result<(), String> {
     if !Path::new(SYSTEMD_PSTORE).exists() {
         return Err(format!("{SYSTEMD_PSTORE} is not installed"));
     }
-    for mount_point in ["/sys/fs/pstore", "/var/lib/systemd/pstore"] {
-        if !Path::new(mount_point).is_dir() {
-            return Err(format!("{mount_point} does not exist to mount over"));
-        }
+    if !Path::new("/sys/fs/pstore").is_dir() {
+        return Err("/sys/fs/pstore does not exist to mount over".to_owned());
+    }
+    // systemd's tmpfiles makes this directory on a booted system; a fresh container may lack it.
+    if fs::create_dir_all("/var/lib/systemd/pstore").is_err() {
+        return Err("/var/lib/systemd/pstore does not exist to mount over".to_owned());
     }
     let script = "mount --bind \"$1\" /sys/fs/pstore && \
                   mount --bind \"$2\" /var/lib/systemd/pstore || exit 99; \
