@@ -45,8 +45,8 @@ pub fn first_boot(serial: &[u8]) -> &[u8] {
 }
 
 /// Kernel lines of the first boot as the serial console showed them: `(timestamp, message)`.
-pub fn serial_kernel_lines(serial: &str) -> Vec<(String, String)> {
-    String::from_utf8_lossy(first_boot(serial.as_bytes()))
+pub fn serial_kernel_lines(serial: &[u8]) -> Vec<(String, String)> {
+    String::from_utf8_lossy(first_boot(serial))
         .lines()
         .filter_map(|line| split_timestamp(line.trim_end_matches('\r')))
         .collect()
@@ -71,7 +71,7 @@ fn split_timestamp(line: &str) -> Option<(String, String)> {
 }
 
 /// Checks the report collected by `scenario` against the serial console of its first boot.
-pub fn verify(scenario: &Scenario, collected: &Collected, serial: &str) -> Result<()> {
+pub fn verify(scenario: &Scenario, collected: &Collected, serial: &[u8]) -> Result<()> {
     let rc = read(&collected.dir.join("save.rc"))?;
     let stderr = read(&collected.dir.join("save.err")).unwrap_or_default();
     ensure!(
@@ -280,6 +280,6 @@ mod tests {
     fn serial_lines_stop_at_the_second_boot() {
         let serial = "[    0.000000] Linux version 6.1\r\n[    2.000000] b\n\
                       [    0.000000] Linux version 6.1\n[    1.000000] c\n";
-        assert_eq!(serial_kernel_lines(serial).len(), 2);
+        assert_eq!(serial_kernel_lines(serial.as_bytes()).len(), 2);
     }
 }

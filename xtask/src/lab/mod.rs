@@ -173,7 +173,7 @@ fn run_one(lab: &Lab, scenario: &Scenario, limit: Duration) -> Result<check::Col
     };
     let out = run.dir.join("out");
     check::unpack(&run.out_disk, &out)?;
-    let serial = String::from_utf8_lossy(&read(&run.serial)?).into_owned();
+    let serial = read(&run.serial)?;
     let context = || format!("{} (serial log: {})", scenario.name, run.serial.display());
     if !scenario.arch.native() {
         check::collect_on_host(&out, &lab.lastgasp).with_context(context)?;
