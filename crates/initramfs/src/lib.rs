@@ -1,0 +1,1 @@
+//! Capture initramfs images: the newc cpio writer and kernel module resolution.

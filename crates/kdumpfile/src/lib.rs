@@ -1,0 +1,1 @@
+//! The kdump-compressed dump format (makedumpfile's "KDUMP   " files): writer and reader.
