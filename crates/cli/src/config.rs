@@ -9,6 +9,7 @@ use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
 use crate::config_files;
+use crate::config_kdump::{KdumpConfig, KdumpLayers, KdumpSection};
 use crate::paths::{PSTORE_DIR, REPORTS_DIR, SYSTEMD_ARCHIVE, under_root};
 use crate::size::ByteSize;
 
@@ -26,6 +27,7 @@ pub struct Config {
     pub systemd_archive: PathBuf,
     pub keep: bool,
     pub max_record_bytes: u64,
+    pub kdump: KdumpConfig,
     /// The files that were read, in the order they were applied.
     pub sources: Vec<PathBuf>,
     /// For each key a file set (`reports.max_reports`, ...), the last file that set it, or
@@ -41,6 +43,8 @@ struct FileConfig {
     reports: ReportsSection,
     #[serde(default)]
     pstore: PstoreSection,
+    #[serde(default)]
+    kdump: KdumpSection,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -70,6 +74,7 @@ struct Layered {
     systemd_archive: Option<PathBuf>,
     keep: Option<bool>,
     max_record_bytes: Option<u64>,
+    kdump: KdumpLayers,
     origins: BTreeMap<&'static str, String>,
 }
 
@@ -111,7 +116,11 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
 
 impl Layered {
     fn apply(&mut self, file: FileConfig, path: &Path) -> Result<()> {
-        let FileConfig { reports, pstore } = file;
+        let FileConfig {
+            reports,
+            pstore,
+            kdump,
+        } = file;
         let absolute = |key: &str, value: Option<PathBuf>| -> Result<Option<PathBuf>> {
             match value {
                 Some(p) if !p.is_absolute() => bail!(
@@ -136,6 +145,10 @@ impl Layered {
         note("pstore.systemd_archive", pstore.systemd_archive.is_some());
         note("pstore.keep", pstore.keep.is_some());
         note("pstore.max_record_bytes", pstore.max_record_bytes.is_some());
+        for key in kdump.present() {
+            note(key, true);
+        }
+        self.kdump.apply(kdump, path)?;
         set(
             &mut self.reports_dir,
             absolute("[reports] dir", reports.dir)?,
@@ -167,6 +180,7 @@ impl Layered {
             systemd_archive: path(self.systemd_archive, SYSTEMD_ARCHIVE),
             keep: self.keep.unwrap_or(false),
             max_record_bytes: self.max_record_bytes.unwrap_or(DEFAULT_MAX_RECORD_BYTES),
+            kdump: self.kdump.resolve(root),
             sources,
             origins: self.origins,
         }
@@ -202,6 +216,26 @@ mod tests {
         assert_eq!((c.max_reports, c.max_bytes), (50, 100 << 20));
         assert!(!c.keep);
         assert_eq!(c.max_record_bytes, 64 << 20);
+        assert_eq!(c.kdump.dir, Path::new("/r/var/lib/lastgasp/kdump"));
+        assert_eq!((c.kdump.dump, c.kdump.dump_level), (true, 31));
+        assert_eq!(c.kdump.kernel, None);
+    }
+
+    #[test]
+    fn kdump_keys_layer_like_the_others() {
+        let c = load_text(&[
+            "[kdump]\ncompression = \"lzo\"\ntarget = \"LABEL=dumps\"\n",
+            "[kdump]\ncompression = \"zlib\"\nkernel = \"/boot/vmlinuz-capture\"\n",
+        ])
+        .unwrap();
+        assert_eq!(c.kdump.compression.name(), "zlib");
+        assert_eq!(c.kdump.target.as_deref(), Some("LABEL=dumps"));
+        assert_eq!(
+            c.kdump.kernel.as_deref(),
+            Some(Path::new("/r/boot/vmlinuz-capture"))
+        );
+        assert!(c.origins["kdump.target"].ends_with("0.toml"));
+        assert!(c.origins["kdump.compression"].ends_with("1.toml"));
     }
 
     #[test]
@@ -234,8 +268,20 @@ mod tests {
 
     #[test]
     fn unknown_section_and_bad_values_are_errors() {
-        let err = load_text(&["[kdump]\n"]).unwrap_err().to_string();
-        assert!(err.contains("0.toml:1:2: unknown field `kdump`"), "{err}");
+        let err = load_text(&["[kdmup]\n"]).unwrap_err().to_string();
+        assert!(err.contains("0.toml:1:2: unknown field `kdmup`"), "{err}");
+        let err = load_text(&["[kdump]\ndump_level = 32\n"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("dump_level must be 0-31"), "{err}");
+        let err = load_text(&["[kdump]\ncompression = \"gzip\"\n"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("0.toml:2:15:"), "{err}");
+        let err = load_text(&["[kdump]\ntarget = \"sda1\"\n"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("[kdump] target \"sda1\""), "{err}");
         let err = load_text(&["[pstore]\nkeep = \"yes\"\n"])
             .unwrap_err()
             .to_string();
@@ -262,7 +308,8 @@ mod tests {
             .collect();
         assert_ne!(uncommented, shipped, "the defaults are commented out");
         let mut from_file = load_text(&[&uncommented]).unwrap();
-        assert_eq!(from_file.origins.len(), 7, "every key is in the file");
+        // kernel, initrd and target have no default to write down: the file shows examples.
+        assert_eq!(from_file.origins.len(), 12, "every key is in the file");
         from_file.origins.clear();
         assert_eq!(from_file, load_text(&[]).unwrap());
         assert_eq!(load_text(&[shipped]).unwrap(), load_text(&[]).unwrap());

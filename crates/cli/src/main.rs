@@ -4,6 +4,7 @@
 mod commands;
 mod config;
 mod config_files;
+mod config_kdump;
 mod logging;
 mod output;
 mod paths;

@@ -60,6 +60,7 @@ fn as_toml(config: &Config) -> String {
         "pstore.max_record_bytes",
         config.max_record_bytes.to_string(),
     );
+    kdump_toml(&mut out, config);
     if !config.sources.is_empty() {
         out.push_str("\n# Files read, in order:\n");
         for file in &config.sources {
@@ -67,6 +68,45 @@ fn as_toml(config: &Config) -> String {
         }
     }
     out
+}
+
+fn kdump_toml(out: &mut String, config: &Config) {
+    let kdump = &config.kdump;
+    let text = |t: &str| serde_json::Value::from(t).to_string();
+    let path = |p: &Path| text(&p.display().to_string());
+    out.push_str("\n[kdump]\n");
+    // Keys whose default is "decided at run time" are shown commented out, so the output stays
+    // valid TOML that a drop-in can take as it is.
+    let optional = |out: &mut String, key: &str, value: Option<String>| match value {
+        Some(value) => entry(out, config, key, value),
+        None => {
+            let name = key.rsplit('.').next().unwrap_or(key);
+            let _ = writeln!(out, "#{name} =  # default: decided at run time");
+        }
+    };
+    optional(out, "kdump.kernel", kdump.kernel.as_deref().map(path));
+    optional(out, "kdump.initrd", kdump.initrd.as_deref().map(path));
+    entry(
+        out,
+        config,
+        "kdump.cmdline_append",
+        text(&kdump.cmdline_append),
+    );
+    optional(out, "kdump.target", kdump.target.as_deref().map(text));
+    entry(out, config, "kdump.dir", path(&kdump.dir));
+    entry(out, config, "kdump.dump", kdump.dump.to_string());
+    entry(
+        out,
+        config,
+        "kdump.dump_level",
+        kdump.dump_level.to_string(),
+    );
+    entry(
+        out,
+        config,
+        "kdump.compression",
+        text(kdump.compression.name()),
+    );
 }
 
 /// `name = value  # origin` for the key `section.name`.
@@ -87,6 +127,7 @@ fn as_json(config: &Config) -> serde_json::Value {
     ];
     let origins: serde_json::Map<String, serde_json::Value> = keys
         .iter()
+        .chain(&crate::config_kdump::KEYS)
         .map(|k| (k.to_string(), origin(config, k).into()))
         .collect();
     json!({
@@ -100,6 +141,16 @@ fn as_json(config: &Config) -> serde_json::Value {
             "systemd_archive": config.systemd_archive,
             "keep": config.keep,
             "max_record_bytes": config.max_record_bytes,
+        },
+        "kdump": {
+            "kernel": config.kdump.kernel,
+            "initrd": config.kdump.initrd,
+            "cmdline_append": config.kdump.cmdline_append,
+            "target": config.kdump.target,
+            "dir": config.kdump.dir,
+            "dump": config.kdump.dump,
+            "dump_level": config.kdump.dump_level,
+            "compression": config.kdump.compression,
         },
         "origins": origins,
         "files": config.sources,
