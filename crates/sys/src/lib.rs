@@ -1,1 +1,21 @@
-//! Every system call lastgasp makes that needs `unsafe`: kexec_file_load, reboot, mounts, module loading.
+//! Every system call lastgasp makes that the standard library lacks: kexec_file_load, reboot,
+//! finit_module, mount and unmount, sync; plus the kernel's kexec state files under a root
+//! directory that tests can redirect.
+//!
+//! This is the only crate of the workspace allowed `unsafe`, and it has exactly one `unsafe`
+//! block (the raw `kexec_file_load` syscall, which no safe crate wraps); everything else goes
+//! through rustix. Failures carry the errno, so callers can explain them.
+
+mod error;
+pub mod kexec;
+pub mod kexec_state;
+pub mod module;
+pub mod mount;
+pub mod power;
+
+pub use error::{Error, errno_name};
+pub use kexec::{KexecFlags, kexec_file_load, kexec_file_unload};
+pub use kexec_state::KexecState;
+pub use module::{ModuleInitFlags, finit_module};
+pub use mount::{MountFlags, UnmountFlags, mount, sync, syncfs, umount};
+pub use power::{reboot, sysrq_reboot};

@@ -1,0 +1,98 @@
+//! Mounting and syncing: what the capture initramfs needs to reach the disk it writes to and
+//! to leave it consistent before rebooting.
+
+use std::os::fd::AsFd;
+use std::path::Path;
+
+pub use rustix::mount::{MountFlags, UnmountFlags};
+
+use crate::Error;
+
+/// `mount(2)`: mounts `source` (a device, or a name such as "pstore" for a virtual filesystem)
+/// of type `fstype` on `target`, with filesystem options `data` ("errors=remount-ro", ...).
+pub fn mount(
+    source: &str,
+    target: &Path,
+    fstype: &str,
+    flags: MountFlags,
+    data: Option<&str>,
+) -> Result<(), Error> {
+    let data = data
+        .map(|d| {
+            std::ffi::CString::new(d).map_err(|_| Error::NulByte {
+                call: "mount",
+                argument: "option string",
+            })
+        })
+        .transpose()?;
+    rustix::mount::mount(source, target, fstype, flags, data.as_deref())
+        .map_err(|errno| Error::syscall("mount", errno))
+}
+
+/// `umount2(2)`.
+pub fn umount(target: &Path, flags: UnmountFlags) -> Result<(), Error> {
+    rustix::mount::unmount(target, flags).map_err(|errno| Error::syscall("umount2", errno))
+}
+
+/// `sync(2)`: flushes every filesystem. It cannot fail.
+pub fn sync() {
+    rustix::fs::sync();
+}
+
+/// `syncfs(2)`: flushes the filesystem holding `file`, and reports write-back errors that
+/// `sync` would swallow.
+pub fn syncfs(file: impl AsFd) -> Result<(), Error> {
+    rustix::fs::syncfs(file).map_err(|errno| Error::syscall("syncfs", errno))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syncfs_flushes_a_real_filesystem() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = std::fs::File::create(dir.path().join("f")).unwrap();
+        syncfs(&file).unwrap();
+        sync();
+    }
+
+    #[test]
+    fn mounting_on_a_missing_directory_reports_the_errno() {
+        let dir = tempfile::tempdir().unwrap();
+        let error = mount(
+            "none",
+            &dir.path().join("missing"),
+            "tmpfs",
+            MountFlags::empty(),
+            None,
+        )
+        .unwrap_err();
+        // ENOENT with CAP_SYS_ADMIN; EPERM in a container or as a user.
+        let errno = error.errno().unwrap();
+        assert!([libc::ENOENT, libc::EPERM].contains(&errno), "{error}");
+        assert!(error.to_string().starts_with("mount: "), "{error}");
+    }
+
+    #[test]
+    fn a_nul_in_the_options_is_refused() {
+        let error = mount(
+            "none",
+            Path::new("/nonexistent"),
+            "tmpfs",
+            MountFlags::empty(),
+            Some("size=1\0M"),
+        )
+        .unwrap_err();
+        assert!(matches!(error, Error::NulByte { .. }), "{error}");
+    }
+
+    #[test]
+    fn unmounting_what_is_not_mounted_fails_with_einval_or_eperm() {
+        let dir = tempfile::tempdir().unwrap();
+        let error = umount(dir.path(), UnmountFlags::empty()).unwrap_err();
+        let errno = error.errno().unwrap();
+        assert!([libc::EINVAL, libc::EPERM].contains(&errno), "{error}");
+        assert!(error.to_string().starts_with("umount2: "), "{error}");
+    }
+}
