@@ -158,7 +158,9 @@ pub struct ShowArgs {
     long_about = "\
 Write one report as an archive to share with whoever debugs the crash. The archive holds the
 report directory (<id>/report.json, <id>/dmesg.txt, ...); the format follows the file name:
-.tar.gz or .tgz, .tar.zst or .tzst, or plain .tar. An existing file is only replaced with --force.",
+.tar.gz or .tgz, .tar.zst or .tzst, or plain .tar. An existing file is only replaced with --force.
+A kdump report's memory dump (vmcore.kdump) stays out unless --with-dump is given: it holds all
+of the machine's kernel memory, the log does not.",
     after_help = "\
 Examples:
   lastgasp export 2026 -o crash.tar.gz
@@ -174,6 +176,9 @@ pub struct ExportArgs {
     /// Replace FILE if it exists
     #[arg(long)]
     pub force: bool,
+    /// Include the memory dump of a kdump report
+    #[arg(long)]
+    pub with_dump: bool,
 }
 
 /// Analyse kernel log text from a file or stdin

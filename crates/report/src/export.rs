@@ -48,11 +48,14 @@ impl ArchiveFormat {
 impl Store {
     /// Writes the report `id_or_prefix` names to `out`. An existing `out` is an error unless
     /// `force`; then it is replaced atomically (temporary file in the same directory, rename).
+    /// Memory dumps (files the manifest marks `dump`) go in only with `include_dumps`: they are
+    /// large and hold all of the machine's memory, which a log report does not.
     pub fn export(
         &self,
         id_or_prefix: &str,
         out: &Path,
         force: bool,
+        include_dumps: bool,
     ) -> Result<ExportOutcome, Error> {
         let format = ArchiveFormat::from_path(out).ok_or_else(|| Error::ArchiveType {
             path: out.to_path_buf(),
@@ -67,7 +70,7 @@ impl Store {
                 path: out.to_path_buf(),
             });
         }
-        let tar = build_tar(&loaded).map_err(fail)?;
+        let tar = build_tar(&loaded, include_dumps).map_err(fail)?;
         let data = match format {
             ArchiveFormat::Tar => tar,
             ArchiveFormat::TarGz => {
@@ -102,8 +105,9 @@ impl Store {
     }
 }
 
-/// The tar stream: `<id>/` then `report.json` and every file the manifest lists, in name order.
-fn build_tar(loaded: &Loaded) -> io::Result<Vec<u8>> {
+/// The tar stream: `<id>/` then `report.json` and every file the manifest lists (dumps only when
+/// asked), in name order.
+fn build_tar(loaded: &Loaded, include_dumps: bool) -> io::Result<Vec<u8>> {
     let mtime = loaded
         .manifest
         .created
@@ -113,6 +117,7 @@ fn build_tar(loaded: &Loaded) -> io::Result<Vec<u8>> {
         .manifest
         .files
         .iter()
+        .filter(|f| include_dumps || !f.dump)
         .map(|f| f.name.clone())
         .filter(|name| is_safe_relative(name))
         .collect();
@@ -129,16 +134,17 @@ fn build_tar(loaded: &Loaded) -> io::Result<Vec<u8>> {
             append_dir(&mut builder, &format!("{}/{parent}", loaded.id), mtime)?;
             dirs.push(parent.to_string());
         }
-        let data = fs::read(loaded.path.join(name))?;
+        let file = fs::File::open(loaded.path.join(name))?;
+        let size = file.metadata()?.len();
         let mut header = tar::Header::new_ustar();
-        header.set_size(data.len() as u64);
+        header.set_size(size);
         header.set_mode(0o644);
         header.set_mtime(mtime);
         header.set_entry_type(tar::EntryType::Regular);
         builder.append_data(
             &mut header,
             format!("{}/{name}", loaded.id),
-            data.as_slice(),
+            io::Read::take(file, size),
         )?;
     }
     builder.into_inner()

@@ -4,6 +4,7 @@
 //! The layout is documented in `docs/report-format.md`; `docs/report.schema.json` is the JSON
 //! Schema every manifest written here validates against.
 
+mod attach;
 mod durable;
 mod error;
 mod export;
@@ -19,8 +20,9 @@ pub use error::Error;
 pub use export::{ArchiveFormat, ExportOutcome};
 pub use id::{is_valid_id, report_id};
 pub use manifest::{
-    DumpEntry, FORMAT_VERSION, FileEntry, Manifest, RecordDecoding, RecordEntry, RecordOrigin,
+    DumpEntry, FORMAT_VERSION, FileEntry, KdumpDump, KdumpEntry, Manifest, RecordDecoding,
+    RecordEntry, RecordOrigin,
 };
-pub use new_report::{NewReport, ReportFile};
+pub use new_report::{AttachedFile, NewReport, ReportFile};
 pub use retention::{Pruned, Retention};
 pub use store::{Listed, Loaded, Store, WriteOutcome};

@@ -32,6 +32,9 @@ pub struct Manifest {
     pub gaps: Vec<String>,
     /// Every file of the report directory except `report.json` itself.
     pub files: Vec<FileEntry>,
+    /// The capture kernel's account, for kdump reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kdump: Option<KdumpEntry>,
     /// The kernel log analysis; absent when the crash left no text at all. A manifest whose
     /// analysis an older or newer `kmsg` cannot read still loads, without it.
     #[serde(default, deserialize_with = "lenient_analysis")]
@@ -86,6 +89,41 @@ pub struct FileEntry {
     pub name: String,
     pub size: u64,
     pub sha256: String,
+    /// A memory dump (kdump's `vmcore.kdump`): kept beside the report, left out of exports
+    /// unless asked for.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dump: bool,
+}
+
+/// What the capture kernel did, for a report whose source is kdump.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct KdumpEntry {
+    /// Size of /proc/vmcore (or of the file captured offline).
+    pub vmcore_bytes: u64,
+    /// The log holds every record the ring buffer had.
+    pub log_complete: bool,
+    /// Why parts of the log or the dump are missing, one line each.
+    #[serde(default)]
+    pub warnings: Vec<String>,
+    /// The dump written beside the log, when one was.
+    pub dump: Option<KdumpDump>,
+}
+
+/// The filtered, compressed dump of a kdump capture.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct KdumpDump {
+    /// Its name in the report directory.
+    pub file: String,
+    /// makedumpfile's dump level, 0-31.
+    pub level: u8,
+    /// zstd, zlib, lzo or none.
+    pub compression: String,
+    /// False when the capture stopped part way (a full disk, say): readers get the pages
+    /// written before that.
+    pub complete: bool,
+    pub pages: u64,
 }
 
 impl From<pstore::Origin> for RecordOrigin {

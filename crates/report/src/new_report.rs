@@ -2,7 +2,9 @@
 //! one assembled pstore crash. Decides the file names inside the report directory.
 
 use crate::id::report_id;
-use crate::manifest::{DumpEntry, RecordEntry};
+use std::path::PathBuf;
+
+use crate::manifest::{DumpEntry, KdumpEntry, RecordEntry};
 
 /// Everything `Store::write` needs to make one report.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,7 +20,20 @@ pub struct NewReport {
     pub records: Vec<RecordEntry>,
     /// The files besides `report.json`, in the order they are written.
     pub files: Vec<ReportFile>,
+    /// Large files already on disk (a kdump dump), moved into the report rather than read.
+    pub attached: Vec<AttachedFile>,
+    pub kdump: Option<KdumpEntry>,
     pub analysis: Option<kmsg::Analysis>,
+}
+
+/// A file that goes into the report directory from where it lies: hard-linked when it is on the
+/// same filesystem, copied otherwise; the original is left for the caller to remove once the
+/// report is durable. Marked as a dump in the manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachedFile {
+    /// Relative name inside the report, as for `ReportFile`.
+    pub name: String,
+    pub source: PathBuf,
 }
 
 /// One file of a report directory.
@@ -67,6 +82,41 @@ impl NewReport {
             dumps: crash.dumps.clone(),
             records: crash.records.iter().map(RecordEntry::from).collect(),
             files,
+            attached: Vec::new(),
+            kdump: None,
+            analysis,
+        }
+    }
+
+    /// A report of a kdump capture: the log the capture kernel pulled out of /proc/vmcore and,
+    /// when it wrote one, the dump.
+    pub fn from_kdump(
+        dmesg: Vec<u8>,
+        crash_time: Option<i64>,
+        kdump: KdumpEntry,
+        dump: Option<AttachedFile>,
+        analysis: Option<kmsg::Analysis>,
+    ) -> Self {
+        let partial = !kdump.log_complete || kdump.dump.as_ref().is_some_and(|d| !d.complete);
+        let dump_reason = analysis
+            .as_ref()
+            .filter(|a| a.panic_message.is_some())
+            .map(|_| "Panic".to_string());
+        Self {
+            source: "kdump".to_string(),
+            backend: None,
+            dump_reason,
+            crash_time,
+            partial,
+            gaps: kdump.warnings.clone(),
+            dumps: Vec::new(),
+            records: Vec::new(),
+            files: vec![ReportFile {
+                name: "dmesg.txt".to_string(),
+                data: dmesg,
+            }],
+            attached: dump.into_iter().collect(),
+            kdump: Some(kdump),
             analysis,
         }
     }

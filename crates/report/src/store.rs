@@ -245,6 +245,17 @@ fn fill_dir(dir: &Path, id: &str, report: &NewReport, created: jiff::Timestamp) 
             name: file.name.clone(),
             size: file.data.len() as u64,
             sha256: sha256_hex(&file.data),
+            dump: false,
+        });
+    }
+    for file in &report.attached {
+        let path = dir.join(&file.name);
+        let (size, sha256) = crate::attach::attach(&file.source, &path)?;
+        entries.push(FileEntry {
+            name: file.name.clone(),
+            size,
+            sha256,
+            dump: true,
         });
     }
     let manifest = build_manifest(id, report, created, entries);
@@ -283,6 +294,7 @@ fn build_manifest(
         records: report.records.clone(),
         gaps: report.gaps.clone(),
         files,
+        kdump: report.kdump.clone(),
         analysis: report.analysis.clone(),
     }
 }
@@ -295,8 +307,12 @@ fn rfc3339(ts: jiff::Timestamp) -> String {
 /// Rejects names that are absolute, climb up, are hidden, repeat, or shadow the manifest.
 fn check_file_names(report: &NewReport) -> io::Result<()> {
     let mut seen: Vec<&str> = Vec::new();
-    for file in &report.files {
-        let name = file.name.as_str();
+    let names = report
+        .files
+        .iter()
+        .map(|f| f.name.as_str())
+        .chain(report.attached.iter().map(|f| f.name.as_str()));
+    for name in names {
         if !is_safe_relative(name) || name == MANIFEST_FILE || seen.contains(&name) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,

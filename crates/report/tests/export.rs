@@ -40,7 +40,7 @@ fn tar_gz_holds_the_report_directory() {
     let tmp = tempfile::tempdir().unwrap();
     let (store, id) = setup(tmp.path());
     let out = tmp.path().join("crash.tar.gz");
-    let outcome = store.export(&id[..10], &out, false).unwrap();
+    let outcome = store.export(&id[..10], &out, false, false).unwrap();
     assert_eq!(outcome.format, ArchiveFormat::TarGz);
     assert_eq!(outcome.id, id);
     let gz = fs::read(&out).unwrap();
@@ -73,7 +73,7 @@ fn tar_gz_holds_the_report_directory() {
     }
     // Same report, same archive bytes.
     let again = tmp.path().join("again.tar.gz");
-    store.export(&id, &again, false).unwrap();
+    store.export(&id, &again, false, false).unwrap();
     assert_eq!(fs::read(&again).unwrap(), gz);
 }
 
@@ -81,9 +81,11 @@ fn tar_gz_holds_the_report_directory() {
 fn tar_zst_decodes_to_the_same_tar() {
     let tmp = tempfile::tempdir().unwrap();
     let (store, id) = setup(tmp.path());
-    store.export(&id, &tmp.path().join("a.tar"), false).unwrap();
     store
-        .export(&id, &tmp.path().join("a.tar.zst"), false)
+        .export(&id, &tmp.path().join("a.tar"), false, false)
+        .unwrap();
+    store
+        .export(&id, &tmp.path().join("a.tar.zst"), false, false)
         .unwrap();
     let zst = fs::read(tmp.path().join("a.tar.zst")).unwrap();
     let mut decoded = Vec::new();
@@ -100,10 +102,10 @@ fn existing_output_needs_force() {
     let (store, id) = setup(tmp.path());
     let out = tmp.path().join("x.tgz");
     fs::write(&out, "keep me").unwrap();
-    let err = store.export(&id, &out, false).unwrap_err();
+    let err = store.export(&id, &out, false, false).unwrap_err();
     assert!(matches!(err, Error::Exists { .. }), "{err}");
     assert_eq!(fs::read_to_string(&out).unwrap(), "keep me");
-    store.export(&id, &out, true).unwrap();
+    store.export(&id, &out, true, false).unwrap();
     assert_ne!(fs::read(&out).unwrap(), b"keep me");
     let leftovers: Vec<_> = fs::read_dir(tmp.path())
         .unwrap()
@@ -118,11 +120,11 @@ fn unknown_extension_and_missing_dir_are_errors() {
     let tmp = tempfile::tempdir().unwrap();
     let (store, id) = setup(tmp.path());
     let err = store
-        .export(&id, &tmp.path().join("x.zip"), false)
+        .export(&id, &tmp.path().join("x.zip"), false, false)
         .unwrap_err();
     assert!(err.to_string().contains("unknown archive type"), "{err}");
     let err = store
-        .export(&id, &tmp.path().join("nodir/x.tar.gz"), false)
+        .export(&id, &tmp.path().join("nodir/x.tar.gz"), false, false)
         .unwrap_err();
     assert!(err.to_string().starts_with("cannot write archive"), "{err}");
     assert!(

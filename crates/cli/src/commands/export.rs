@@ -8,7 +8,7 @@ use crate::output;
 
 pub fn run(config: &Config, args: &ExportArgs, quiet: bool) -> Result<()> {
     let outcome = super::store(config)
-        .export(&args.id, &args.output, args.force)
+        .export(&args.id, &args.output, args.force, args.with_dump)
         .map_err(|e| match e {
             report::Error::Exists { path } => {
                 anyhow!(

@@ -37,6 +37,8 @@ pub fn sample(log: &str, crash_time: Option<i64>) -> NewReport {
             name: "dmesg.txt".into(),
             data: log.as_bytes().to_vec(),
         }],
+        attached: vec![],
+        kdump: None,
         analysis: Some(kmsg::analyze(log)),
     }
 }
