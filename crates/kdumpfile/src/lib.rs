@@ -1,1 +1,46 @@
-//! The kdump-compressed dump format (makedumpfile's "KDUMP   " files): writer and reader.
+//! The kdump-compressed dump format (makedumpfile's "KDUMP   " files, header version 6):
+//! a writer that crash, drgn/libkdumpfile and makedumpfile accept, working in bounded memory
+//! for a machine of any size, and a reader that checks every size and offset of an untrusted
+//! file before using it.
+
+mod bitmap;
+pub mod compress;
+pub mod format;
+pub mod fuzzing;
+pub mod notes;
+mod reader;
+mod writer;
+
+pub use bitmap::PfnBits;
+pub use compress::Compression;
+pub use format::{DiskDumpHeader, PageDesc, SubHeader, Utsname};
+pub use reader::KdumpFile;
+pub use writer::{
+    DL_EXCLUDE_ZERO, DumpInfo, Limits, Machine, PageSource, Progress, Summary, write_dump,
+    write_dump_with,
+};
+
+/// Everything that can go wrong reading or writing a dump; each message is one line.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("not a kdump-compressed file (no \"KDUMP   \" signature)")]
+    BadSignature,
+    #[error("bad kdump header: {0}")]
+    BadHeader(String),
+    #[error("the dump ends inside its {0}")]
+    Truncated(&'static str),
+    #[error("corrupt dump: {0}")]
+    Corrupt(String),
+    #[error("unsupported dump: {0}")]
+    Unsupported(String),
+    #[error("pfn {0:#x} was never written (the dump is incomplete)")]
+    NotWritten(u64),
+    #[error("cannot write this dump: {0}")]
+    Invalid(String),
+    #[error("{context}: {source}")]
+    Io {
+        context: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+}
