@@ -28,6 +28,13 @@ pub enum Error {
     MissingInfo(String),
     #[error("{0}")]
     Unsupported(String),
+    /// Any of the above while reading a named file.
+    #[error("{}: {source}", path.display())]
+    File {
+        path: std::path::PathBuf,
+        #[source]
+        source: Box<Error>,
+    },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
