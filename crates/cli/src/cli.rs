@@ -74,12 +74,53 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    Load(LoadArgs),
     Save(SaveArgs),
     List(ListArgs),
     Show(ShowArgs),
     Export(ExportArgs),
     Analyze(AnalyzeArgs),
     Config(ConfigArgs),
+}
+
+/// Load the kdump capture kernel, or unload it
+#[derive(Debug, Args)]
+#[command(
+    long_about = "\
+Load the kdump capture kernel into the memory reserved by crashkernel=, with kexec_file_load, so
+that a panic boots it and `lastgasp capture` saves the crashed kernel's log. The kernel is
+[kdump] kernel, else the running one (/usr/lib/modules/<release>/vmlinuz, else
+/boot/vmlinuz-<release>); the initramfs is [kdump] initrd, else the one `lastgasp initramfs`
+makes (/var/lib/lastgasp/initramfs-<release>.img). The command line is the running kernel's
+without the parameters a capture kernel must not get (crashkernel=, huge pages, quiet, ...), plus
+nr_cpus=1 reset_devices panic=10 (and irqpoll on x86) and [kdump] cmdline_append; docs/kdump.md
+lists them and why.
+
+Before loading it checks the reservation, kernel.kexec_load_disabled and the image format, and
+every failure, before or after the call, is one line with the fix. After loading it reads
+/sys/kernel/kexec_crash_loaded back. Prints one line on success. --unload takes the capture
+kernel out again.",
+    after_help = "\
+Examples:
+  lastgasp load --kdump                  what the boot-time service runs
+  lastgasp load --kdump --dry-run        show kernel, initramfs and command line; load nothing
+  lastgasp load --kdump --json
+  lastgasp load --unload                 unload the capture kernel"
+)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["kdump", "unload"])))]
+pub struct LoadArgs {
+    /// Load the capture kernel for kdump (kexec_file_load with KEXEC_FILE_ON_CRASH)
+    #[arg(long)]
+    pub kdump: bool,
+    /// Unload the capture kernel (KEXEC_FILE_UNLOAD | KEXEC_FILE_ON_CRASH)
+    #[arg(long)]
+    pub unload: bool,
+    /// Print what would be loaded and check it, without loading
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the result as JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Collect pstore records into reports, then remove them from pstore

@@ -1,5 +1,5 @@
 //! Every system call lastgasp makes that the standard library lacks: kexec_file_load, reboot,
-//! finit_module, mount and unmount, sync; plus the kernel's kexec state files under a root
+//! finit_module, mount and unmount, sync, memfd_create; plus the kernel's kexec state files under a root
 //! directory that tests can redirect.
 //!
 //! This is the only crate of the workspace allowed `unsafe`, and it has exactly one `unsafe`
@@ -9,13 +9,23 @@
 mod error;
 pub mod kexec;
 pub mod kexec_state;
+mod memfd;
 pub mod module;
 pub mod mount;
 pub mod power;
 
 pub use error::{Error, errno_name};
+
+/// The errno values callers of this crate tell apart, so they need not depend on libc.
+pub mod errno {
+    pub use libc::{
+        EADDRNOTAVAIL, EBADMSG, EBUSY, EEXIST, EINVAL, EIO, EKEYREJECTED, ENOENT, ENOEXEC, ENOMEM,
+        ENOPKG, ENOSYS, EPERM,
+    };
+}
 pub use kexec::{KexecFlags, kexec_file_load, kexec_file_unload};
 pub use kexec_state::KexecState;
+pub use memfd::memfd;
 pub use module::{ModuleInitFlags, finit_module};
 pub use mount::{MountFlags, UnmountFlags, mount, sync, syncfs, umount};
 pub use power::{reboot, sysrq_reboot};

@@ -63,8 +63,16 @@ impl SyntheticKernel {
         for i in 0..2 {
             kernel.poke_phys_u64(PD_IMAGE + 8 * (8 + i), (RAM_BASE + (i << 21)) | 0xe3);
         }
+        // init_uts_ns: `struct new_utsname` at offset 0, release at 65 * 2.
+        let uts = kernel.alloc(65 * 6);
+        kernel.poke_phys(uts, b"Linux");
+        kernel.poke_phys(uts + 65, b"synthetic");
+        kernel.poke_phys(uts + 130, b"6.1.0-56-amd64");
+        kernel.poke_phys(uts + 260, b"x86_64");
         kernel.vmcoreinfo = [
             "OSRELEASE=6.1.0-56-amd64".to_owned(),
+            format!("SYMBOL(init_uts_ns)={:x}", image_va(uts)),
+            "OFFSET(uts_namespace.name)=0".to_owned(),
             "PAGESIZE=4096".to_owned(),
             format!("SYMBOL(init_top_pgt)={:x}", image_va(PML4)),
             format!("SYMBOL(swapper_pg_dir)={:x}", image_va(PML4)),
@@ -118,12 +126,13 @@ impl SyntheticKernel {
         text
     }
 
-    /// An ELF core like /proc/vmcore: notes for `cpus` CPUs and VMCOREINFO, RAM as one
-    /// PT_LOAD with its direct-map `p_vaddr`.
+    /// An ELF core like /proc/vmcore: notes for `cpus` CPUs and VMCOREINFO, the kernel image
+    /// mapping as a PT_LOAD, and RAM as one PT_LOAD with its direct-map `p_vaddr`.
     pub fn elf(&self, cpus: usize) -> Vec<u8> {
         ElfCoreBuilder::new(Machine::X86_64)
             .prstatus(cpus)
             .vmcoreinfo(&self.vmcoreinfo_text())
+            .load(RAM_BASE, image_va(RAM_BASE), self.ram.clone())
             .load(RAM_BASE, PAGE_OFFSET + RAM_BASE, self.ram.clone())
             .build()
     }
@@ -238,6 +247,23 @@ impl SyntheticKernel {
         self.poke_phys_u64(at, (state << 62) | id);
     }
 
+    /// Describes a FLATMEM memory model with a non-zero `mem_map`: makedumpfile insists on
+    /// knowing the memory model even to dump the log, and this is the least it accepts.
+    pub fn describe_flatmem(&mut self) {
+        let mem_map_var = self.alloc(8);
+        let mem_map = self.alloc(64);
+        self.poke_phys_u64(mem_map_var, direct_va(mem_map));
+        for (key, value) in [
+            ("SYMBOL(mem_map)", format!("{:x}", image_va(mem_map_var))),
+            ("SIZE(page)", "64".into()),
+            ("OFFSET(page.flags)", "0".into()),
+            ("OFFSET(page._refcount)", "52".into()),
+            ("OFFSET(page.mapping)", "24".into()),
+        ] {
+            self.set_info(key, &value);
+        }
+    }
+
     /// Writes a pre-5.10 structured log (`struct printk_log`, 16-byte headers, 4-byte
     /// alignment) of `buf_len` bytes; when the records do not fit, the oldest are overwritten
     /// and a zero-length record marks the wrap, as the kernel does.
@@ -294,6 +320,16 @@ impl SyntheticKernel {
             self.set_info(key, value);
         }
         self.set_info("OSRELEASE", "5.4.0-synthetic");
+        let uts = self
+            .vmcoreinfo
+            .iter()
+            .find_map(|l| l.strip_prefix("SYMBOL(init_uts_ns)="))
+            .and_then(|v| u64::from_str_radix(v, 16).ok());
+        if let Some(uts) = uts {
+            let release = uts - START_KERNEL_MAP + 130;
+            self.poke_phys(release, &[0; 65]);
+            self.poke_phys(release, b"5.4.0-synthetic");
+        }
         buf
     }
 }

@@ -5,6 +5,7 @@ mod analyze;
 mod config;
 mod export;
 mod list;
+mod load;
 mod save;
 mod show;
 
@@ -18,6 +19,7 @@ pub fn run(cli: Cli) -> Result<()> {
     match &cli.command {
         // analyze needs no configuration, so a broken config file cannot stop it.
         Command::Analyze(args) => analyze::run(args),
+        Command::Load(args) => load::run(&settings(global)?, &global.root, args, global.quiet),
         Command::Save(args) => save::run(&settings(global)?, args, global.quiet),
         Command::List(args) => list::run(&settings(global)?, args),
         Command::Show(args) => show::run(&settings(global)?, args),
