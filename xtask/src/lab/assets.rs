@@ -1,8 +1,11 @@
 //! Everything the lab boots, fetched from Debian's packages and cached under `target/lab/`:
-//! host tools, the current Debian kernel image, its headers, the crash-test module built against
-//! them and the static lastgasp binary.
+//! host tools, the current Debian kernel image of each release the lab boots, its headers, the
+//! crash-test module built against them and the static lastgasp binary.
 
+use super::apt::Apt;
 use super::arch::Arch;
+use super::newer_kbuild;
+use super::suite::Suite;
 use crate::shell::{self, have};
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
@@ -17,6 +20,28 @@ pub struct Kernel {
     pub modules: PathBuf,
     /// The kernel's build headers, for the crash-test module.
     pub headers: PathBuf,
+    /// `make` variables its headers need on this host (see [`newer_kbuild`]).
+    pub make_overrides: Vec<String>,
+}
+
+impl Kernel {
+    /// A module of the kernel package by its path under `kernel/` (`fs/pstore/ramoops.ko`),
+    /// decompressed when the package ships it xz-compressed (busybox's insmod takes plain
+    /// modules only); `None` when the kernel has it built in.
+    pub fn module(&self, relative: &str) -> Result<Option<Vec<u8>>> {
+        let plain = self.modules.join(relative);
+        if plain.exists() {
+            return std::fs::read(&plain)
+                .map(Some)
+                .with_context(|| format!("reading {}", plain.display()));
+        }
+        let xz = self.modules.join(format!("{relative}.xz"));
+        if !xz.exists() {
+            return Ok(None);
+        }
+        let out = shell::run(Command::new("xz").arg("-dc").arg(&xz))?;
+        Ok(Some(out.stdout))
+    }
 }
 
 /// Host programs the lab runs, with the Debian package that provides each.
@@ -28,6 +53,7 @@ fn host_tools(arch: Arch) -> &'static [(&'static str, &'static str)] {
             ("/usr/share/OVMF/OVMF_CODE_4M.fd", "ovmf"),
             ("make", "make"),
             ("gcc", "gcc"),
+            ("xz", "xz-utils"),
         ],
         Arch::Aarch64 => &[
             ("qemu-system-aarch64", "qemu-system-arm"),
@@ -37,7 +63,7 @@ fn host_tools(arch: Arch) -> &'static [(&'static str, &'static str)] {
     }
 }
 
-fn apt_install(packages: &[&str]) -> Result<()> {
+pub fn apt_install(packages: &[&str]) -> Result<()> {
     eprintln!("lab: installing {}", packages.join(" "));
     shell::run(Command::new("apt-get").arg("update").arg("-q"))?;
     shell::run(
@@ -68,101 +94,13 @@ pub fn ensure_host_tools(arch: Arch) -> Result<()> {
     apt_install(&missing)
 }
 
-/// APT for a guest architecture. A foreign one gets its own package lists and cache under the
-/// lab's cache, so the host's APT state is left alone.
-struct Apt {
-    options: Vec<String>,
-    lists: Option<PathBuf>,
-}
-
-impl Apt {
-    fn new(cache: &Path, arch: Arch) -> Result<Apt> {
-        if arch.native() {
-            return Ok(Apt {
-                options: Vec::new(),
-                lists: None,
-            });
-        }
-        let root = cache.join(format!("apt-{}", arch.debian()));
-        let lists = root.join("lists");
-        for dir in [lists.join("partial"), root.join("cache/archives/partial")] {
-            std::fs::create_dir_all(&dir)?;
-        }
-        let options = vec![
-            format!("-oAPT::Architecture={}", arch.debian()),
-            format!("-oAPT::Architectures={}", arch.debian()),
-            format!("-oDir::State::Lists={}", lists.display()),
-            format!("-oDir::Cache={}", root.join("cache").display()),
-        ];
-        Ok(Apt {
-            options,
-            lists: Some(lists),
-        })
-    }
-
-    fn command(&self, program: &str) -> Command {
-        let mut cmd = Command::new(program);
-        cmd.args(&self.options);
-        cmd
-    }
-
-    fn update(&self) -> Result<()> {
-        shell::run(self.command("apt-get").args(["update", "-q"]))?;
-        Ok(())
-    }
-
-    /// The package a metapackage depends on, e.g. `linux-image-6.1.0-56-amd64`.
-    fn dependency(&self, meta: &str, prefix: &str) -> Result<Option<String>> {
-        if let Some(lists) = &self.lists
-            && std::fs::read_dir(lists)?.filter_map(Result::ok).count() <= 1
-        {
-            self.update()?;
-        }
-        let depends = shell::stdout(self.command("apt-cache").args(["depends", meta]))?;
-        Ok(depends
-            .lines()
-            .find_map(|line| line.trim().strip_prefix("Depends: "))
-            .filter(|name| name.starts_with(prefix))
-            .map(str::to_owned))
-    }
-
-    /// Downloads `package` and unpacks it into `dest` (no installation).
-    fn unpack(&self, package: &str, cache: &Path, dest: &Path) -> Result<()> {
-        eprintln!("lab: downloading {package}");
-        let downloads = cache.join("downloads");
-        std::fs::create_dir_all(&downloads)?;
-        shell::run(
-            self.command("apt-get")
-                .args(["download", "-q", package])
-                .current_dir(&downloads),
-        )?;
-        let deb = std::fs::read_dir(&downloads)?
-            .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-            .find(|path| {
-                path.file_name()
-                    .and_then(|name| name.to_str())
-                    .is_some_and(|name| {
-                        name.starts_with(&format!("{package}_")) && name.ends_with(".deb")
-                    })
-            })
-            .with_context(|| {
-                format!(
-                    "apt-get download left no {package} .deb in {}",
-                    downloads.display()
-                )
-            })?;
-        shell::run(Command::new("dpkg").arg("-x").arg(&deb).arg(dest))?;
-        std::fs::remove_file(&deb)?;
-        Ok(())
-    }
-}
-
-/// The current Debian kernel for `arch` (the one `linux-image-<arch>` depends on), unpacked
-/// under `cache`, with its headers: installed for the native architecture; for a foreign one
-/// unpacked too, its `scripts` pointing at the host's own linux-kbuild (Debian's headers
-/// packages link to it), so the module cross-builds with the host's build tools.
-pub fn kernel(cache: &Path, arch: Arch) -> Result<Kernel> {
-    let apt = Apt::new(cache, arch)?;
+/// The current Debian kernel of `suite` for `arch` (the one `linux-image-<arch>` depends on),
+/// unpacked under `cache`, with its headers. The host's own kernel's headers are installed; any
+/// other's are unpacked too: a foreign architecture's with `scripts` pointing at the host's own
+/// linux-kbuild (Debian's headers packages link to it), another release's with that release's
+/// linux-kbuild beside them (see [`newer_kbuild`]).
+pub fn kernel(cache: &Path, arch: Arch, suite: Suite) -> Result<Kernel> {
+    let apt = Apt::new(cache, arch, suite)?;
     let meta = format!("linux-image-{}", arch.debian());
     let package = match apt.dependency(&meta, "linux-image-")? {
         Some(package) => package,
@@ -179,28 +117,50 @@ pub fn kernel(cache: &Path, arch: Arch) -> Result<Kernel> {
         apt.unpack(&package, cache, &unpacked)?;
     }
     let headers_package = format!("linux-headers-{release}");
-    let headers = if arch.native() {
+    let native_host = arch.native() && suite.is_host();
+    let headers = if native_host {
         PathBuf::from(format!("/usr/src/{headers_package}"))
     } else {
         cache
             .join(&headers_package)
             .join(format!("usr/src/{headers_package}"))
     };
+    let root = cache.join(&headers_package);
     if !headers.exists() {
-        if arch.native() {
+        if native_host {
             apt_install(&[&headers_package])?;
-        } else {
-            let root = cache.join(&headers_package);
+        } else if suite.is_host() {
             apt.unpack(&headers_package, cache, &root)?;
             link_host_kbuild(&root, &release)?;
+        } else {
+            if !arch.native() {
+                bail!(
+                    "the lab builds modules for {} on {} only",
+                    suite.kernel(),
+                    Arch::X86_64.name()
+                );
+            }
+            newer_kbuild::unpack(&apt, cache, &root, &release)?;
         }
     }
+    let make_overrides = if suite.is_host() {
+        Vec::new()
+    } else {
+        newer_kbuild::prepare(&apt, cache, &root)?
+    };
+    // Merged /usr: newer releases ship modules under usr/lib.
+    let modules = ["usr/lib", "lib"]
+        .iter()
+        .map(|lib| unpacked.join(format!("{lib}/modules/{release}/kernel")))
+        .find(|dir| dir.exists())
+        .with_context(|| format!("{package} holds no modules directory"))?;
     Ok(Kernel {
         arch,
-        modules: unpacked.join(format!("lib/modules/{release}/kernel")),
+        modules,
         vmlinuz,
         release,
         headers,
+        make_overrides,
     })
 }
 
@@ -231,7 +191,7 @@ pub fn busybox(cache: &Path, arch: Arch) -> Result<PathBuf> {
     let unpacked = cache.join(format!("busybox-static-{}", arch.debian()));
     let busybox = unpacked.join("bin/busybox");
     if !busybox.exists() {
-        Apt::new(cache, arch)?.unpack("busybox-static", cache, &unpacked)?;
+        Apt::new(cache, arch, Suite::Bookworm)?.unpack("busybox-static", cache, &unpacked)?;
     }
     Ok(busybox)
 }
@@ -261,6 +221,7 @@ pub fn crash_module(workspace: &Path, cache: &Path, kernel: &Kernel) -> Result<P
             .arg(format!("DEB_HOST_ARCH={}", kernel.arch.debian()))
             .arg(format!("DEB_HOST_GNU_TYPE={}", kernel.arch.gnu_type()));
     }
+    make.args(&kernel.make_overrides);
     shell::run(make.arg("modules"))?;
     Ok(build.join("lastgasp_crashtest.ko"))
 }

@@ -3,12 +3,16 @@
 //! warm reboot collect with `lastgasp save`, and checks the report against the serial console.
 //! Everything it downloads or builds is cached under `target/lab/`.
 
-mod arch;
-mod assets;
+pub(crate) mod apt;
+pub(crate) mod arch;
+pub(crate) mod assets;
 mod check;
 mod initramfs;
+mod newer_kbuild;
 mod qemu;
 mod scenario;
+pub(crate) mod suite;
+mod vmcores;
 
 use anyhow::{Context, Result, bail};
 use arch::Arch;
@@ -16,6 +20,7 @@ use scenario::Scenario;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+use suite::Suite;
 
 #[derive(clap::Args)]
 pub struct LabArgs {
@@ -34,9 +39,27 @@ pub struct LabArgs {
     /// Seconds one guest may take for crash, reboot and collection.
     #[arg(long, default_value_t = 300)]
     timeout: u64,
+    /// Make real vmcores instead (kdump's /proc/vmcore and QEMU's dump-guest-memory) under
+    /// target/lab/vmcores; with --save-fixtures, copy the small ones to tests/fixtures/vmcore.
+    #[arg(long)]
+    vmcores: bool,
+    /// Kernels to boot: 6.1 (Debian 12), 6.12 (Debian 13), or both, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "6.1")]
+    kernel: Vec<String>,
 }
 
-/// What one architecture's guests boot.
+impl LabArgs {
+    fn suites(&self) -> Result<Vec<Suite>> {
+        self.kernel
+            .iter()
+            .map(|word| {
+                Suite::parse(word).with_context(|| format!("unknown kernel {word:?} (6.1 or 6.12)"))
+            })
+            .collect()
+    }
+}
+
+/// What one (architecture, kernel) pair's guests boot.
 struct Guest {
     vmlinuz: PathBuf,
     initramfs: PathBuf,
@@ -46,17 +69,17 @@ struct Guest {
 struct Lab {
     workspace: PathBuf,
     cache: PathBuf,
-    guests: Vec<(Arch, Guest)>,
+    guests: Vec<((Arch, Suite), Guest)>,
     /// The static lastgasp: inside native guests, on the host for the others' records.
     lastgasp: PathBuf,
 }
 
 impl Lab {
-    fn guest(&self, arch: Arch) -> &Guest {
+    fn guest(&self, arch: Arch, suite: Suite) -> &Guest {
         self.guests
             .iter()
-            .find_map(|(have, guest)| (*have == arch).then_some(guest))
-            .expect("prepare() made a guest for every scenario's architecture")
+            .find_map(|(have, guest)| (*have == (arch, suite)).then_some(guest))
+            .expect("prepare() made a guest for every scenario's architecture and kernel")
     }
 }
 
@@ -82,16 +105,40 @@ const GUEST_MODULES: &[&str] = &[
     "fs/pstore/pstore_zone.ko",
     "fs/pstore/pstore_blk.ko",
     "drivers/firmware/efi/efi-pstore.ko",
+    "drivers/firmware/qemu_fw_cfg.ko",
 ];
 
 fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("reading {}", path.display()))
 }
 
-/// Fetches the kernel and builds the initramfs for one architecture.
-fn prepare_guest(workspace: &Path, cache: &Path, arch: Arch, lastgasp: &Path) -> Result<Guest> {
+/// Fetches the kernel and builds the initramfs for one architecture and kernel.
+fn prepare_guest(
+    workspace: &Path,
+    cache: &Path,
+    (arch, suite): (Arch, Suite),
+    lastgasp: &Path,
+) -> Result<Guest> {
     assets::ensure_host_tools(arch)?;
-    let kernel = assets::kernel(cache, arch)?;
+    let kernel = assets::kernel(cache, arch, suite)?;
+    let image = guest_image(workspace, cache, &kernel, Some(lastgasp))?;
+    let initramfs = cache.join(format!("initramfs-{}-{}.cpio", arch.name(), suite.kernel()));
+    std::fs::write(&initramfs, image.finish())?;
+    Ok(Guest {
+        vmlinuz: kernel.vmlinuz,
+        initramfs,
+    })
+}
+
+/// The lab's initramfs for `kernel`: busybox, the guest's `/init`, the crash-test module, the
+/// kernel's modules the lab loads and (on native guests) the static lastgasp.
+fn guest_image(
+    workspace: &Path,
+    cache: &Path,
+    kernel: &assets::Kernel,
+    lastgasp: Option<&Path>,
+) -> Result<initramfs::Initramfs> {
+    let arch = kernel.arch;
     let mut image = initramfs::Initramfs::default();
     for dir in [
         "bin",
@@ -110,31 +157,27 @@ fn prepare_guest(workspace: &Path, cache: &Path, arch: Arch, lastgasp: &Path) ->
     image.char_device("dev/console", 5, 1);
     image.file("init", 0o755, &read(&workspace.join("lab/guest/init"))?);
     image.file("bin/busybox", 0o755, &read(&assets::busybox(cache, arch)?)?);
-    let module = assets::crash_module(workspace, cache, &kernel)?;
+    let module = assets::crash_module(workspace, cache, kernel)?;
     image.file("lib/modules/lastgasp_crashtest.ko", 0o644, &read(&module)?);
-    if arch.native() {
+    if let Some(lastgasp) = lastgasp
+        && arch.native()
+    {
         image.file("bin/lastgasp", 0o755, &read(lastgasp)?);
     }
     for relative in GUEST_MODULES {
-        let path = kernel.modules.join(relative);
-        if !path.exists() {
+        let Some(module) = kernel.module(relative)? else {
             continue;
-        }
+        };
         let name = Path::new(relative)
             .file_name()
             .expect("module paths name a file");
         image.file(
             &format!("lib/modules/{}", name.to_string_lossy()),
             0o644,
-            &read(&path)?,
+            &module,
         );
     }
-    let initramfs = cache.join(format!("initramfs-{}.cpio", arch.name()));
-    std::fs::write(&initramfs, image.finish())?;
-    Ok(Guest {
-        vmlinuz: kernel.vmlinuz,
-        initramfs,
-    })
+    Ok(image)
 }
 
 /// Prepares a guest for every architecture `scenarios` use.
@@ -144,8 +187,11 @@ fn prepare(scenarios: &[Scenario]) -> Result<Lab> {
     let lastgasp = assets::lastgasp_binary(&workspace)?;
     let mut guests = Vec::new();
     for arch in [Arch::X86_64, Arch::Aarch64] {
-        if scenarios.iter().any(|scenario| scenario.arch == arch) {
-            guests.push((arch, prepare_guest(&workspace, &cache, arch, &lastgasp)?));
+        for suite in Suite::ALL {
+            let pair = (arch, suite);
+            if scenarios.iter().any(|s| (s.arch, s.suite) == pair) {
+                guests.push((pair, prepare_guest(&workspace, &cache, pair, &lastgasp)?));
+            }
         }
     }
     Ok(Lab {
@@ -158,7 +204,7 @@ fn prepare(scenarios: &[Scenario]) -> Result<Lab> {
 
 /// Boots one scenario and checks what it collected.
 fn run_one(lab: &Lab, scenario: &Scenario, limit: Duration) -> Result<check::Collected> {
-    let guest = lab.guest(scenario.arch);
+    let guest = lab.guest(scenario.arch, scenario.suite);
     let boot = || -> Result<qemu::RunDir> {
         let run = qemu::RunDir::create(lab.cache.join("runs").join(&scenario.name))?;
         qemu::boot(scenario, &guest.vmlinuz, &guest.initramfs, &run, limit)?;
@@ -247,37 +293,59 @@ fn run_scenarios(scenarios: &[Scenario], args: &LabArgs) -> Result<()> {
 }
 
 /// The lab part of `cargo xtask ci`: the four backends, plus fresh crashes of a few corpus kinds
-/// whose signatures must equal the committed goldens (another boot, same signature).
+/// whose signatures must equal the committed goldens (another boot, same signature), on 6.1;
+/// on 6.12 ramoops and two of those kinds against the same goldens.
 pub fn ci() -> Result<()> {
-    let mut scenarios = scenario::backends();
+    let mut scenarios = scenario::backends(Suite::Bookworm);
     scenarios.extend(
         scenario::CI_KINDS
             .iter()
-            .map(|kind| scenario::corpus(Arch::X86_64, kind, scenario::CI_BOOT)),
+            .map(|kind| scenario::corpus(Arch::X86_64, Suite::Bookworm, kind, scenario::CI_BOOT)),
     );
-    scenarios.push(scenario::corpus(Arch::Aarch64, "null", scenario::CI_BOOT));
+    scenarios.push(scenario::corpus(
+        Arch::Aarch64,
+        Suite::Bookworm,
+        "null",
+        scenario::CI_BOOT,
+    ));
+    scenarios.push(scenario::backends(Suite::Trixie).remove(0));
+    scenarios.extend(
+        scenario::CI_KINDS_NEWER
+            .iter()
+            .map(|kind| scenario::corpus(Arch::X86_64, Suite::Trixie, kind, scenario::CI_BOOT)),
+    );
     let args = LabArgs {
         names: Vec::new(),
         corpus: false,
         jobs: 2,
         save_fixtures: false,
         timeout: 300,
+        vmcores: false,
+        kernel: Vec::new(),
     };
     run_scenarios(&scenarios, &args)
 }
 
 /// `cargo xtask lab`.
 pub fn run(args: &LabArgs) -> Result<()> {
-    let mut scenarios = if args.corpus {
-        scenario::full_corpus()
-    } else {
-        scenario::backends()
-    };
+    if args.vmcores {
+        return run_vmcores(args);
+    }
+    let mut scenarios = Vec::new();
+    for suite in args.suites()? {
+        scenarios.extend(if args.corpus {
+            scenario::full_corpus(suite)
+        } else {
+            scenario::backends(suite)
+        });
+    }
     if !args.names.is_empty() {
         scenarios.retain(|s| {
-            args.names
-                .iter()
-                .any(|name| s.name == *name || s.crash == *name)
+            args.names.iter().any(|name| {
+                s.name == *name
+                    || s.crash == *name
+                    || s.name == format!("{name}{}", s.suite.name_suffix())
+            })
         });
         if scenarios.is_empty() {
             bail!("no scenario named {}", args.names.join(", "));
@@ -286,9 +354,37 @@ pub fn run(args: &LabArgs) -> Result<()> {
     run_scenarios(&scenarios, args)
 }
 
+/// `cargo xtask lab --vmcores`: every vmcore job, or those named.
+fn run_vmcores(args: &LabArgs) -> Result<()> {
+    let mut jobs = vmcores::jobs();
+    if !args.names.is_empty() {
+        jobs.retain(|job| args.names.contains(&job.name));
+        if jobs.is_empty() {
+            bail!("no vmcore job named {}", args.names.join(", "));
+        }
+    }
+    let workspace = workspace();
+    let cache = workspace.join("target/lab");
+    let started = Instant::now();
+    let failed = vmcores::run(&workspace, &cache, &jobs, Duration::from_secs(args.timeout))?;
+    eprintln!(
+        "lab: {} vmcores made, {} failed ({}s)",
+        jobs.len() - failed.len(),
+        failed.len(),
+        started.elapsed().as_secs()
+    );
+    if !failed.is_empty() {
+        bail!("vmcore jobs failed: {}", failed.join(", "));
+    }
+    if args.save_fixtures {
+        vmcores::save_fixtures(&workspace, &cache, &jobs)?;
+    }
+    Ok(())
+}
+
 /// `cargo xtask demo`: one real crash through ramoops, then the report lastgasp made of it.
 pub fn demo() -> Result<()> {
-    let scenario = scenario::backends().remove(0);
+    let scenario = scenario::backends(Suite::Bookworm).remove(0);
     let lab = prepare(std::slice::from_ref(&scenario))?;
     eprintln!(
         "demo: booting Linux under QEMU, crashing it, rebooting and collecting (about a minute)"
@@ -321,13 +417,15 @@ fn save_fixtures(lab: &Lab, scenario: &Scenario, out: &Path) -> Result<()> {
             .join(kind);
         std::fs::create_dir_all(&dest)?;
         let record = last_dump_record(&out.join("pstore"))?;
+        // Another kernel's logs of the same kind sit beside the first's, under the same golden.
+        let suffix = scenario.suite.name_suffix();
         std::fs::write(
-            dest.join(format!("boot{boot}.log")),
+            dest.join(format!("boot{boot}{suffix}.log")),
             head_and_tail(&record, 400),
         )?;
         let first_boot = check::first_boot(&serial);
         std::fs::write(
-            dest.join(format!("serial{boot}.log")),
+            dest.join(format!("serial{boot}{suffix}.log")),
             head_and_tail(first_boot, 400),
         )?;
     } else {

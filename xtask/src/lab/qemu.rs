@@ -163,18 +163,38 @@ pub fn boot(
         }
     }
     cmd.arg("-append").arg(append);
+    let mut machine_check_pending = scenario.crash == MACHINE_CHECK;
+    supervise(&mut cmd, arch.qemu(), run, limit, || {
+        if machine_check_pending && guest_said(&run.serial, MACHINE_CHECK_READY) {
+            inject_machine_check(&run.monitor)?;
+            machine_check_pending = false;
+        }
+        Ok(())
+    })
+}
+
+/// Starts QEMU and waits until it exits (the guest powered off, or the host quit it from
+/// `on_tick`), `limit` passes, or the guest never reaches `/init`. `on_tick` runs every 200 ms
+/// for the host's part of a scenario.
+pub fn supervise(
+    cmd: &mut Command,
+    program: &str,
+    run: &RunDir,
+    limit: Duration,
+    mut on_tick: impl FnMut() -> Result<()>,
+) -> Result<()> {
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .with_context(|| format!("starting {}", arch.qemu()))?;
+        .with_context(|| format!("starting {program}"))?;
     let started = Instant::now();
-    let mut machine_check_pending = scenario.crash == MACHINE_CHECK;
     loop {
-        if machine_check_pending && guest_said(&run.serial, MACHINE_CHECK_READY) {
-            inject_machine_check(&run.monitor)?;
-            machine_check_pending = false;
+        if let Err(err) = on_tick() {
+            child.kill().ok();
+            child.wait().ok();
+            return Err(err);
         }
         if let Some(status) = child.try_wait()? {
             if !status.success() {
@@ -202,4 +222,42 @@ pub fn boot(
         }
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// Runs one command on QEMU's human monitor and returns what it printed, waiting (up to
+/// `limit`) for the prompt that follows, so a slow command such as dump-guest-memory is done.
+pub fn monitor_command(monitor: &Path, command: &str, limit: Duration) -> Result<String> {
+    use std::io::{Read, Write};
+    const PROMPT: &[u8] = b"(qemu) ";
+    let mut socket = std::os::unix::net::UnixStream::connect(monitor)
+        .with_context(|| format!("connecting to the QEMU monitor at {}", monitor.display()))?;
+    socket.set_read_timeout(Some(Duration::from_millis(500)))?;
+    let started = Instant::now();
+    let read_to_prompt = |socket: &mut std::os::unix::net::UnixStream| -> Result<Vec<u8>> {
+        let mut seen = Vec::new();
+        let mut buffer = [0u8; 4096];
+        while !seen.ends_with(PROMPT) {
+            if started.elapsed() > limit {
+                bail!(
+                    "the QEMU monitor did not finish {command:?} within {}s",
+                    limit.as_secs()
+                );
+            }
+            match socket.read(&mut buffer) {
+                Ok(0) => bail!("the QEMU monitor closed during {command:?}"),
+                Ok(count) => seen.extend_from_slice(&buffer[..count]),
+                Err(err)
+                    if matches!(
+                        err.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
+                Err(err) => return Err(err.into()),
+            }
+        }
+        Ok(seen)
+    };
+    read_to_prompt(&mut socket)?;
+    socket.write_all(format!("{command}\n").as_bytes())?;
+    let output = read_to_prompt(&mut socket)?;
+    Ok(String::from_utf8_lossy(&output).into_owned())
 }

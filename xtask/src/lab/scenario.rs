@@ -2,6 +2,7 @@
 //! collected on the next boot must show.
 
 use super::arch::Arch;
+use super::suite::Suite;
 
 /// A pstore backend as the lab arms it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +40,8 @@ impl Backend {
 pub struct Scenario {
     pub name: String,
     pub arch: Arch,
+    /// Whose kernel the guest boots.
+    pub suite: Suite,
     pub backend: Backend,
     /// The crash-test module's crash kind, or `sysrq`/`oops-live` (see lab/guest/init).
     pub crash: String,
@@ -48,11 +51,12 @@ pub struct Scenario {
     pub corpus_boot: Option<u32>,
 }
 
-/// The four backend scenarios of the test suite.
-pub fn backends() -> Vec<Scenario> {
+/// The four backend scenarios of the test suite, on one kernel.
+pub fn backends(suite: Suite) -> Vec<Scenario> {
     let scenario = |backend: Backend, crash: &str, panics| Scenario {
-        name: backend.guest_name().to_owned(),
+        name: format!("{}{}", backend.guest_name(), suite.name_suffix()),
         arch: Arch::X86_64,
+        suite,
         backend,
         crash: crash.to_owned(),
         panics,
@@ -90,19 +94,23 @@ pub const CORPUS_KINDS: &[&str] = &[
 /// Corpus kinds crashed afresh by `cargo xtask ci`, checked against their committed signatures.
 pub const CI_KINDS: &[&str] = &["null", "bug", "warn", "softlockup"];
 
+/// Corpus kinds CI crashes on 6.12 too, against the same goldens.
+pub const CI_KINDS_NEWER: &[&str] = &["null", "warn"];
+
 /// The boot number of CI's fresh crashes (the committed corpus holds boots 1 and 2).
 pub const CI_BOOT: u32 = 3;
 
 /// The corpus scenario for one crash kind on one boot.
-pub fn corpus(arch: Arch, kind: &str, boot: u32) -> Scenario {
+pub fn corpus(arch: Arch, suite: Suite, kind: &str, boot: u32) -> Scenario {
     let prefix = if arch == Arch::X86_64 {
         String::new()
     } else {
         format!("{}-", arch.name())
     };
     Scenario {
-        name: format!("{prefix}kind-{kind}-boot{boot}"),
+        name: format!("{prefix}kind-{kind}-boot{boot}{}", suite.name_suffix()),
         arch,
+        suite,
         backend: Backend::Ramoops,
         crash: kind.to_owned(),
         panics: true,
@@ -114,15 +122,18 @@ pub fn corpus(arch: Arch, kind: &str, boot: u32) -> Scenario {
 /// and QEMU injects machine checks on x86 only.
 const X86_ONLY_KINDS: &[&str] = &["gpf", "divzero", "mce"];
 
-/// The whole analysis corpus: every kind on two boots, x86_64 and aarch64.
-pub fn full_corpus() -> Vec<Scenario> {
-    let kinds = CORPUS_KINDS.iter().map(|kind| (Arch::X86_64, *kind)).chain(
-        CORPUS_KINDS
-            .iter()
-            .filter(|kind| !X86_ONLY_KINDS.contains(kind))
-            .map(|kind| (Arch::Aarch64, *kind)),
-    );
+/// The whole analysis corpus on one kernel: every kind on two boots, x86_64 and (on bookworm,
+/// whose arm64 headers the lab cross-builds against) aarch64.
+pub fn full_corpus(suite: Suite) -> Vec<Scenario> {
+    let arm = CORPUS_KINDS
+        .iter()
+        .filter(|kind| suite.is_host() && !X86_ONLY_KINDS.contains(kind))
+        .map(|kind| (Arch::Aarch64, *kind));
+    let kinds = CORPUS_KINDS
+        .iter()
+        .map(|kind| (Arch::X86_64, *kind))
+        .chain(arm);
     kinds
-        .flat_map(|(arch, kind)| [corpus(arch, kind, 1), corpus(arch, kind, 2)])
+        .flat_map(|(arch, kind)| [corpus(arch, suite, kind, 1), corpus(arch, suite, kind, 2)])
         .collect()
 }
