@@ -34,5 +34,7 @@ pub fn run() -> Result<()> {
     )?;
     step("cargo test", cargo().args(["test", "--workspace"]))?;
     eprintln!("ci: lab (real kernels under QEMU)");
-    crate::lab::ci()
+    crate::lab::ci()?;
+    eprintln!("ci: compatibility with crash, drgn, makedumpfile and vmcore-dmesg");
+    crate::compat::ci()
 }

@@ -3,6 +3,7 @@
 
 mod bench;
 mod ci;
+mod compat;
 mod lab;
 mod man;
 mod shell;
@@ -29,6 +30,9 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Write the man pages generated from the CLI definition to docs/man.
     Man,
+    /// Check lastgasp's kdump output with crash, drgn, makedumpfile and vmcore-dmesg on the
+    /// lab's vmcores.
+    Compat(compat::CompatArgs),
 }
 
 fn main() -> Result<()> {
@@ -38,5 +42,6 @@ fn main() -> Result<()> {
         Command::Ci => ci::run(),
         Command::Bench(args) => bench::run(&args),
         Command::Man => man::run(),
+        Command::Compat(args) => compat::run(&args),
     }
 }

@@ -192,7 +192,7 @@ fn run_once(
     Ok((elapsed, produced))
 }
 
-fn workspace_root() -> Result<PathBuf> {
+pub(crate) fn workspace_root() -> Result<PathBuf> {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .map(Path::to_path_buf)
@@ -200,7 +200,7 @@ fn workspace_root() -> Result<PathBuf> {
 }
 
 /// `cargo build --release -p lastgasp`, and the binary it made.
-fn build_lastgasp(workspace: &Path) -> Result<PathBuf> {
+pub(crate) fn build_lastgasp(workspace: &Path) -> Result<PathBuf> {
     eprintln!("building lastgasp (release)");
     let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
         .args(["build", "--release", "-p", "lastgasp"])

@@ -1,0 +1,172 @@
+//! What any tool that opens a dump of a crash must show, taken from the crashed kernel's own log
+//! (makedumpfile's reading of the ELF vmcore) and its VMCOREINFO: the panic line, the release, the
+//! task that crashed and the last lines of the log.
+
+use anyhow::{Context, Result};
+
+/// How many of the log's last lines drgn must print back identically.
+pub const TAIL_LINES: usize = 20;
+
+const PANIC_MARK: &str = "Kernel panic - not syncing: ";
+
+/// The facts a dump must give back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expected {
+    /// `uname -r` of the crashed kernel.
+    pub release: String,
+    /// The panic message after "Kernel panic - not syncing: ".
+    pub panic: String,
+    /// The task the kernel names in its "CPU: n PID: p Comm: c" line after the panic.
+    pub task: Option<Task>,
+    /// The last [`TAIL_LINES`] lines of the log, as makedumpfile prints them.
+    pub tail: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Task {
+    pub pid: u32,
+    pub comm: String,
+}
+
+/// The log text of one line without its `[    1.234567] ` timestamp.
+pub fn message(line: &str) -> &str {
+    line.strip_prefix('[')
+        .and_then(|rest| rest.split_once("] "))
+        .map_or(line, |(_, text)| text)
+}
+
+impl Expected {
+    /// Reads the expectations from `log` (makedumpfile's `--dump-dmesg` text) and `release`.
+    pub fn from_log(log: &str, release: &str) -> Result<Expected> {
+        let lines: Vec<&str> = log.lines().collect();
+        let panic_at = lines
+            .iter()
+            .rposition(|line| {
+                let text = message(line);
+                text.starts_with(PANIC_MARK)
+            })
+            .context("the log has no \"Kernel panic - not syncing:\" line")?;
+        let panic = lines
+            .get(panic_at)
+            .map(|line| message(line).trim_start_matches(PANIC_MARK).trim_end())
+            .unwrap_or_default()
+            .to_owned();
+        // The panic dumps the stack of the task that called panic(); its header follows at once.
+        let task = lines
+            .get(panic_at..)
+            .unwrap_or_default()
+            .iter()
+            .find_map(|line| task_of(message(line)));
+        let start = lines.len().saturating_sub(TAIL_LINES);
+        Ok(Expected {
+            release: release.to_owned(),
+            panic,
+            task,
+            tail: lines
+                .get(start..)
+                .unwrap_or_default()
+                .iter()
+                .map(|line| (*line).to_owned())
+                .collect(),
+        })
+    }
+
+    /// The whole panic line as the kernel printed it (without timestamp).
+    pub fn panic_line(&self) -> String {
+        format!("{PANIC_MARK}{}", self.panic)
+    }
+}
+
+/// `CPU: 0 PID: 1 Comm: init Not tainted ...` (6.1) or `CPU: 0 UID: 0 PID: 1 Comm: init ...`
+/// (6.12) gives the pid and command.
+fn task_of(text: &str) -> Option<Task> {
+    if !text.starts_with("CPU: ") {
+        return None;
+    }
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let after = |key: &str| {
+        words
+            .iter()
+            .position(|word| *word == key)
+            .and_then(|at| words.get(at + 1))
+    };
+    Some(Task {
+        pid: after("PID:")?.parse().ok()?,
+        comm: (*after("Comm:")?).to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LOG_61: &str = "\
+[    4.400000] sysrq: Trigger a crash
+[    4.481396] Kernel panic - not syncing: sysrq triggered crash
+[    4.481569] CPU: 0 PID: 1 Comm: init Not tainted 6.1.0-57-amd64 #1  Debian 6.1.192-3
+[    4.481600] Call Trace:
+[    4.486052] ---[ end Kernel panic - not syncing: sysrq triggered crash ]---
+";
+
+    #[test]
+    fn panic_release_and_task_come_from_the_log() {
+        let got = Expected::from_log(LOG_61, "6.1.0-57-amd64").unwrap();
+        assert_eq!(got.panic, "sysrq triggered crash");
+        assert_eq!(
+            got.panic_line(),
+            "Kernel panic - not syncing: sysrq triggered crash"
+        );
+        assert_eq!(
+            got.task,
+            Some(Task {
+                pid: 1,
+                comm: "init".into()
+            })
+        );
+        assert_eq!(got.tail.len(), 5);
+        assert!(got.tail[4].ends_with("triggered crash ]---"));
+    }
+
+    #[test]
+    fn the_612_header_has_a_uid_before_the_pid() {
+        let log = "[    1.000000] Kernel panic - not syncing: Fatal exception\n\
+                   [    1.000001] CPU: 0 UID: 0 PID: 83 Comm: sh Tainted: G      D    O 6.12.117+deb13-amd64 #1\n";
+        let got = Expected::from_log(log, "6.12.117+deb13-amd64").unwrap();
+        assert_eq!(
+            got.task,
+            Some(Task {
+                pid: 83,
+                comm: "sh".into()
+            })
+        );
+    }
+
+    #[test]
+    fn the_task_is_the_one_after_the_panic_not_an_earlier_oops() {
+        let log = "[    1.0] CPU: 1 PID: 7 Comm: kworker/1:0 Not tainted\n\
+                   [    2.0] Kernel panic - not syncing: Fatal exception\n\
+                   [    2.1] CPU: 0 PID: 99 Comm: sh Tainted: G D\n";
+        let got = Expected::from_log(log, "r").unwrap();
+        assert_eq!(got.task.unwrap().pid, 99);
+    }
+
+    #[test]
+    fn a_log_without_a_panic_is_an_error() {
+        let err = Expected::from_log("[    1.0] hello\n", "r").unwrap_err();
+        assert!(err.to_string().contains("no \"Kernel panic"), "{err}");
+    }
+
+    #[test]
+    fn the_tail_is_the_last_lines() {
+        let mut log = String::new();
+        for i in 0..50 {
+            log.push_str(&format!("[{i:5}.000000] line {i}\n"));
+        }
+        log.push_str("[   50.000000] Kernel panic - not syncing: x\n");
+        let got = Expected::from_log(&log, "r").unwrap();
+        assert_eq!(got.tail.len(), TAIL_LINES);
+        assert_eq!(got.tail[0], "[   31.000000] line 31");
+        assert_eq!(message(&got.tail[0]), "line 31");
+        assert_eq!(got.task, None);
+    }
+}

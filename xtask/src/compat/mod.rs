@@ -1,0 +1,258 @@
+//! `cargo xtask compat`: lastgasp's kdump output against the tools people already point at a
+//! vmcore, on every vmcore the lab made. The log from `lastgasp dmesg` must equal makedumpfile's
+//! and vmcore-dmesg's; each level-31 dump `lastgasp capture` writes must open in crash and drgn
+//! with the kernel's debug symbols and show the crash, must be read back by `makedumpfile
+//! --dump-dmesg`, and must hold exactly the vmcore's bytes in every page it keeps. makedumpfile's
+//! own dumps go through the same checks (`--dumps makedumpfile`), which proves the checks.
+
+mod crash;
+mod drgn;
+pub mod dumps;
+mod expect;
+pub mod inventory;
+mod log;
+mod pages;
+pub mod peers;
+mod report;
+mod symbols;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+use dumps::{Maker, Programs};
+use expect::Expected;
+use inventory::LabVmcore;
+use peers::Peers;
+use report::{Outcome, Report};
+
+#[derive(clap::Args)]
+pub struct CompatArgs {
+    /// Lab vmcores to check, by directory name (default: every one).
+    names: Vec<String>,
+    /// Where the lab's vmcores are (default: target/lab/vmcores).
+    #[arg(long, value_name = "DIR")]
+    vmcores: Option<PathBuf>,
+    /// Whose level-31 dumps to check: lastgasp (zstd, zlib, lzo), makedumpfile (-c, -l), or both.
+    #[arg(long, value_delimiter = ',', default_value = "lastgasp")]
+    dumps: Vec<DumpSource>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum DumpSource {
+    Lastgasp,
+    Makedumpfile,
+}
+
+/// The lab's cache, where vmcores, symbols, drgn and the checks' outputs live.
+fn cache(workspace: &Path) -> PathBuf {
+    workspace.join("target/lab")
+}
+
+pub fn run(args: &CompatArgs) -> Result<()> {
+    let workspace = crate::bench::workspace_root()?;
+    let cache = cache(&workspace);
+    let dir = args
+        .vmcores
+        .clone()
+        .unwrap_or_else(|| inventory::default_dir(&cache));
+    let vmcores = inventory::find(&dir, &args.names)?;
+    if vmcores.is_empty() {
+        bail!(
+            "no ELF vmcores under {} (`cargo xtask lab` makes them)",
+            dir.display()
+        );
+    }
+    let mut makers = Vec::new();
+    if args.dumps.contains(&DumpSource::Lastgasp) {
+        makers.extend(Maker::LASTGASP);
+    }
+    if args.dumps.contains(&DumpSource::Makedumpfile) {
+        makers.extend(Maker::MAKEDUMPFILE);
+    }
+    check_all(&workspace, &cache, &vmcores, &makers)
+}
+
+/// `cargo xtask ci`'s step: every lab vmcore, lastgasp's dumps; nothing to do without vmcores.
+pub fn ci() -> Result<()> {
+    let workspace = crate::bench::workspace_root()?;
+    let cache = cache(&workspace);
+    let vmcores = inventory::find(&inventory::default_dir(&cache), &[])?;
+    if vmcores.is_empty() {
+        eprintln!("compat: no lab vmcores under target/lab/vmcores; nothing to check");
+        return Ok(());
+    }
+    check_all(&workspace, &cache, &vmcores, &Maker::LASTGASP)
+}
+
+fn check_all(
+    workspace: &Path,
+    cache: &Path,
+    vmcores: &[LabVmcore],
+    makers: &[Maker],
+) -> Result<()> {
+    let started = Instant::now();
+    let peers = peers::ensure(cache)?;
+    for (tool, version) in peers::versions(&peers) {
+        eprintln!("compat: {tool}: {version}");
+    }
+    let lastgasp = crate::bench::build_lastgasp(workspace)?;
+    let mut report = Report::default();
+    for vmcore in vmcores {
+        eprintln!(
+            "compat: {} ({}, {} MiB)",
+            vmcore.name,
+            vmcore.release,
+            vmcore.bytes >> 20
+        );
+        let scratch = cache.join("compat").join(&vmcore.name);
+        std::fs::create_dir_all(&scratch)
+            .with_context(|| format!("creating {}", scratch.display()))?;
+        check_vmcore(
+            &mut report,
+            &peers,
+            &lastgasp,
+            cache,
+            vmcore,
+            makers,
+            &scratch,
+        );
+    }
+    print!("{}", report.render());
+    eprintln!("compat: {:.0} s", started.elapsed().as_secs_f64());
+    let failed = report.failures();
+    if failed > 0 {
+        bail!("{failed} compatibility check(s) failed");
+    }
+    Ok(())
+}
+
+/// All checks of one vmcore, each recorded whether it passes or not.
+fn check_vmcore(
+    report: &mut Report,
+    peers: &Peers,
+    lastgasp: &Path,
+    cache: &Path,
+    vmcore: &LabVmcore,
+    makers: &[Maker],
+    scratch: &Path,
+) {
+    let mut outcome = |subject: &str, check: &str, result: Result<String>| {
+        report.push(Outcome::new(&vmcore.name, subject, check, result));
+    };
+    let expected_log = match log::makedumpfile(&peers.makedumpfile, &vmcore.path, scratch) {
+        Ok(text) => text,
+        Err(err) => {
+            outcome("vmcore", "makedumpfile --dump-dmesg", Err(err));
+            return;
+        }
+    };
+    let expected =
+        match Expected::from_log(&String::from_utf8_lossy(&expected_log), &vmcore.release) {
+            Ok(expected) => expected,
+            Err(err) => {
+                outcome("vmcore", "a panic in its log", Err(err));
+                return;
+            }
+        };
+    outcome(
+        "vmcore",
+        "vmcore-dmesg = makedumpfile",
+        log::vmcore_dmesg(&peers.vmcore_dmesg, &vmcore.path)
+            .and_then(|text| log::agree(&expected_log, &text)),
+    );
+    outcome(
+        "lastgasp dmesg",
+        "= makedumpfile",
+        log::lastgasp(lastgasp, &vmcore.path).and_then(|text| log::equal(&expected_log, &text)),
+    );
+    let vmlinux = symbols::vmlinux(cache, &vmcore.release);
+    let programs = Programs {
+        lastgasp: lastgasp.to_path_buf(),
+        makedumpfile: peers.makedumpfile.clone(),
+    };
+    for &maker in makers {
+        let subject = maker.key();
+        let mut outcome = |check: &str, result: Result<String>| {
+            report.push(Outcome::new(&vmcore.name, &subject, check, result));
+        };
+        let started = Instant::now();
+        let dump = match dumps::make(maker, &programs, &vmcore.path, &scratch.join(&subject)) {
+            Ok(dump) => dump,
+            Err(err) => {
+                outcome("written", Err(err));
+                continue;
+            }
+        };
+        let bytes = std::fs::metadata(&dump).map_or(0, |m| m.len());
+        outcome(
+            "written",
+            Ok(format!(
+                "{:.1} MB in {:.2} s",
+                bytes as f64 / 1e6,
+                started.elapsed().as_secs_f64()
+            )),
+        );
+        if let Maker::Lastgasp(_) = maker {
+            outcome(
+                "capture's dmesg.txt = makedumpfile",
+                capture_log(&dump, &expected_log),
+            );
+        }
+        outcome(
+            "makedumpfile --dump-dmesg reads it back",
+            log::makedumpfile(&peers.makedumpfile, &dump, &dump_scratch(&dump))
+                .and_then(|text| log::equal(&expected_log, &text)),
+        );
+        outcome(
+            "pages = the vmcore's",
+            pages::compare(&dump, &vmcore.path)
+                .map(|count| format!("{} pages equal, {} excluded", count.dumped, count.excluded)),
+        );
+        match &vmlinux {
+            Ok(vmlinux) => {
+                outcome(
+                    "crash: log, sys, bt",
+                    crash::run(&peers.crash, vmlinux, &dump, &dump_scratch(&dump))
+                        .and_then(|out| crash::check(&out, &expected))
+                        .map(|()| describe_crash(&expected)),
+                );
+                outcome(
+                    "drgn: release, printk",
+                    drgn::run(&peers.drgn, vmlinux, &dump)
+                        .and_then(|out| drgn::check(&out, &expected))
+                        .map(|()| format!("{} log lines equal", expected.tail.len())),
+                );
+            }
+            Err(err) => {
+                let why = || anyhow::anyhow!("no debug vmlinux: {err:#}");
+                outcome("crash: log, sys, bt", Err(why()));
+                outcome("drgn: release, printk", Err(why()));
+            }
+        }
+    }
+}
+
+/// Where per-dump scratch files go: beside the dump.
+fn dump_scratch(dump: &Path) -> PathBuf {
+    dump.parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+/// The dmesg.txt `lastgasp capture` wrote beside its dump must be the vmcore's log.
+fn capture_log(dump: &Path, expected: &[u8]) -> Result<String> {
+    let path = dump_scratch(dump).join("dmesg.txt");
+    let text = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    log::equal(expected, &text)
+}
+
+fn describe_crash(expected: &Expected) -> String {
+    match &expected.task {
+        Some(task) => format!(
+            "panic, {}, PID {} {}",
+            expected.release, task.pid, task.comm
+        ),
+        None => format!("panic, {}", expected.release),
+    }
+}
