@@ -145,6 +145,12 @@ impl Vmcore {
         self.note_segments.iter().flat_map(|s| Notes::new(s))
     }
 
+    /// The raw bytes of every note segment, one after the other: what a dump writer copies
+    /// verbatim so that crash and drgn find the registers and VMCOREINFO.
+    pub fn note_bytes(&self) -> Vec<u8> {
+        self.note_segments.concat()
+    }
+
     /// CPUs that saved registers (NT_PRSTATUS notes).
     pub fn cpu_count(&self) -> usize {
         self.notes().filter(Note::is_prstatus).count()
