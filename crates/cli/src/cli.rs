@@ -81,6 +81,7 @@ pub enum Command {
     Export(ExportArgs),
     Analyze(AnalyzeArgs),
     Config(ConfigArgs),
+    Initramfs(InitramfsArgs),
 }
 
 /// Load the kdump capture kernel, or unload it
@@ -258,6 +259,62 @@ Examples:
 )]
 pub struct ConfigArgs {
     /// Print values, origins and the files read as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Make a minimal capture initramfs: lastgasp as /init, and only the modules to reach the target
+#[derive(Debug, Args)]
+#[command(
+    long_about = "\
+Make the initramfs the kdump capture kernel boots: its /init is this lastgasp binary (the static
+build: no shell, no busybox, no systemd), /etc/lastgasp/lastgasp.toml holds the capture
+settings ([kdump] target, dir, dump, dump_level, compression), and the only kernel modules are
+those that reach the capture target: the drivers of its device and of every controller above it
+(from their sysfs modalias files and bound drivers, resolved through the kernel's modules.alias
+and modules.dep, dependencies first) and its filesystem's. Built-in modules need nothing.
+Compressed modules (.ko.xz, .ko.zst, .ko.gz) stay compressed when the kernel's config has
+CONFIG_MODULE_DECOMPRESS for that method, and are decompressed here otherwise.
+
+The target is --target, else [kdump] target, else the filesystem that holds [kdump] dir; the image
+always names it by UUID when it has one. Writes /var/lib/lastgasp/initramfs-<release>.img, where
+`lastgasp load --kdump` looks for it, and prints its size and modules.",
+    after_help = "\
+Examples:
+  lastgasp initramfs                              for the running kernel and configured target
+  lastgasp initramfs --kernel-version 6.12.48+deb13-amd64 --target LABEL=dumps
+  lastgasp initramfs -o /tmp/capture.img --dir /var/crash --json
+  lastgasp initramfs --print-modules              what dracut's and mkinitcpio's hooks add"
+)]
+pub struct InitramfsArgs {
+    /// Image to write (default: /var/lib/lastgasp/initramfs-<release>.img)
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Kernel release whose modules to use (default: the running kernel's)
+    #[arg(long, value_name = "VER")]
+    pub kernel_version: Option<String>,
+    /// Filesystem to write captures to: UUID=..., LABEL=... or a device (default: [kdump] target)
+    #[arg(long, value_name = "SPEC")]
+    pub target: Option<String>,
+    /// Capture directory as the running system sees it (default: [kdump] dir)
+    #[arg(long, value_name = "PATH")]
+    pub dir: Option<PathBuf>,
+    /// The kernel's module directory (default: <root>/lib/modules/<release> or /usr/lib/modules)
+    #[arg(long, value_name = "DIR")]
+    pub modules_dir: Option<PathBuf>,
+    /// Static lastgasp executable to use as /init (default: this program)
+    #[arg(long, value_name = "FILE")]
+    pub binary: Option<PathBuf>,
+    /// Write no image: print the capture configuration it would carry (for dracut and mkinitcpio)
+    #[arg(long, conflicts_with_all = ["print_modules", "output", "json"])]
+    pub print_config: bool,
+    /// Write no image: print the modules it would load, one name a line, in load order
+    #[arg(long, conflicts_with_all = ["output", "json"])]
+    pub print_modules: bool,
+    /// Write the cpio archive without gzip
+    #[arg(long)]
+    pub uncompressed: bool,
+    /// Print what was written as JSON
     #[arg(long)]
     pub json: bool,
 }

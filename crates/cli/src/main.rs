@@ -16,6 +16,10 @@ use clap::Parser;
 use lastgasp::cli;
 
 fn main() -> ExitCode {
+    // In a capture initramfs this binary is /init: no arguments, never returns.
+    if commands::initramfs::init::wanted() {
+        commands::initramfs::init::run();
+    }
     // clap exits with status 2 on usage errors and 0 for --help/--version.
     let cli = cli::Cli::parse();
     logging::init(cli.global.verbose, cli.global.quiet);

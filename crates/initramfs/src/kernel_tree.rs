@@ -17,6 +17,8 @@ pub struct KernelTree {
     pub index: Index,
     /// The compression finit_module undoes itself on this kernel, if any.
     pub in_kernel: Option<Compression>,
+    /// The kernel's `.config`, when one was found.
+    pub config: Option<String>,
 }
 
 /// A module file as it goes into the image.
@@ -66,18 +68,20 @@ impl KernelTree {
             builtin: &String::from_utf8_lossy(&builtin),
             builtin_modinfo: modinfo.as_deref(),
         })?;
-        let mut in_kernel = None;
-        for config in configs {
-            if let Some(text) = read_optional(config)? {
-                in_kernel = Compression::in_kernel(&String::from_utf8_lossy(&text));
+        let mut config = None;
+        for path in configs {
+            if let Some(text) = read_optional(path)? {
+                config = Some(String::from_utf8_lossy(&text).into_owned());
                 break;
             }
         }
+        let in_kernel = config.as_deref().and_then(Compression::in_kernel);
         Ok(KernelTree {
             release: release.to_string(),
             dir: dir.to_path_buf(),
             index,
             in_kernel,
+            config,
         })
     }
 

@@ -4,6 +4,7 @@
 mod analyze;
 mod config;
 mod export;
+pub(crate) mod initramfs;
 mod list;
 mod load;
 mod save;
@@ -25,6 +26,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Show(args) => show::run(&settings(global)?, args),
         Command::Export(args) => export::run(&settings(global)?, args, global.quiet),
         Command::Config(args) => config::run(&settings(global)?, args),
+        Command::Initramfs(args) => {
+            initramfs::run(&settings(global)?, &global.root, args, global.quiet)
+        }
     }
 }
 

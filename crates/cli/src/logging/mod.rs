@@ -31,6 +31,14 @@ pub fn init(verbose: u8, quiet: bool) {
     }
 }
 
+/// For /init in the capture initramfs: the kernel log is the only log there is, and the
+/// capture's progress belongs in it.
+pub fn init_kmsg() {
+    if let Some(reason) = install(Target::Kmsg, filter(1, false)) {
+        eprintln!("lastgasp: {reason}");
+    }
+}
+
 fn filter(verbose: u8, quiet: bool) -> EnvFilter {
     EnvFilter::try_from_env(FILTER_VAR).unwrap_or_else(|_| EnvFilter::new(level(verbose, quiet)))
 }

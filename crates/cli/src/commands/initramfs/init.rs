@@ -1,0 +1,153 @@
+//! lastgasp as /init of its own capture initramfs (PID 1 in the capture kernel): mount /proc,
+//! /sys and /dev, load the image's modules in order, wait for the capture target's device, run
+//! the capture, and whatever happens sync and reboot. It never returns: PID 1 exiting panics the kernel, and
+//! a panic here would do the same, so every step's failure is logged to the kernel log and the
+//! machine reboots into the real system, which collects what was saved.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use sys::{ModuleInitFlags, MountFlags};
+
+use super::layout;
+use crate::config::Config;
+
+/// How long the target's device may take to appear after its driver loads (disks probe
+/// asynchronously; USB and SCSI can take seconds).
+const DEVICE_WAIT: Duration = Duration::from_secs(30);
+const POLL: Duration = Duration::from_millis(100);
+/// The errno values told apart here (the same on every Linux architecture).
+const EBUSY: i32 = 16;
+const EEXIST: i32 = 17;
+
+/// Whether this process is the initramfs' init: PID 1, or started as /init.
+pub fn wanted() -> bool {
+    std::process::id() == 1
+        || std::env::args_os()
+            .next()
+            .is_some_and(|arg0| arg0 == "/init")
+}
+
+pub fn run() -> ! {
+    let outcome = std::panic::catch_unwind(steps);
+    match outcome {
+        Ok(Ok(())) => tracing::info!("capture done, rebooting"),
+        Ok(Err(error)) => {
+            tracing::error!("{error:#}; rebooting");
+            eprintln!("lastgasp: {error:#}; rebooting");
+        }
+        Err(_) => eprintln!("lastgasp: /init panicked; rebooting"),
+    }
+    sys::sync();
+    if let Err(error) = sys::reboot() {
+        eprintln!("lastgasp: reboot: {error}; trying SysRq");
+        let _ = sys::sysrq_reboot(Path::new("/"), Duration::from_secs(1));
+    }
+    // Only reached if both ways to reboot failed: stay alive, since exiting panics the kernel.
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+    }
+}
+
+fn steps() -> Result<()> {
+    mount_kernel_filesystems()?;
+    crate::logging::init_kmsg();
+    tracing::info!("lastgasp /init in the capture kernel");
+    load_modules(Path::new("/").join(layout::MODULE_LIST).as_path());
+    if !Path::new("/proc/vmcore").exists() {
+        bail!("no /proc/vmcore: this kernel did not start after a crash, nothing to capture");
+    }
+    let config = Config::load(Path::new("/"), None)?;
+    if let Some(target) = &config.kdump.target {
+        wait_for_target(target)?;
+    }
+    capture(&config)
+}
+
+fn capture(config: &Config) -> Result<()> {
+    // TODO(lead): call the capture command's initramfs entry here once it is committed, e.g.
+    // `crate::commands::capture::run_in_initramfs(config)`: it finds and mounts
+    // [kdump] target (present now) and writes under [kdump] dir from the target's top, which
+    // is how `lastgasp initramfs` wrote the image's configuration.
+    bail!(
+        "capture is not wired into /init yet; target {} is present",
+        config.kdump.target.as_deref().unwrap_or("(none)")
+    )
+}
+
+fn mount_kernel_filesystems() -> Result<()> {
+    for (source, target, fstype) in [
+        ("proc", "/proc", "proc"),
+        ("sysfs", "/sys", "sysfs"),
+        ("devtmpfs", "/dev", "devtmpfs"),
+    ] {
+        std::fs::create_dir_all(target).ok();
+        match sys::mount(source, Path::new(target), fstype, MountFlags::empty(), None) {
+            Ok(()) => {}
+            // The kernel mounts devtmpfs itself with CONFIG_DEVTMPFS_MOUNT.
+            Err(e) if e.errno() == Some(EBUSY) => {}
+            Err(e) => return Err(e).with_context(|| format!("mounting {target}")),
+        }
+    }
+    Ok(())
+}
+
+/// Loads every module the image lists; one that fails is logged and the rest still load (the
+/// target may be reachable without it, and the capture says so if not).
+fn load_modules(list: &Path) {
+    let text = match std::fs::read_to_string(list) {
+        Ok(text) => text,
+        Err(error) => {
+            tracing::warn!("reading {}: {error}", list.display());
+            return;
+        }
+    };
+    for path in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        match load_module(path) {
+            Ok(()) => tracing::info!(module = path, "loaded"),
+            Err(error) => tracing::warn!(module = path, "{error:#}"),
+        }
+    }
+}
+
+fn load_module(path: &str) -> Result<()> {
+    let file = std::fs::File::open(path).with_context(|| format!("opening {path}"))?;
+    let flags = if initramfs::Compression::of_path(path) == initramfs::Compression::None {
+        ModuleInitFlags::empty()
+    } else {
+        ModuleInitFlags::COMPRESSED_FILE
+    };
+    match sys::finit_module(&file, "", flags) {
+        Ok(()) => Ok(()),
+        Err(e) if e.errno() == Some(EEXIST) => Ok(()),
+        Err(e) => Err(e).context("finit_module"),
+    }
+}
+
+/// Waits until the target's device shows up: disk drivers probe asynchronously, so the device
+/// can appear well after its module loaded.
+fn wait_for_target(target: &str) -> Result<()> {
+    let spec = fsprobe::Spec::parse(target)?;
+    let started = Instant::now();
+    loop {
+        match fsprobe::find(Path::new("/"), &spec) {
+            Ok(device) => {
+                tracing::info!(
+                    device = %device.node.display(),
+                    fstype = device.filesystem.as_ref().map_or("unknown", |fs| fs.kind),
+                    waited_ms = started.elapsed().as_millis() as u64,
+                    "capture target present"
+                );
+                return Ok(());
+            }
+            Err(error) if started.elapsed() >= DEVICE_WAIT => {
+                return Err(error).context(format!(
+                    "waited {} s for the capture target",
+                    DEVICE_WAIT.as_secs()
+                ));
+            }
+            Err(_) => std::thread::sleep(POLL),
+        }
+    }
+}
