@@ -7,6 +7,8 @@ mod bytes;
 pub mod elf;
 mod elf_core;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod kernel;
 pub mod note;
 mod phys;

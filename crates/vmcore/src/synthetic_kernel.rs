@@ -120,6 +120,10 @@ impl SyntheticKernel {
         self.vmcoreinfo.retain(|l| !l.starts_with(&prefix));
     }
 
+    pub fn info(&self) -> crate::VmcoreInfo {
+        crate::VmcoreInfo::parse(self.vmcoreinfo_text().as_bytes())
+    }
+
     pub fn vmcoreinfo_text(&self) -> String {
         let mut text = self.vmcoreinfo.join("\n");
         text.push('\n');
