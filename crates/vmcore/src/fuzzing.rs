@@ -144,6 +144,6 @@ impl PhysMemory for SyntheticKernel {
 
     fn present_ranges(&self) -> Vec<std::ops::Range<u64>> {
         let base = crate::synthetic_kernel::RAM_BASE;
-        vec![base..base + self.ram.len() as u64]
+        std::iter::once(base..base + self.ram.len() as u64).collect()
     }
 }
