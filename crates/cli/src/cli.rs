@@ -81,6 +81,8 @@ pub enum Command {
     Export(ExportArgs),
     Analyze(AnalyzeArgs),
     Config(ConfigArgs),
+    Capture(CaptureArgs),
+    Dmesg(DmesgArgs),
     Initramfs(InitramfsArgs),
 }
 
@@ -263,6 +265,84 @@ pub struct ConfigArgs {
     pub json: bool,
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_command_has_an_example() {
+        let cli = Cli::command();
+        for sub in cli.get_subcommands() {
+            let help = sub
+                .get_after_help()
+                .map(|h| h.to_string())
+                .unwrap_or_default();
+            // The man pages turn this block into their EXAMPLES section.
+            assert!(
+                help.starts_with("Examples:\n  lastgasp "),
+                "{} lacks an example",
+                sub.get_name()
+            );
+            assert!(
+                sub.get_long_about().is_some(),
+                "{} lacks a long help",
+                sub.get_name()
+            );
+        }
+    }
+}
+
+/// In the capture kernel: save the crashed kernel's log (and a dump) from /proc/vmcore
+#[derive(Debug, Args)]
+#[command(
+    long_about = "\
+Save what the crashed kernel left in memory, from the capture kernel that kdump booted. Reads
+/proc/vmcore, pulls the kernel log out of the printk ring buffer (guided by the crashed kernel's
+own VMCOREINFO, no debug symbols needed), and writes dmesg.txt and capture.json to a directory
+named after the crash under [kdump] dir on the [kdump] target filesystem (found by UUID or LABEL
+and mounted). The log is written and synced first; then, unless --dmesg-only or [kdump]
+dump = false, a filtered, compressed dump in the kdump-compressed format (vmcore.kdump, what
+makedumpfile writes; crash and drgn open it), with progress on the console. Finally it syncs and
+reboots, whatever happened, so the machine comes back and `lastgasp save` makes the report.
+
+With --vmcore FILE it works offline on a saved vmcore (ELF or kdump-compressed), writes to --out
+DIR and never reboots.",
+    after_help = "\
+Examples:
+  lastgasp capture                                   what the capture initramfs runs
+  lastgasp capture --vmcore vmcore --out /tmp/cap    offline, on a saved vmcore
+  lastgasp capture --vmcore vmcore --out cap --dump-level 1 --compression zlib"
+)]
+pub struct CaptureArgs {
+    /// Read this vmcore instead of /proc/vmcore; implies --no-reboot
+    #[arg(long, value_name = "FILE", requires = "out")]
+    pub vmcore: Option<PathBuf>,
+    /// Write the capture directory under DIR instead of the configured target
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Save only the kernel log, no dump
+    #[arg(long)]
+    pub dmesg_only: bool,
+    /// makedumpfile's dump level, 0-31 (default: [kdump] dump_level, 31)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(0..=31))]
+    pub dump_level: Option<u8>,
+    /// zstd, zlib, lzo or none (default: [kdump] compression, zstd)
+    #[arg(long, value_name = "NAME", value_parser = ["zstd", "zlib", "lzo", "none"])]
+    pub compression: Option<String>,
+    /// Do not reboot when done
+    #[arg(long)]
+    pub no_reboot: bool,
+    /// Print what was written as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// Make a minimal capture initramfs: lastgasp as /init, and only the modules to reach the target
 #[derive(Debug, Args)]
 #[command(
@@ -319,35 +399,27 @@ pub struct InitramfsArgs {
     pub json: bool,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::CommandFactory;
-
-    #[test]
-    fn command_definition_is_consistent() {
-        Cli::command().debug_assert();
-    }
-
-    #[test]
-    fn every_command_has_an_example() {
-        let cli = Cli::command();
-        for sub in cli.get_subcommands() {
-            let help = sub
-                .get_after_help()
-                .map(|h| h.to_string())
-                .unwrap_or_default();
-            // The man pages turn this block into their EXAMPLES section.
-            assert!(
-                help.starts_with("Examples:\n  lastgasp "),
-                "{} lacks an example",
-                sub.get_name()
-            );
-            assert!(
-                sub.get_long_about().is_some(),
-                "{} lacks a long help",
-                sub.get_name()
-            );
-        }
-    }
+/// Print the kernel log of a vmcore (ELF, kdump-compressed, QEMU dump-guest-memory)
+#[derive(Debug, Args)]
+#[command(
+    long_about = "\
+Print the kernel log that a vmcore holds: /proc/vmcore, a copy of it, a kdump-compressed file
+(makedumpfile's or lastgasp's vmcore.kdump), or QEMU dump-guest-memory output in ELF or
+kdump-compressed form, of an x86_64 or aarch64 kernel. The log is read from the printk ring
+buffer through the kernel's VMCOREINFO, so no debug symbols are needed. The text is what
+`makedumpfile --dump-dmesg` writes. When part of the ring buffer cannot be read, the records that
+can are printed and the command says what is missing.",
+    after_help = "\
+Examples:
+  lastgasp dmesg /proc/vmcore
+  lastgasp dmesg vmcore.kdump | lastgasp analyze -
+  lastgasp dmesg guest-memory.elf --json"
+)]
+pub struct DmesgArgs {
+    /// The vmcore to read
+    #[arg(value_name = "VMCORE")]
+    pub vmcore: PathBuf,
+    /// Print the records and what is known of the dump as JSON
+    #[arg(long)]
+    pub json: bool,
 }

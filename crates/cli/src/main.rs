@@ -5,6 +5,7 @@ mod commands;
 mod config;
 mod config_files;
 mod config_kdump;
+mod kdump_capture;
 mod logging;
 mod output;
 mod paths;

@@ -5,8 +5,13 @@ use std::io::{self, Write};
 
 /// Writes `text` to stdout and flushes it.
 pub fn emit(text: &str) -> io::Result<()> {
+    emit_bytes(text.as_bytes())
+}
+
+/// Writes raw bytes (a kernel log, which need not be UTF-8) to stdout and flushes it.
+pub fn emit_bytes(bytes: &[u8]) -> io::Result<()> {
     let mut stdout = io::stdout().lock();
-    stdout.write_all(text.as_bytes())?;
+    stdout.write_all(bytes)?;
     stdout.flush()
 }
 

@@ -307,7 +307,7 @@ fn undeletable_records_are_reported_after_the_report_is_saved() {
     let last = stderr.lines().last().unwrap();
     assert!(
         last.starts_with(&format!(
-            "error: report saved, but cannot remove record {}/dmesg-ramoops-",
+            "error: report saved, but cannot remove {}/dmesg-ramoops-",
             pstore.display()
         )),
         "{stderr}"

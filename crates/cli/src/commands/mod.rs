@@ -2,12 +2,15 @@
 //! command-line overrides) and the report store.
 
 mod analyze;
+mod capture;
 mod config;
+mod dmesg;
 mod export;
 pub(crate) mod initramfs;
 mod list;
 mod load;
 mod save;
+mod save_kdump;
 mod show;
 
 use anyhow::Result;
@@ -26,6 +29,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Show(args) => show::run(&settings(global)?, args),
         Command::Export(args) => export::run(&settings(global)?, args, global.quiet),
         Command::Config(args) => config::run(&settings(global)?, args),
+        Command::Dmesg(args) => dmesg::run(args),
+        Command::Capture(args) => {
+            capture::run(&global.root, &settings(global)?, args, global.quiet)
+        }
         Command::Initramfs(args) => {
             initramfs::run(&settings(global)?, &global.root, args, global.quiet)
         }

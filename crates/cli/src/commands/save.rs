@@ -1,6 +1,6 @@
-//! `lastgasp save`: pstore records to reports. The order is the point: read, assemble, write the
-//! report durably, and only then unlink the records it holds, so a failure at any step leaves
-//! every record where the kernel put it.
+//! `lastgasp save`: pstore records and kdump captures to reports. The order is the point: read,
+//! assemble, write the report durably, and only then unlink the records it holds, so a failure
+//! at any step leaves every record where the kernel put it.
 
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io;
@@ -27,17 +27,18 @@ struct SaveOutput {
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "kebab-case")]
-struct Saved {
-    id: String,
-    path: PathBuf,
-    already_present: bool,
-    previously_pruned: bool,
-    backend: Option<String>,
-    dump_reason: Option<String>,
-    class: Option<String>,
-    signature: Option<String>,
-    partial: bool,
-    records_removed: Vec<PathBuf>,
+pub(super) struct Saved {
+    pub id: String,
+    pub path: PathBuf,
+    pub already_present: bool,
+    pub previously_pruned: bool,
+    pub backend: Option<String>,
+    pub dump_reason: Option<String>,
+    pub class: Option<String>,
+    pub signature: Option<String>,
+    pub partial: bool,
+    /// pstore records, or the kdump capture directory, removed once the report was durable.
+    pub records_removed: Vec<PathBuf>,
 }
 
 pub fn run(config: &Config, args: &SaveArgs, quiet: bool) -> Result<()> {
@@ -46,7 +47,7 @@ pub fn run(config: &Config, args: &SaveArgs, quiet: bool) -> Result<()> {
         pruned: Vec::new(),
     };
     // A first look without the lock, so that a boot with nothing to collect creates nothing.
-    if read_records(config, false)?.is_empty() {
+    if read_records(config, false)?.is_empty() && !super::save_kdump::any_captures(config) {
         tracing::info!(dir = %config.pstore_dir.display(), "nothing to collect");
         return print_json(args.json, &output);
     }
@@ -86,14 +87,11 @@ pub fn run(config: &Config, args: &SaveArgs, quiet: bool) -> Result<()> {
             partial: new.partial,
             records_removed,
         };
-        if saved.previously_pruned {
-            tracing::info!(id = %saved.id, "records of a report retention removed; not saved again");
-        } else if saved.already_present {
-            tracing::info!(id = %saved.id, "records already saved in this report");
-        } else if !quiet && !args.json {
-            // The report is saved and its records gone; a closed stdout changes nothing of that.
-            let _ = output::line(&saved_line(&saved));
-        }
+        announce(&saved, quiet || args.json);
+        output.reports.push(saved);
+    }
+    for saved in super::save_kdump::save_captures(config, &store, keep, &mut unlink_failures)? {
+        announce(&saved, quiet || args.json);
         output.reports.push(saved);
     }
 
@@ -120,7 +118,7 @@ pub fn run(config: &Config, args: &SaveArgs, quiet: bool) -> Result<()> {
     print_json(args.json, &output)?;
     if let Some((path, error)) = unlink_failures.first() {
         bail!(
-            "report saved, but cannot remove record {}: {}{}",
+            "report saved, but cannot remove {}: {}{}",
             path.display(),
             super::os_cause(error),
             match unlink_failures.len() {
@@ -148,15 +146,26 @@ fn read_records(config: &Config, warn: bool) -> Result<Vec<pstore::Record>> {
     Ok(records)
 }
 
+fn announce(saved: &Saved, silent: bool) {
+    if saved.previously_pruned {
+        tracing::info!(id = %saved.id, "records of a report retention removed; not saved again");
+    } else if saved.already_present {
+        tracing::info!(id = %saved.id, "records already saved in this report");
+    } else if !silent {
+        // The report is saved and its records gone; a closed stdout changes nothing of that.
+        let _ = output::line(&saved_line(saved));
+    }
+}
+
 /// The crash's kernel log analysed: dmesg, or the console when pstore kept no dmesg.
 fn analyze(crash: &pstore::Crash) -> Option<kmsg::Analysis> {
-    let has_text = |bytes: &[u8]| bytes.iter().any(|b| !b.is_ascii_whitespace());
-    let text = if has_text(&crash.dmesg) {
-        &crash.dmesg
-    } else {
-        crash.console.as_ref().filter(|c| has_text(c))?
-    };
-    Some(kmsg::analyze(&String::from_utf8_lossy(text)))
+    analyze_text(&crash.dmesg).or_else(|| analyze_text(crash.console.as_deref()?))
+}
+
+/// The analysis of a log, unless it holds no text at all.
+pub(super) fn analyze_text(log: &[u8]) -> Option<kmsg::Analysis> {
+    let has_text = log.iter().any(|b| !b.is_ascii_whitespace());
+    has_text.then(|| kmsg::analyze(&String::from_utf8_lossy(log)))
 }
 
 /// Unlinks the records; a record already gone (systemd-pstore moved it meanwhile) is fine. A

@@ -1,0 +1,176 @@
+//! The dump half of a capture: the crashed kernel's physical memory, minus the pages the dump
+//! level leaves out, written in the kdump-compressed format through the kdumpfile writer.
+
+use std::fs::OpenOptions;
+use std::io;
+use std::path::Path;
+
+use anyhow::{Result, anyhow};
+use vmcore::{Machine, PhysMemory, Vmcore};
+
+use crate::config_kdump::DumpCompression;
+
+/// What a finished (or failed) dump holds.
+pub struct DumpOutcome {
+    pub pages: u64,
+    pub bytes: u64,
+    /// Why the dump stopped part way, when it did.
+    pub error: Option<String>,
+}
+
+/// Writes the dump of `core` to `path` at `level` with `compression`, calling `progress` with
+/// pages done and total.
+pub fn write(
+    core: &Vmcore,
+    path: &Path,
+    level: u8,
+    compression: DumpCompression,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<DumpOutcome> {
+    let info = dump_info(core, level, compression)?;
+    let memory = core.memory();
+    let present: Vec<_> = memory
+        .present_ranges()
+        .into_iter()
+        .map(|r| r.start / info.page_size as u64..r.end.div_ceil(info.page_size as u64))
+        .collect();
+    let mut source = MemorySource {
+        memory,
+        page_size: u64::from(info.page_size),
+        filter: filter_for(core, level)?,
+    };
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| anyhow!("cannot create {}: {e}", path.display()))?;
+    // The writer buffers pages and descriptors itself.
+    let written = kdumpfile::write_dump(&mut file, &info, &present, &mut source, &mut |p| {
+        progress(p.done, p.total)
+    });
+    let flushed = file.sync_all();
+    let bytes = std::fs::metadata(path).map_or(0, |m| m.len());
+    match (written, flushed) {
+        (Ok(summary), Ok(_)) => Ok(DumpOutcome {
+            pages: summary.dumped_pages,
+            bytes,
+            error: None,
+        }),
+        (Err(e), _) => Ok(DumpOutcome {
+            pages: 0,
+            bytes,
+            error: Some(e.to_string()),
+        }),
+        (Ok(summary), Err(e)) => Ok(DumpOutcome {
+            pages: summary.dumped_pages,
+            bytes,
+            error: Some(format!("cannot flush {}: {e}", path.display())),
+        }),
+    }
+}
+
+fn dump_info(
+    core: &Vmcore,
+    level: u8,
+    compression: DumpCompression,
+) -> Result<kdumpfile::DumpInfo> {
+    let info = core
+        .vmcoreinfo()
+        .ok_or_else(|| anyhow!("the vmcore has no VMCOREINFO, so no dump can be filtered"))?;
+    let (release, version) = utsname(core).unwrap_or_else(|| {
+        (
+            info.osrelease().unwrap_or_default().to_string(),
+            String::new(),
+        )
+    });
+    let page_size = u32::try_from(core.page_size())
+        .map_err(|_| anyhow!("page size {} is not one a dump can hold", core.page_size()))?;
+    let max_mapnr = core
+        .memory()
+        .present_ranges()
+        .iter()
+        .map(|r| r.end.div_ceil(u64::from(page_size)))
+        .max()
+        .unwrap_or(0);
+    let notes = core.note_bytes();
+    Ok(kdumpfile::DumpInfo {
+        machine: match core.machine() {
+            Machine::X86_64 => kdumpfile::Machine::X86_64,
+            Machine::Aarch64 => kdumpfile::Machine::Aarch64,
+        },
+        release,
+        version,
+        crash_time: info.crash_time().unwrap_or(0),
+        phys_base: info
+            .number("phys_base")
+            .and_then(|n| u64::try_from(n).ok())
+            .unwrap_or(0),
+        page_size,
+        max_mapnr,
+        vmcoreinfo: kdumpfile::notes::find_vmcoreinfo(&notes),
+        nr_cpus: kdumpfile::notes::count_prstatus(&notes),
+        notes,
+        dump_level: level,
+        compression: match compression {
+            DumpCompression::Zstd => kdumpfile::Compression::Zstd,
+            DumpCompression::Zlib => kdumpfile::Compression::Zlib,
+            DumpCompression::Lzo => kdumpfile::Compression::Lzo,
+            DumpCompression::None => kdumpfile::Compression::None,
+        },
+    })
+}
+
+/// `init_uts_ns.name`'s release and version, which crash checks against its vmlinux.
+fn utsname(core: &Vmcore) -> Option<(String, String)> {
+    let info = core.vmcoreinfo()?;
+    let address = info.symbol("init_uts_ns")? + info.offset("uts_namespace.name").unwrap_or(0);
+    let memory = core.kernel_memory().ok()?;
+    // struct new_utsname: six fields of 65 bytes; release is the third, version the fourth.
+    let mut fields = [0u8; 65 * 4];
+    memory.read(address, &mut fields).ok()?;
+    let field = |i: usize| {
+        let bytes = fields.get(i * 65..(i + 1) * 65).unwrap_or_default();
+        let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+        String::from_utf8_lossy(bytes.get(..end).unwrap_or_default()).into_owned()
+    };
+    let release = field(2);
+    (!release.is_empty()).then(|| (release, field(3)))
+}
+
+struct MemorySource<'a> {
+    memory: &'a dyn PhysMemory,
+    page_size: u64,
+    filter: Option<Exclusion<'a>>,
+}
+
+/// Clears the bits of the pfns the dump level leaves out.
+type Exclusion<'a> = Box<dyn FnMut(&mut kdumpfile::PfnBits) -> io::Result<()> + 'a>;
+
+impl kdumpfile::PageSource for MemorySource<'_> {
+    fn exclude(&mut self, dumpable: &mut kdumpfile::PfnBits) -> io::Result<()> {
+        match &mut self.filter {
+            Some(filter) => filter(dumpable),
+            None => Ok(()),
+        }
+    }
+
+    fn read_page(&mut self, pfn: u64, page: &mut [u8]) -> io::Result<()> {
+        let paddr = pfn
+            .checked_mul(self.page_size)
+            .ok_or_else(|| io::Error::other(format!("pfn {pfn:#x} is out of range")))?;
+        self.memory.read_phys(paddr, page).map_err(io::Error::other)
+    }
+}
+
+/// The struct-page filter for the levels that need one (cache, user and free pages); zero pages
+/// (bit 1) are found by content in the writer.
+fn filter_for(core: &Vmcore, level: u8) -> Result<Option<Exclusion<'_>>> {
+    if level & !1 == 0 {
+        return Ok(None);
+    }
+    let _ = core;
+    Err(anyhow!(
+        "dump level {level} needs the struct page filter, which this build lacks; use level 0 or 1"
+    ))
+}
