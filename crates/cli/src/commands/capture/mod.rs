@@ -53,6 +53,21 @@ pub fn run(root: &Path, config: &Config, args: &CaptureArgs, quiet: bool) -> Res
     result
 }
 
+/// The capture as /init of lastgasp's own initramfs runs it: the configured settings, and no
+/// reboot here, since /init reboots whatever happens.
+pub fn run_in_initramfs(config: &Config) -> Result<()> {
+    let args = CaptureArgs {
+        vmcore: None,
+        out: None,
+        dmesg_only: false,
+        dump_level: None,
+        compression: None,
+        no_reboot: true,
+        json: false,
+    };
+    capture(config, &args, false)
+}
+
 /// Reboots; only returns when neither reboot(2) nor SysRq worked.
 fn reboot(root: &Path) {
     eprintln!("lastgasp: rebooting");

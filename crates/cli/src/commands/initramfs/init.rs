@@ -66,14 +66,9 @@ fn steps() -> Result<()> {
 }
 
 fn capture(config: &Config) -> Result<()> {
-    // TODO(lead): call the capture command's initramfs entry here once it is committed, e.g.
-    // `crate::commands::capture::run_in_initramfs(config)`: it finds and mounts
-    // [kdump] target (present now) and writes under [kdump] dir from the target's top, which
-    // is how `lastgasp initramfs` wrote the image's configuration.
-    bail!(
-        "capture is not wired into /init yet; target {} is present",
-        config.kdump.target.as_deref().unwrap_or("(none)")
-    )
+    // [kdump] target is present now; the capture mounts it and writes under [kdump] dir from
+    // the target's top, which is how `lastgasp initramfs` wrote the image's configuration.
+    crate::commands::capture::run_in_initramfs(config)
 }
 
 fn mount_kernel_filesystems() -> Result<()> {
