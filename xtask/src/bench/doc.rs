@@ -203,16 +203,54 @@ Reproduce with the command above (as root: it needs `unshare --mount` and bind m
     out
 }
 
-/// The doc for this run, keeping the hand-written notes section of `previous` (the doc as it
-/// was), if it has one.
-pub fn render_doc(bench: &Bench, previous: Option<&str>) -> String {
-    let mut out = render_markdown(bench);
-    let heading = format!("\n{NOTES_HEADING}");
-    if let Some(notes) = previous.and_then(|p| p.find(&heading).and_then(|at| p.get(at + 1..))) {
+/// The doc for this run: the pstore part from `pstore` and the kdump section (already rendered)
+/// from `kdump`, each taken from `previous` (the doc as it was) when that half did not run, and
+/// the hand-written notes section of `previous`, if it has one.
+pub fn render_doc(pstore: Option<&Bench>, kdump: Option<&str>, previous: Option<&str>) -> String {
+    let parts = Parts::of(previous.unwrap_or_default());
+    let mut out = pstore.map_or_else(|| parts.pstore.to_owned(), render_markdown);
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    if let Some(section) = kdump.or(parts.kdump) {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(section.trim_end());
+        out.push('\n');
+    }
+    if let Some(notes) = parts.notes {
         out.push('\n');
         out.push_str(notes);
     }
     out
+}
+
+/// The three parts of the doc: pstore's, the kdump section, the notes.
+struct Parts<'a> {
+    pstore: &'a str,
+    kdump: Option<&'a str>,
+    notes: Option<&'a str>,
+}
+
+impl<'a> Parts<'a> {
+    fn of(doc: &'a str) -> Self {
+        let find = |heading: &str| doc.find(&format!("\n{heading}")).map(|at| at + 1);
+        let kdump_at = find(super::kdump::render::HEADING);
+        let notes_at = find(NOTES_HEADING);
+        let pstore_end = kdump_at.or(notes_at).unwrap_or(doc.len());
+        let section = |from: Option<usize>, to: Option<usize>| {
+            from.and_then(|from| doc.get(from..to.filter(|&to| to > from).unwrap_or(doc.len())))
+        };
+        Parts {
+            pstore: doc
+                .get(..pstore_end)
+                .unwrap_or_default()
+                .trim_end_matches('\n'),
+            kdump: section(kdump_at, notes_at),
+            notes: section(notes_at, None),
+        }
+    }
 }
 
 /// One sentence per set on the target "no slower than systemd-pstore".
@@ -259,13 +297,38 @@ mod tests {
     #[test]
     fn notes_survive_a_rewrite_and_nothing_else_does() {
         let old = "# Benchmarks\n| stale | numbers |\n\n## Notes\n\nProfiled by hand.\n";
-        let doc = render_doc(&sample(), Some(old));
+        let doc = render_doc(Some(&sample()), None, Some(old));
         assert!(doc.ends_with("\n## Notes\n\nProfiled by hand.\n"), "{doc}");
         assert!(!doc.contains("stale"));
-        assert_eq!(render_doc(&sample(), None), render_markdown(&sample()));
         assert_eq!(
-            render_doc(&sample(), Some("no notes")),
+            render_doc(Some(&sample()), None, None),
             render_markdown(&sample())
         );
+        assert_eq!(
+            render_doc(Some(&sample()), None, Some("no notes")),
+            render_markdown(&sample())
+        );
+    }
+
+    #[test]
+    fn each_half_is_kept_when_only_the_other_ran() {
+        use crate::bench::kdump::render::{HEADING, render_markdown as kdump_markdown};
+        let kdump = kdump_markdown(&crate::bench::kdump::results::sample(), "cargo xtask bench");
+        let both = render_doc(
+            Some(&sample()),
+            Some(&kdump),
+            Some("# old\n\n## Notes\n\nMine.\n"),
+        );
+        let pstore_part = render_markdown(&sample());
+        assert!(both.starts_with(pstore_part.trim_end()), "{both}");
+        assert!(both.contains(&format!("\n\n{HEADING}\n")), "{both}");
+        assert!(both.ends_with("\n## Notes\n\nMine.\n"), "{both}");
+
+        // Only kdump ran: pstore's part and the notes come from the old doc, unchanged.
+        let other = kdump.replace("26771 bytes", "1 bytes");
+        let again = render_doc(None, Some(&other), Some(&both));
+        assert_eq!(again, both.replace("26771 bytes", "1 bytes"));
+        // Only pstore ran: the kdump section is kept.
+        assert_eq!(render_doc(Some(&sample()), None, Some(&both)), both);
     }
 }

@@ -1,8 +1,11 @@
 //! `cargo xtask bench`: times `lastgasp save` against systemd-pstore on the same real record
 //! sets, each run on a fresh copy, interleaved, and prints (or writes to docs/benchmarks.md) the
 //! medians and their ratio. Both tools run under one mount-namespace wrapper; see `doc` for why.
+//! Then the kdump half (`kdump`): log extraction and level-31 dumps against makedumpfile and
+//! vmcore-dmesg on a lab vmcore.
 
 mod doc;
+mod kdump;
 mod machine;
 mod print;
 mod results;
@@ -59,6 +62,20 @@ pub struct BenchArgs {
     /// The systemd-pstore binary.
     #[arg(long, value_name = "PATH", default_value = SYSTEMD_PSTORE)]
     systemd_pstore: PathBuf,
+    /// Which half: pstore (against systemd-pstore), kdump (against makedumpfile and
+    /// vmcore-dmesg), or all; kdump is skipped when its lab vmcore is not there.
+    #[arg(long, value_enum, default_value_t = Suite::All)]
+    suite: Suite,
+    /// The lab vmcore (a directory under target/lab/vmcores) the kdump half runs on.
+    #[arg(long, value_name = "NAME", default_value = kdump::DEFAULT_VMCORE)]
+    vmcore: String,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Suite {
+    All,
+    Pstore,
+    Kdump,
 }
 
 pub fn run(args: &BenchArgs) -> Result<()> {
@@ -71,49 +88,104 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         }
         return Ok(());
     }
+    let lastgasp = build_lastgasp(&workspace)?;
+    let work_dir = args.work_dir.clone().unwrap_or_else(std::env::temp_dir);
+    let pstore = match args.suite {
+        Suite::Kdump => None,
+        Suite::All | Suite::Pstore => Some(run_pstore(args, &workspace, &lastgasp, &work_dir)?),
+    };
+    let kdump = match (args.suite, kdump::lab_vmcore(&workspace, &args.vmcore)?) {
+        (Suite::Pstore, _) => None,
+        (_, Some(vmcore)) => Some(kdump::run(
+            &lastgasp,
+            &vmcore,
+            args.iterations as usize,
+            &work_dir,
+        )?),
+        (Suite::Kdump, None) => bail!(
+            "no lab vmcore {} under target/lab/vmcores (`cargo xtask lab --vmcores` makes it)",
+            args.vmcore
+        ),
+        (Suite::All, None) => {
+            eprintln!(
+                "kdump: no lab vmcore {} under target/lab/vmcores; the kdump half is skipped",
+                args.vmcore
+            );
+            None
+        }
+    };
+    if args.json {
+        let mut json = pstore.as_ref().map_or_else(
+            || serde_json::json!({ "command": command_line() }),
+            print::to_json,
+        );
+        if let (Some(object), Some(kdump)) = (json.as_object_mut(), &kdump) {
+            object.insert("kdump".into(), kdump::render::to_json(kdump));
+        }
+        println!("{}", serde_json::to_string_pretty(&json)?);
+    } else {
+        if let Some(bench) = &pstore {
+            print!("{}", print::render_text(bench));
+        }
+        if let Some(kdump) = &kdump {
+            print!("{}", kdump::render::render_text(kdump));
+        }
+    }
+    if args.write_doc {
+        let path = workspace.join(doc::DOC_PATH);
+        let previous = std::fs::read_to_string(&path).ok();
+        let kdump_section = kdump
+            .as_ref()
+            .map(|k| kdump::render::render_markdown(k, &command_line()));
+        std::fs::write(
+            &path,
+            doc::render_doc(
+                pstore.as_ref(),
+                kdump_section.as_deref(),
+                previous.as_deref(),
+            ),
+        )
+        .with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("wrote {}", doc::DOC_PATH);
+    }
+    Ok(())
+}
+
+/// The pstore half: every record set, both tools.
+fn run_pstore(
+    args: &BenchArgs,
+    workspace: &Path,
+    lastgasp: &Path,
+    work_dir: &Path,
+) -> Result<Bench> {
     let programs = Programs {
-        lastgasp: build_lastgasp(&workspace)?,
+        lastgasp: lastgasp.to_path_buf(),
         systemd_pstore: ensure_systemd_pstore(&args.systemd_pstore)?,
     };
     check_host()?;
     let started = Instant::now();
-    let sets = sets::standard(&workspace, args.crashes as usize)?;
-    let work_dir = args.work_dir.clone().unwrap_or_else(std::env::temp_dir);
+    let sets = sets::standard(workspace, args.crashes as usize)?;
     let records_dir = args.records_dir.clone().unwrap_or_else(|| {
         let shm = Path::new(SHM);
         if shm.is_dir() {
             shm.to_path_buf()
         } else {
-            work_dir.clone()
+            work_dir.to_path_buf()
         }
     });
-    let mut sandbox = Sandbox::create(&records_dir, &work_dir)?;
+    let mut sandbox = Sandbox::create(&records_dir, work_dir)?;
     let iterations = args.iterations as usize;
     let mut results = Vec::new();
     for set in &sets {
         results.push(bench_set(&mut sandbox, &programs, set, iterations)?);
     }
-    let bench = Bench {
+    Ok(Bench {
         command: command_line(),
         iterations,
-        machine: machine::Machine::gather(&workspace, &sandbox, &programs.lastgasp),
+        machine: machine::Machine::gather(workspace, &sandbox, &programs.lastgasp),
         sets: results,
         elapsed: started.elapsed(),
-    };
-    drop(sandbox);
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&print::to_json(&bench))?);
-    } else {
-        print!("{}", print::render_text(&bench));
-    }
-    if args.write_doc {
-        let path = workspace.join(doc::DOC_PATH);
-        let previous = std::fs::read_to_string(&path).ok();
-        std::fs::write(&path, doc::render_doc(&bench, previous.as_deref()))
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        eprintln!("wrote {}", doc::DOC_PATH);
-    }
-    Ok(())
+    })
 }
 
 /// One set: a warm-up of each tool, then `iterations` interleaved timed runs of each.

@@ -19,11 +19,15 @@ pub struct Peers {
     pub drgn: PathBuf,
 }
 
+pub const CRASH: &str = "/usr/bin/crash";
+pub const MAKEDUMPFILE: &str = "/usr/bin/makedumpfile";
+pub const VMCORE_DMESG: &str = "/usr/sbin/vmcore-dmesg";
+
 /// Each Debian-packaged peer: where it lives and its package.
 const DEBIAN: [(&str, &str); 3] = [
-    ("/usr/bin/crash", "crash"),
-    ("/usr/bin/makedumpfile", "makedumpfile"),
-    ("/usr/sbin/vmcore-dmesg", "kexec-tools"),
+    (CRASH, "crash"),
+    (MAKEDUMPFILE, "makedumpfile"),
+    (VMCORE_DMESG, "kexec-tools"),
 ];
 
 /// drgn's virtual environment, under the lab's cache.
@@ -32,18 +36,16 @@ fn drgn_venv(cache: &Path) -> PathBuf {
 }
 
 fn peers(drgn: PathBuf) -> Peers {
-    let [crash, makedumpfile, vmcore_dmesg] = DEBIAN.map(|(path, _)| PathBuf::from(path));
     Peers {
-        crash,
-        makedumpfile,
-        vmcore_dmesg,
+        crash: CRASH.into(),
+        makedumpfile: MAKEDUMPFILE.into(),
+        vmcore_dmesg: VMCORE_DMESG.into(),
         drgn,
     }
 }
 
-/// Installs whatever peer is missing (Debian packages with apt-get, drgn with pip into a venv
-/// under `cache`) and returns them all.
-pub fn ensure(cache: &Path) -> Result<Peers> {
+/// Installs the Debian-packaged peers that are missing (apt-get).
+pub fn ensure_debian() -> Result<()> {
     let missing: Vec<&str> = DEBIAN
         .iter()
         .filter(|(path, _)| !Path::new(path).is_file())
@@ -58,6 +60,13 @@ pub fn ensure(cache: &Path) -> Result<Peers> {
         }
         apt_install(&missing)?;
     }
+    Ok(())
+}
+
+/// Installs whatever peer is missing (Debian packages with apt-get, drgn with pip into a venv
+/// under `cache`) and returns them all.
+pub fn ensure(cache: &Path) -> Result<Peers> {
+    ensure_debian()?;
     let venv = drgn_venv(cache);
     let drgn = venv.join("bin/drgn");
     if !drgn.is_file() {
@@ -79,45 +88,41 @@ pub fn ensure(cache: &Path) -> Result<Peers> {
     Ok(peers(drgn))
 }
 
-/// One line naming each peer's version, for reports and the benchmark doc.
-pub fn versions(peers: &Peers) -> Vec<(String, String)> {
-    let first_line = |cmd: &mut Command| {
-        shell::run(cmd).ok().map(|out| {
-            let text = if out.stdout.is_empty() {
-                out.stderr
-            } else {
-                out.stdout
-            };
-            String::from_utf8_lossy(&text)
-                .lines()
-                .map(str::trim)
-                .find(|line| !line.is_empty())
-                .unwrap_or_default()
-                .to_owned()
-        })
-    };
+fn first_line(cmd: &mut Command) -> Option<String> {
+    shell::run(cmd).ok().map(|out| {
+        let text = if out.stdout.is_empty() {
+            out.stderr
+        } else {
+            out.stdout
+        };
+        String::from_utf8_lossy(&text)
+            .lines()
+            .map(str::trim)
+            .find(|line| !line.is_empty())
+            .unwrap_or_default()
+            .to_owned()
+    })
+}
+
+/// The Debian package version of each Debian-packaged peer, for reports and the benchmark doc.
+pub fn debian_versions() -> Vec<(String, String)> {
     let debian = |package: &str| {
         first_line(Command::new("dpkg-query").args(["-W", "-f", "${Version}", package]))
-            .map(|v| format!("Debian {package} {v}"))
+            .map_or_else(|| "unknown".into(), |v| format!("Debian {package} {v}"))
     };
     vec![
-        (
-            "crash".into(),
-            debian("crash").unwrap_or_else(|| "unknown".into()),
-        ),
-        (
-            "makedumpfile".into(),
-            debian("makedumpfile").unwrap_or_else(|| "unknown".into()),
-        ),
-        (
-            "vmcore-dmesg".into(),
-            debian("kexec-tools").unwrap_or_else(|| "unknown".into()),
-        ),
-        (
-            "drgn".into(),
-            first_line(Command::new(&peers.drgn).arg("--version"))
-                .map(|v| v.split(" (").next().unwrap_or_default().to_owned())
-                .unwrap_or_else(|| "unknown".into()),
-        ),
+        ("crash".into(), debian("crash")),
+        ("makedumpfile".into(), debian("makedumpfile")),
+        ("vmcore-dmesg".into(), debian("kexec-tools")),
     ]
+}
+
+/// Every peer's version.
+pub fn versions(peers: &Peers) -> Vec<(String, String)> {
+    let mut all = debian_versions();
+    let drgn = first_line(Command::new(&peers.drgn).arg("--version"))
+        .map(|v| v.split(" (").next().unwrap_or_default().to_owned())
+        .unwrap_or_else(|| "unknown".into());
+    all.push(("drgn".into(), format!("{drgn} (PyPI)")));
+    all
 }
