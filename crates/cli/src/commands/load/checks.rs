@@ -61,7 +61,14 @@ fn no_reservation(running_cmdline: &str) -> String {
     let asked = super::cmdline::split(running_cmdline)
         .into_iter()
         .find(|param| super::cmdline::key(param) == "crashkernel");
+    let zero = asked
+        .and_then(|param| param.split_once('='))
+        .is_some_and(|(_, size)| size.trim_end_matches(['K', 'M', 'G']) == "0");
     match asked {
+        Some(param) if zero => format!(
+            "{param} reserves no memory for a capture kernel: set \
+             crashkernel={SUGGESTED_CRASHKERNEL} on the kernel command line and reboot"
+        ),
         Some(param) => format!(
             "{param} is on the kernel command line but nothing was reserved \
              (/sys/kernel/kexec_crash_size is 0): the size does not fit this machine's memory \
@@ -132,7 +139,7 @@ pub fn explain_failure(
             .to_string(),
         sys::errno::EINVAL => format!(
             "the kernel refused the arguments (EINVAL): the command line is {cmdline_len} \
-             bytes (x86 and arm64 take at most 2047), or {kernel}'s boot protocol is too old; \
+             bytes (x86 and arm64 take about 2 KiB), or {kernel}'s boot protocol is too old; \
              shorten [kdump] cmdline_append or the boot command line"
         ),
         other => format!(
@@ -204,6 +211,24 @@ mod tests {
             message.starts_with("crashkernel=64G is on the kernel command line"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn an_explicit_zero_reservation_says_so() {
+        let state = KexecState {
+            crash_size: Some(0),
+            ..ready()
+        };
+        for param in ["crashkernel=0", "crashkernel=0M"] {
+            let message = before_load(&state, param, SIZES).unwrap_err();
+            assert_eq!(
+                message,
+                format!(
+                    "{param} reserves no memory for a capture kernel: set crashkernel=256M on \
+                     the kernel command line and reboot"
+                )
+            );
+        }
     }
 
     #[test]
