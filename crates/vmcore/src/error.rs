@@ -12,6 +12,8 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    #[error("cannot open: {0}")]
+    Open(#[source] io::Error),
     #[error("{what} is truncated: needs bytes up to {needed:#x}, the file has {available:#x}")]
     Truncated {
         what: &'static str,

@@ -7,8 +7,10 @@ mod bytes;
 pub mod elf;
 mod elf_core;
 mod error;
+pub mod filter;
 #[doc(hidden)]
 pub mod fuzzing;
+mod kdump;
 mod kernel;
 pub mod note;
 mod phys;
@@ -23,6 +25,7 @@ pub mod vmcoreinfo;
 pub use elf::{LoadSegment, Machine};
 pub use elf_core::ElfCore;
 pub use error::{Error, Result};
+pub use kdump::KdumpMemory;
 pub use kernel::{KernelMemory, ReadStats};
 pub use note::{Note, Notes};
 pub use phys::{ElfMemory, PhysMemory, merge_ranges};

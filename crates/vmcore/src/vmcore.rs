@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::elf::Machine;
 use crate::elf_core::ElfCore;
+use crate::kdump::KdumpMemory;
 use crate::kernel::KernelMemory;
 use crate::note::{Note, Notes};
 use crate::phys::{ElfMemory, PhysMemory};
@@ -57,13 +58,7 @@ impl Vmcore {
             path: path.to_owned(),
             source: Box::new(source),
         };
-        let file = File::open(path).map_err(|source| {
-            in_file(Error::Io {
-                what: "the file",
-                offset: 0,
-                source,
-            })
-        })?;
+        let file = File::open(path).map_err(|source| in_file(Error::Open(source)))?;
         Self::from_source(file, path.to_owned()).map_err(in_file)
     }
 
@@ -84,9 +79,7 @@ impl Vmcore {
         if magic.starts_with(ELF_MAGIC) {
             Self::from_elf(source, path)
         } else if magic.starts_with(KDUMP_SIGNATURE) {
-            Err(Error::Unsupported(
-                "a kdump-compressed dump: this build cannot read its pages yet".into(),
-            ))
+            Self::from_kdump(source, path)
         } else if magic.starts_with(FLATTENED_SIGNATURE) {
             Err(Error::Unsupported(
                 "a flattened makedumpfile stream: rebuild it with `makedumpfile -R` first".into(),
@@ -121,6 +114,22 @@ impl Vmcore {
             memory: Box::new(memory),
             incomplete: core.truncated || core.flags & 1 != 0,
             note_segments: core.note_segments,
+        })
+    }
+
+    fn from_kdump<R: ReadAt + 'static>(source: R, path: PathBuf) -> Result<Self> {
+        let memory = KdumpMemory::open(source)?;
+        let vmcoreinfo = memory.vmcoreinfo().map(|text| VmcoreInfo::parse(&text));
+        let machine = memory.machine(vmcoreinfo.as_ref())?;
+        Ok(Vmcore {
+            path,
+            format: DumpFormat::KdumpCompressed,
+            machine,
+            page_size: memory.page_size(),
+            incomplete: memory.is_incomplete(),
+            note_segments: vec![memory.notes()],
+            vmcoreinfo,
+            memory: Box::new(memory),
         })
     }
 
