@@ -16,7 +16,8 @@ pub struct Kernel {
     pub arch: Arch,
     pub release: String,
     pub vmlinuz: PathBuf,
-    /// `lib/modules/<release>/kernel` of the unpacked image package.
+    /// `lib/modules/<release>/kernel` of the unpacked image package (its parent has
+    /// modules.dep and the other indexes).
     pub modules: PathBuf,
     /// The kernel's build headers, for the crash-test module.
     pub headers: PathBuf,
@@ -154,6 +155,13 @@ pub fn kernel(cache: &Path, arch: Arch, suite: Suite) -> Result<Kernel> {
         .map(|lib| unpacked.join(format!("{lib}/modules/{release}/kernel")))
         .find(|dir| dir.exists())
         .with_context(|| format!("{package} holds no modules directory"))?;
+    let tree = modules
+        .parent()
+        .expect("the modules directory has a parent")
+        .to_path_buf();
+    if !tree.join("modules.dep").exists() {
+        index_modules(&unpacked, &tree, &release)?;
+    }
     Ok(Kernel {
         arch,
         modules,
@@ -162,6 +170,21 @@ pub fn kernel(cache: &Path, arch: Arch, suite: Suite) -> Result<Kernel> {
         headers,
         make_overrides,
     })
+}
+
+/// Runs depmod over an unpacked kernel package (the package leaves that to its installation),
+/// so its tree has the modules.dep and modules.alias a capture initramfs is made from.
+fn index_modules(unpacked: &Path, tree: &Path, release: &str) -> Result<()> {
+    // depmod looks under <base>/lib/modules; a merged-/usr package has only usr/lib.
+    let lib = unpacked.join("lib");
+    if !lib.exists() {
+        std::os::unix::fs::symlink("usr/lib", &lib)?;
+    }
+    shell::run(Command::new("depmod").arg("-b").arg(unpacked).arg(release))?;
+    if !tree.join("modules.dep").exists() {
+        bail!("depmod wrote no modules.dep in {}", tree.display());
+    }
+    Ok(())
 }
 
 /// Points a foreign headers tree's `usr/lib/linux-kbuild-<x.y>` at the host's, installing the

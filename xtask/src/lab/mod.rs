@@ -8,10 +8,12 @@ pub(crate) mod arch;
 pub(crate) mod assets;
 mod check;
 mod initramfs;
+mod kdump;
 mod newer_kbuild;
 mod qemu;
 mod scenario;
 pub(crate) mod suite;
+mod trim;
 mod vmcores;
 
 use anyhow::{Context, Result, bail};
@@ -24,7 +26,8 @@ use suite::Suite;
 
 #[derive(clap::Args)]
 pub struct LabArgs {
-    /// Scenarios to run, by name or crash kind (default: the four backends ramoops, efi, erst, blk).
+    /// Scenarios to run, by name or crash kind (default: the four backends ramoops, efi, erst,
+    /// blk); `kdump` is the kdump scenario.
     names: Vec<String>,
     /// Run the analysis corpus instead: every crash kind, each on two boots, through ramoops
     /// (x86_64, and on aarch64 every kind that is not x86-only).
@@ -43,6 +46,12 @@ pub struct LabArgs {
     /// target/lab/vmcores; with --save-fixtures, copy the small ones to tests/fixtures/vmcore.
     #[arg(long)]
     vmcores: bool,
+    /// `crashkernel=` in MiB for the kdump scenario (run it by naming `kdump`).
+    #[arg(long, default_value_t = kdump::DEFAULT_CRASHKERNEL_MIB)]
+    crashkernel: u32,
+    /// Find the smallest crashkernel= at which the kdump scenario passes, per kernel (8M steps).
+    #[arg(long)]
+    crashkernel_search: bool,
     /// Kernels to boot: 6.1 (Debian 12), 6.12 (Debian 13), or both, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "6.1")]
     kernel: Vec<String>,
@@ -231,41 +240,69 @@ fn run_one(lab: &Lab, scenario: &Scenario, limit: Duration) -> Result<check::Col
     Ok(collected)
 }
 
-/// Runs `scenarios` on `jobs` parallel guests; returns the names that failed.
-fn run_all(lab: &Lab, scenarios: &[Scenario], args: &LabArgs) -> Vec<String> {
-    let queue = Mutex::new(scenarios.iter());
-    let failed = Mutex::new(Vec::new());
+/// One guest run of the lab.
+enum Job {
+    /// Crash, warm reboot, collect from pstore.
+    Pstore(Scenario),
+    /// Crash, capture kernel, reboot, collect the capture.
+    Kdump(kdump::KdumpScenario),
+}
+
+impl Job {
+    fn name(&self) -> &str {
+        match self {
+            Job::Pstore(scenario) => &scenario.name,
+            Job::Kdump(scenario) => &scenario.name,
+        }
+    }
+}
+
+/// Runs one job and checks it; returns its summary (the signature, for pstore).
+fn run_job(lab: &Lab, job: &Job, args: &LabArgs) -> Result<String> {
     let limit = Duration::from_secs(args.timeout);
+    match job {
+        Job::Pstore(scenario) => {
+            let collected = run_one(lab, scenario, limit)?;
+            if args.save_fixtures {
+                save_fixtures(lab, scenario, &collected.dir)?;
+            }
+            Ok(collected.manifest["analysis"]["signature"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned())
+        }
+        Job::Kdump(scenario) => {
+            let run = kdump::run(&lab.workspace, &lab.cache, &lab.lastgasp, scenario, limit)?;
+            kdump::verify(&lab.workspace, &lab.lastgasp, &run)
+                .with_context(|| format!("serial log: {}", run.serial.display()))
+        }
+    }
+}
+
+/// Runs `jobs` on `args.jobs` parallel guests; returns the names that failed.
+fn run_all(lab: &Lab, jobs: &[Job], args: &LabArgs) -> Vec<String> {
+    let queue = Mutex::new(jobs.iter());
+    let failed = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
         for _ in 0..args.jobs.max(1) {
             scope.spawn(|| {
                 loop {
-                    let Some(scenario) = queue.lock().expect("queue lock").next() else {
+                    let Some(job) = queue.lock().expect("queue lock").next() else {
                         break;
                     };
                     let started = Instant::now();
-                    let outcome = run_one(lab, scenario, limit).and_then(|collected| {
-                        if args.save_fixtures {
-                            save_fixtures(lab, scenario, &collected.dir)?;
-                        }
-                        Ok(collected)
-                    });
+                    let outcome = run_job(lab, job, args);
                     let secs = started.elapsed().as_secs();
                     match outcome {
-                        Ok(collected) => eprintln!(
-                            "lab: ok     {:<28} {:>4}s  {}",
-                            scenario.name,
-                            secs,
-                            collected.manifest["analysis"]["signature"]
-                                .as_str()
-                                .unwrap_or("")
-                        ),
+                        Ok(summary) => {
+                            eprintln!("lab: ok     {:<28} {secs:>4}s  {summary}", job.name())
+                        }
                         Err(err) => {
-                            eprintln!("lab: FAILED {:<28} {secs:>4}s  {err:#}", scenario.name);
+                            eprintln!("lab: FAILED {:<28} {secs:>4}s  {err:#}", job.name());
                             failed
                                 .lock()
                                 .expect("failed lock")
-                                .push(scenario.name.clone());
+                                .push(job.name().to_owned());
                         }
                     }
                 }
@@ -275,14 +312,21 @@ fn run_all(lab: &Lab, scenarios: &[Scenario], args: &LabArgs) -> Vec<String> {
     failed.into_inner().expect("failed lock")
 }
 
-/// Runs `scenarios`, reporting a summary line; fails when any failed.
-fn run_scenarios(scenarios: &[Scenario], args: &LabArgs) -> Result<()> {
-    let lab = prepare(scenarios)?;
+/// Runs `jobs`, reporting a summary line; fails when any failed.
+fn run_jobs(jobs: &[Job], args: &LabArgs) -> Result<()> {
+    let scenarios: Vec<Scenario> = jobs
+        .iter()
+        .filter_map(|job| match job {
+            Job::Pstore(scenario) => Some(scenario.clone()),
+            Job::Kdump(_) => None,
+        })
+        .collect();
+    let lab = prepare(&scenarios)?;
     let started = Instant::now();
-    let failed = run_all(&lab, scenarios, args);
+    let failed = run_all(&lab, jobs, args);
     eprintln!(
         "lab: {} passed, {} failed ({}s)",
-        scenarios.len() - failed.len(),
+        jobs.len() - failed.len(),
         failed.len(),
         started.elapsed().as_secs()
     );
@@ -314,16 +358,23 @@ pub fn ci() -> Result<()> {
             .iter()
             .map(|kind| scenario::corpus(Arch::X86_64, Suite::Trixie, kind, scenario::CI_BOOT)),
     );
+    let mut jobs: Vec<Job> = Suite::ALL
+        .into_iter()
+        .map(|suite| Job::Kdump(kdump::scenario(suite, kdump::DEFAULT_CRASHKERNEL_MIB)))
+        .collect();
+    jobs.extend(scenarios.into_iter().map(Job::Pstore));
     let args = LabArgs {
         names: Vec::new(),
         corpus: false,
         jobs: 2,
         save_fixtures: false,
-        timeout: 300,
+        timeout: 600,
         vmcores: false,
         kernel: Vec::new(),
+        crashkernel: kdump::DEFAULT_CRASHKERNEL_MIB,
+        crashkernel_search: false,
     };
-    run_scenarios(&scenarios, &args)
+    run_jobs(&jobs, &args)
 }
 
 /// `cargo xtask lab`.
@@ -331,13 +382,25 @@ pub fn run(args: &LabArgs) -> Result<()> {
     if args.vmcores {
         return run_vmcores(args);
     }
+    if args.crashkernel_search {
+        return crashkernel_search(args);
+    }
+    let suites = args.suites()?;
     let mut scenarios = Vec::new();
-    for suite in args.suites()? {
+    for &suite in &suites {
         scenarios.extend(if args.corpus {
             scenario::full_corpus(suite)
         } else {
             scenario::backends(suite)
         });
+    }
+    let mut jobs: Vec<Job> = Vec::new();
+    if args.names.iter().any(|name| name == "kdump") {
+        jobs.extend(
+            suites
+                .iter()
+                .map(|&suite| Job::Kdump(kdump::scenario(suite, args.crashkernel))),
+        );
     }
     if !args.names.is_empty() {
         scenarios.retain(|s| {
@@ -347,11 +410,88 @@ pub fn run(args: &LabArgs) -> Result<()> {
                     || s.name == format!("{name}{}", s.suite.name_suffix())
             })
         });
-        if scenarios.is_empty() {
+        if scenarios.is_empty() && jobs.is_empty() {
             bail!("no scenario named {}", args.names.join(", "));
         }
     }
-    run_scenarios(&scenarios, args)
+    jobs.extend(scenarios.into_iter().map(Job::Pstore));
+    run_jobs(&jobs, args)
+}
+
+/// `cargo xtask lab --crashkernel-search`: for each kernel, the smallest `crashkernel=` (in
+/// 8 MiB steps) at which the kdump scenario passes whole (report, log, level-31 dump). Bisects
+/// between a size that must work and a floor below which kexec_file_load refuses, assuming
+/// that a size that works keeps working when larger.
+fn crashkernel_search(args: &LabArgs) -> Result<()> {
+    const STEP: u32 = 8;
+    let lab = prepare(&[])?;
+    let limit = Duration::from_secs(args.timeout);
+    let suites = args.suites()?;
+    let results = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for &suite in &suites {
+            let lab = &lab;
+            let results = &results;
+            scope.spawn(move || {
+                let works = |mib: u32| {
+                    let scenario = kdump::scenario(suite, mib);
+                    let started = Instant::now();
+                    let outcome =
+                        kdump::run(&lab.workspace, &lab.cache, &lab.lastgasp, &scenario, limit)
+                            .and_then(|run| kdump::verify(&lab.workspace, &lab.lastgasp, &run));
+                    let secs = started.elapsed().as_secs();
+                    match &outcome {
+                        Ok(summary) => eprintln!(
+                            "lab: search  {:<28} {secs:>4}s  works: {summary}",
+                            scenario.name
+                        ),
+                        Err(err) => eprintln!(
+                            "lab: search  {:<28} {secs:>4}s  fails: {err:#}",
+                            scenario.name
+                        ),
+                    }
+                    outcome.is_ok()
+                };
+                // Invariant: `high` works; `low` does not (or is the floor of the search).
+                let (mut low, mut high) = (48, 256);
+                let found = if !works(high) {
+                    None
+                } else {
+                    while high - low > STEP {
+                        let middle = (low + (high - low) / 2) / STEP * STEP;
+                        if works(middle) {
+                            high = middle;
+                        } else {
+                            low = middle;
+                        }
+                    }
+                    Some(high)
+                };
+                results.lock().expect("results lock").push((suite, found));
+            });
+        }
+    });
+    let mut failed = false;
+    for (suite, found) in results.into_inner().expect("results lock") {
+        match found {
+            Some(mib) => eprintln!(
+                "lab: crashkernel search: {} smallest crashkernel={mib}M ({}M fails)",
+                suite.kernel(),
+                mib - STEP
+            ),
+            None => {
+                failed = true;
+                eprintln!(
+                    "lab: crashkernel search: {} fails even at 256M",
+                    suite.kernel()
+                );
+            }
+        }
+    }
+    if failed {
+        bail!("the kdump scenario does not pass at the search's upper bound");
+    }
+    Ok(())
 }
 
 /// `cargo xtask lab --vmcores`: every vmcore job, or those named.
@@ -377,7 +517,8 @@ fn run_vmcores(args: &LabArgs) -> Result<()> {
         bail!("vmcore jobs failed: {}", failed.join(", "));
     }
     if args.save_fixtures {
-        vmcores::save_fixtures(&workspace, &cache, &jobs)?;
+        // Every vmcore made so far, not only this run's: the folder is one set.
+        vmcores::save_fixtures(&workspace, &cache, &vmcores::jobs())?;
     }
     Ok(())
 }

@@ -13,6 +13,7 @@ use super::assets::{self, Kernel};
 use super::initramfs::Initramfs;
 use super::qemu::{self, RunDir};
 use super::suite::Suite;
+use super::trim;
 use crate::shell;
 use anyhow::{Context, Result, bail, ensure};
 use std::path::{Path, PathBuf};
@@ -60,7 +61,7 @@ pub fn jobs() -> Vec<Job> {
         name: format!("qemu-{}-{}", arch.name(), suite.kernel()),
         arch,
         suite,
-        memory_mib: 256,
+        memory_mib: 128,
         method: Method::HostDump,
         busy: false,
     };
@@ -194,6 +195,7 @@ fn make(
     let said = |marker: &str| serial.windows(marker.len()).any(|w| w == marker.as_bytes());
     let context = || format!("{} (serial log: {})", job.name, run.serial.display());
     let mut made = Vec::new();
+    let mut notes = Vec::new();
     match job.method {
         Method::Kdump { .. } => {
             ensure!(
@@ -209,7 +211,8 @@ fn make(
                 .unpack(&dir)
                 .with_context(|| format!("unpacking {}", run.out_disk.display()))
                 .with_context(context)?;
-            read_dmesg(&dir, KDUMP_VMCORE, job.arch)?;
+            let readers = read_dmesg(&dir, KDUMP_VMCORE, true)?;
+            notes.push(trim_for_fixtures(&dir, KDUMP_VMCORE, &readers)?);
             shell::run(
                 Command::new("makedumpfile")
                     .args(["-d", "31", "-c", "--message-level", "1"])
@@ -224,7 +227,12 @@ fn make(
                     .with_context(|| format!("QEMU wrote no {name}"))
                     .with_context(context)?;
             }
-            read_dmesg(&dir, HOST_ELF, job.arch)?;
+            let readers = read_dmesg(&dir, HOST_ELF, false)?;
+            if readers.is_empty() {
+                notes.push("no Debian tool reads QEMU's ELF of this guest".to_owned());
+            } else {
+                notes.push(trim_for_fixtures(&dir, HOST_ELF, &readers)?);
+            }
             made.extend([HOST_ELF, HOST_KDUMP]);
         }
     }
@@ -236,38 +244,114 @@ fn make(
             format!("{name} {} KiB", bytes / 1024)
         })
         .collect();
-    Ok(sizes.join(", "))
+    Ok(format!("{}; {}", sizes.join(", "), notes.join("; ")))
 }
 
-/// The dmesg Debian's tools read from an ELF vmcore: `<file>.makedumpfile-dmesg.txt` and
-/// `<file>.vmcore-dmesg.txt`. makedumpfile reads only its own architecture's vmcores, so for a
-/// foreign one its refusal is kept (`.err`) instead.
-fn read_dmesg(dir: &Path, file: &str, arch: Arch) -> Result<()> {
+/// A Debian tool that prints the kernel log of an ELF vmcore, with the file it writes.
+struct DmesgReader {
+    suffix: &'static str,
+    command: fn(&Path, &Path) -> Command,
+}
+
+fn makedumpfile_dmesg(vmcore: &Path, out: &Path) -> Command {
+    let mut cmd = Command::new("makedumpfile");
+    // Plain reads, no mmap: the pages it needs must show in the trace (see trim).
+    cmd.args(["--dump-dmesg", "--non-mmap"])
+        .arg(vmcore)
+        .arg(out);
+    cmd
+}
+
+/// vmcore-dmesg prints to stdout; `sh` sends that to the file so both readers look alike.
+fn vmcore_dmesg(vmcore: &Path, out: &Path) -> Command {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg("exec vmcore-dmesg \"$1\" > \"$2\"")
+        .arg("sh")
+        .arg(vmcore)
+        .arg(out);
+    cmd
+}
+
+const READERS: &[DmesgReader] = &[
+    DmesgReader {
+        suffix: "makedumpfile-dmesg",
+        command: makedumpfile_dmesg,
+    },
+    DmesgReader {
+        suffix: "vmcore-dmesg",
+        command: vmcore_dmesg,
+    },
+];
+
+/// Runs Debian's dmesg readers on the ELF vmcore `dir/file`, leaving `<file>.<reader>.txt`, or
+/// `<file>.<reader>.err` with the reader's refusal (makedumpfile reads only its own
+/// architecture's vmcores; neither reads QEMU 7.2's ELF dumps). With `required`, every reader
+/// must succeed. Returns the readers that did.
+fn read_dmesg(dir: &Path, file: &str, required: bool) -> Result<Vec<&'static DmesgReader>> {
     let vmcore = dir.join(file);
-    let makedumpfile = dir.join(format!("{file}.makedumpfile-dmesg.txt"));
-    let outcome = shell::run(
-        Command::new("makedumpfile")
-            .arg("--dump-dmesg")
-            .arg(&vmcore)
-            .arg(&makedumpfile),
-    );
-    match outcome {
-        Ok(_) => {}
-        Err(err) if !arch.native() => {
-            std::fs::write(
-                dir.join(format!("{file}.makedumpfile-dmesg.err")),
-                format!("{err:#}\n"),
-            )?;
+    let mut worked = Vec::new();
+    for reader in READERS {
+        let out = dir.join(format!("{file}.{}.txt", reader.suffix));
+        let outcome = shell::run(&mut (reader.command)(&vmcore, &out)).and_then(|_| {
+            ensure!(
+                std::fs::metadata(&out).is_ok_and(|m| m.len() > 0),
+                "it printed no log"
+            );
+            Ok(())
+        });
+        match outcome {
+            Ok(()) => worked.push(reader),
+            Err(err) if !required => {
+                std::fs::remove_file(&out).ok();
+                let note = dir.join(format!("{file}.{}.err", reader.suffix));
+                // Relative to the job's folder: the note may be committed as a fixture.
+                let text = format!("{err:#}\n").replace(&format!("{}/", dir.display()), "");
+                std::fs::write(note, text)?;
+            }
+            Err(err) => return Err(err),
         }
-        Err(err) => return Err(err),
     }
-    let out = shell::run(Command::new("vmcore-dmesg").arg(&vmcore))?;
-    ensure!(
-        !out.stdout.is_empty(),
-        "vmcore-dmesg found no log in {file}"
-    );
-    std::fs::write(dir.join(format!("{file}.vmcore-dmesg.txt")), &out.stdout)?;
-    Ok(())
+    Ok(worked)
+}
+
+/// The trimmed copy of an ELF vmcore (see [`trim`]).
+pub const TRIMMED: &str = "vmcore.dmesg-pages.elf";
+
+/// Cuts `dir/file` down to the pages `readers` read and checks that they print the same log
+/// from the cut copy. (A kdump-compressed copy of the cut vmcore cannot be made: makedumpfile
+/// needs the page structs and page tables of all memory even at `-d 0`.)
+fn trim_for_fixtures(dir: &Path, file: &str, readers: &[&DmesgReader]) -> Result<String> {
+    let vmcore = dir.join(file);
+    let scratch = dir.join("trim");
+    std::fs::create_dir_all(&scratch)?;
+    let mut reads = Vec::new();
+    for reader in readers {
+        let out = scratch.join("traced.txt");
+        reads.extend(trim::traced_reads(
+            &mut (reader.command)(&vmcore, &out),
+            &vmcore,
+            &scratch,
+        )?);
+    }
+    let trimmed = dir.join(TRIMMED);
+    let kept = trim::trim(&vmcore, &reads, &trimmed)?;
+    for reader in readers {
+        let from_trimmed = scratch.join(format!("trimmed.{}.txt", reader.suffix));
+        shell::run(&mut (reader.command)(&trimmed, &from_trimmed))?;
+        let original = std::fs::read(dir.join(format!("{file}.{}.txt", reader.suffix)))?;
+        ensure!(
+            std::fs::read(&from_trimmed)? == original,
+            "{} prints another log from the trimmed vmcore",
+            reader.suffix
+        );
+    }
+    std::fs::remove_dir_all(&scratch)?;
+    Ok(format!(
+        "{TRIMMED} {} pages, {} KiB",
+        kept.pages,
+        kept.bytes / 1024
+    ))
 }
 
 /// How a job's files were made, for the fixture READMEs and whoever reads the cache.
@@ -438,7 +522,9 @@ fn boot(job: &Job, kernel: &Kernel, initramfs: &Path, run: &RunDir, limit: Durat
         }
         Method::HostDump => {
             cmd.args(["-device", "vmcoreinfo"]);
-            append.push_str(" panic=0 lab.hostdump=1");
+            // Freed memory zeroed, so the dump of a small guest is mostly zero pages, which
+            // QEMU's kdump format stores once.
+            append.push_str(" panic=0 lab.hostdump=1 init_on_free=1");
         }
     }
     if job.busy {
@@ -457,7 +543,9 @@ fn boot(job: &Job, kernel: &Kernel, initramfs: &Path, run: &RunDir, limit: Durat
         }
         dumped = true;
         let monitor_limit = Duration::from_secs(300);
-        for (flag, name) in [("", HOST_ELF), ("-z ", HOST_KDUMP)] {
+        // `-p`: through the guest's page tables, so the ELF has the kernel's virtual addresses,
+        // which Debian's dmesg readers need.
+        for (flag, name) in [("-p ", HOST_ELF), ("-z ", HOST_KDUMP)] {
             let command = format!("dump-guest-memory {flag}{}", run.dir.join(name).display());
             let said = qemu::monitor_command(&run.monitor, &command, monitor_limit)?;
             if said.contains("Error") || said.contains("rror:") {
@@ -475,29 +563,37 @@ fn boot(job: &Job, kernel: &Kernel, initramfs: &Path, run: &RunDir, limit: Durat
 const FIXTURE_FILE_LIMIT: u64 = 5 << 20;
 const FIXTURES_BUDGET: u64 = 12 << 20;
 
-/// Copies the small files of finished jobs to `tests/fixtures/vmcore/<name>/`: the filtered
-/// dump of a kdump vmcore, QEMU's kdump-zlib (and ELF) when small enough, the dmesg both Debian
-/// tools read, the serial console and `info.txt`.
+/// Copies the small files of the jobs made so far to `tests/fixtures/vmcore/<name>/`: the trimmed ELF
+/// vmcore (the pages holding the log), the dumps that are small enough (none of a real kernel
+/// is: a level-31 dump of an idle 1 GiB guest is 35 MB), the dmesg Debian's tools read from the
+/// whole vmcore, the serial console and `info.txt`.
 pub fn save_fixtures(workspace: &Path, cache: &Path, jobs: &[Job]) -> Result<()> {
     let root = workspace.join("tests/fixtures/vmcore");
     for job in jobs {
         let from = job_dir(cache, job);
+        if !from.join("info.txt").exists() {
+            eprintln!("lab: {} has not been made; no fixture", job.name);
+            continue;
+        }
         let (source, dumps) = match job.method {
-            Method::Kdump { .. } => (KDUMP_VMCORE, vec![FILTERED]),
-            Method::HostDump => (HOST_ELF, vec![HOST_KDUMP, HOST_ELF]),
+            Method::Kdump { .. } => (KDUMP_VMCORE, vec![TRIMMED, FILTERED]),
+            Method::HostDump => (HOST_ELF, vec![TRIMMED, HOST_KDUMP, HOST_ELF]),
         };
         let dest = root.join(&job.name);
         if dest.exists() {
             std::fs::remove_dir_all(&dest)?;
         }
         std::fs::create_dir_all(&dest)?;
+        let mut copied = 0;
         for dump in dumps {
             let path = from.join(dump);
-            let bytes = std::fs::metadata(&path)
-                .with_context(|| format!("{} has no {dump}: run it first", job.name))?
-                .len();
+            let Ok(meta) = std::fs::metadata(&path) else {
+                continue;
+            };
+            let bytes = meta.len();
             if bytes <= FIXTURE_FILE_LIMIT {
                 std::fs::copy(&path, dest.join(dump))?;
+                copied += 1;
             } else {
                 eprintln!(
                     "lab: {}: {dump} is {} KiB, too big to commit; left out",
@@ -505,6 +601,10 @@ pub fn save_fixtures(workspace: &Path, cache: &Path, jobs: &[Job]) -> Result<()>
                     bytes / 1024
                 );
             }
+        }
+        if copied == 0 {
+            std::fs::remove_dir_all(&dest)?;
+            continue;
         }
         for (file, name) in [
             (
