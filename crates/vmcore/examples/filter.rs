@@ -167,7 +167,8 @@ fn show(filter: &mut PageFilter<&dyn PhysMemory>, pfn: u64) {
     };
     let next = filter.struct_page(pfn + 1);
     let l = filter.layout().clone();
-    let u64_at = |b: &[u8], at: u64| u64::from_le_bytes(b[at as usize..at as usize + 8].try_into().unwrap());
+    let u64_at =
+        |b: &[u8], at: u64| u64::from_le_bytes(b[at as usize..at as usize + 8].try_into().unwrap());
     let flags = u64_at(&page, l.flags);
     let mapcount = u64_at(&page, l.mapcount) as u32;
     println!(
