@@ -56,14 +56,7 @@ pub fn run(config: &Config, root: &Path, args: &InitramfsArgs, quiet: bool) -> R
     let given = args.target.as_deref().or(config.kdump.target.as_deref());
     let (target, device) = plan::target(root, given, &dir)?;
     let tree = match &args.modules_dir {
-        Some(dir) => KernelTree::open_dir(
-            dir,
-            &release,
-            &[
-                crate::paths::under_root(root, Path::new(&format!("/boot/config-{release}"))),
-                dir.join("config"),
-            ],
-        )?,
+        Some(dir) => KernelTree::open_dir(dir, &release, &config_candidates(root, dir, &release))?,
         None => KernelTree::open(root, &release)?,
     };
     let choice = plan::modules(root, &tree, &device, &target.fstype);
@@ -139,6 +132,31 @@ pub fn run(config: &Config, root: &Path, args: &InitramfsArgs, quiet: bool) -> R
         output::emit(&summary(&built))?;
     }
     Ok(())
+}
+
+/// Where a module directory given on the command line has its kernel's config: beside it in
+/// the tree it belongs to (an unpacked kernel package, a sysroot: `<tree>/boot/config-<release>`
+/// for `<tree>/[usr/]lib/modules/<release>`), in it, or in the root's /boot.
+fn config_candidates(root: &Path, dir: &Path, release: &str) -> Vec<PathBuf> {
+    let name = format!("config-{release}");
+    let mut candidates = Vec::new();
+    for layout in ["usr/lib/modules", "lib/modules"] {
+        let suffix = Path::new(layout).join(release);
+        if dir.ends_with(&suffix) {
+            let tree = dir
+                .ancestors()
+                .nth(suffix.components().count())
+                .unwrap_or(dir);
+            candidates.push(tree.join("boot").join(&name));
+            break;
+        }
+    }
+    candidates.push(dir.join("config"));
+    candidates.push(crate::paths::under_root(
+        root,
+        &Path::new("/boot").join(&name),
+    ));
+    candidates
 }
 
 /// The release of the running kernel, from /proc under the root.

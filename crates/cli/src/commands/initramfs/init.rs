@@ -55,12 +55,12 @@ fn steps() -> Result<()> {
     crate::logging::init_kmsg();
     tracing::info!("lastgasp /init in the capture kernel");
     load_modules(Path::new("/").join(layout::MODULE_LIST).as_path());
-    if !Path::new("/proc/vmcore").exists() {
-        bail!("no /proc/vmcore: this kernel did not start after a crash, nothing to capture");
-    }
     let config = Config::load(Path::new("/"), None)?;
     if let Some(target) = &config.kdump.target {
         wait_for_target(target)?;
+    }
+    if !Path::new("/proc/vmcore").exists() {
+        bail!("no /proc/vmcore: this kernel did not start after a crash, nothing to capture");
     }
     capture(&config)
 }
