@@ -8,6 +8,7 @@ pub mod elf;
 mod elf_core;
 mod error;
 pub mod filter;
+mod flattened;
 #[doc(hidden)]
 pub mod fuzzing;
 mod kdump;
@@ -25,6 +26,7 @@ pub mod vmcoreinfo;
 pub use elf::{LoadSegment, Machine};
 pub use elf_core::ElfCore;
 pub use error::{Error, Result};
+pub use flattened::Flattened;
 pub use kdump::KdumpMemory;
 pub use kernel::{KernelMemory, ReadStats};
 pub use note::{Note, Notes};

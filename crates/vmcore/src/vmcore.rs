@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::elf::Machine;
 use crate::elf_core::ElfCore;
+use crate::flattened::{FLATTENED_SIGNATURE, Flattened};
 use crate::kdump::KdumpMemory;
 use crate::kernel::KernelMemory;
 use crate::note::{Note, Notes};
@@ -19,9 +20,8 @@ use crate::{Error, Result};
 const ELF_MAGIC: &[u8] = b"\x7fELF";
 const KDUMP_SIGNATURE: &[u8] = b"KDUMP   ";
 const DISKDUMP_SIGNATURE: &[u8] = b"DISKDUMP";
-const FLATTENED_SIGNATURE: &[u8] = b"makedumpfile\0";
 
-/// The container a vmcore came in.
+/// The container a vmcore came in (a flattened stream is read as what it rebuilds to).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DumpFormat {
     Elf,
@@ -76,14 +76,30 @@ impl Vmcore {
             offset: 0,
             source,
         })?;
+        if magic.starts_with(FLATTENED_SIGNATURE) {
+            let rebuilt = Flattened::new(source)?;
+            let mut magic = [0u8; 8];
+            rebuilt
+                .read_exact_at(&mut magic, 0)
+                .map_err(|source| Error::Io {
+                    what: "the flattened dump's signature",
+                    offset: 0,
+                    source,
+                })?;
+            return if magic.starts_with(ELF_MAGIC) {
+                Self::from_elf(rebuilt, path)
+            } else if magic.starts_with(KDUMP_SIGNATURE) {
+                Self::from_kdump(rebuilt, path)
+            } else {
+                Err(Error::malformed(
+                    "a flattened dump of neither an ELF core nor a kdump-compressed file",
+                ))
+            };
+        }
         if magic.starts_with(ELF_MAGIC) {
             Self::from_elf(source, path)
         } else if magic.starts_with(KDUMP_SIGNATURE) {
             Self::from_kdump(source, path)
-        } else if magic.starts_with(FLATTENED_SIGNATURE) {
-            Err(Error::Unsupported(
-                "a flattened makedumpfile stream: rebuild it with `makedumpfile -R` first".into(),
-            ))
         } else if magic.starts_with(DISKDUMP_SIGNATURE) {
             Err(Error::Unsupported(
                 "an old diskdump file (signature DISKDUMP), not supported".into(),
