@@ -67,7 +67,7 @@ fn kdump_of(kernel: &SyntheticKernel, excluded_pfn: u64, compression: Compressio
     write_dump(
         &mut out,
         &info,
-        &[RAM_BASE / 4096..(RAM_BASE + RAM_SIZE) / 4096],
+        std::slice::from_ref(&(RAM_BASE / 4096..(RAM_BASE + RAM_SIZE) / 4096)),
         &mut source,
         &mut |_| {},
     )
@@ -99,10 +99,9 @@ fn kdump_compressed_reads_like_the_elf_core() {
             .read_phys(excluded * 4096 + 10, &mut [0; 4])
             .unwrap_err();
         assert!(err.to_string().contains("page not in the dump"), "{err}");
-        assert_eq!(
-            core.memory().present_ranges(),
-            vec![RAM_BASE..RAM_BASE + RAM_SIZE]
-        );
+        let ranges = core.memory().present_ranges();
+        assert_eq!(ranges.len(), 1);
+        assert_eq!(ranges[0], RAM_BASE..RAM_BASE + RAM_SIZE);
     }
 }
 
