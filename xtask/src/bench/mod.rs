@@ -66,6 +66,9 @@ pub struct BenchArgs {
     /// vmcore-dmesg), or all; kdump is skipped when its lab vmcore is not there.
     #[arg(long, value_enum, default_value_t = Suite::All)]
     suite: Suite,
+    /// A ready lastgasp binary to time instead of a fresh release build.
+    #[arg(long, value_name = "FILE")]
+    lastgasp: Option<PathBuf>,
     /// The lab vmcore (a directory under target/lab/vmcores) the kdump half runs on.
     #[arg(long, value_name = "NAME", default_value = kdump::DEFAULT_VMCORE)]
     vmcore: String,
@@ -88,7 +91,10 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         }
         return Ok(());
     }
-    let lastgasp = build_lastgasp(&workspace)?;
+    let lastgasp = match &args.lastgasp {
+        Some(path) => path.clone(),
+        None => build_lastgasp(&workspace)?,
+    };
     let work_dir = args.work_dir.clone().unwrap_or_else(std::env::temp_dir);
     let pstore = match args.suite {
         Suite::Kdump => None,

@@ -1,6 +1,6 @@
 //! Opening a dump in `crash` (batch mode: `log`, `sys`, `bt`) and checking that it shows what the
-//! crashed kernel left: the panic line in the log, the release and panic in `sys`, the crashing
-//! task in `bt`.
+//! crashed kernel left: the crash line (panic or Oops) in the log, the release and that line as
+//! PANIC in `sys`, the crashing task in `bt`.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -47,12 +47,12 @@ fn last_lines(text: &str) -> String {
 
 /// Checks crash's output against `expected`; the error names the first thing missing.
 pub fn check(output: &str, expected: &Expected) -> Result<()> {
-    let panic_line = expected.panic_line();
+    let crash_line = &expected.crash_line;
     if !output
         .lines()
-        .any(|line| super::expect::message(line) == panic_line)
+        .any(|line| super::expect::message(line) == crash_line)
     {
-        bail!("crash's `log` lacks {panic_line:?}");
+        bail!("crash's `log` lacks {crash_line:?}");
     }
     let field = |name: &str| {
         output.lines().find_map(|line| {
@@ -68,11 +68,8 @@ pub fn check(output: &str, expected: &Expected) -> Result<()> {
         ),
     }
     match field("PANIC") {
-        Some(panic) if panic.contains(&expected.panic) => {}
-        other => bail!(
-            "crash's `sys` shows PANIC {other:?}, expected the message {:?}",
-            expected.panic
-        ),
+        Some(panic) if panic.contains(crash_line.as_str()) => {}
+        other => bail!("crash's `sys` shows PANIC {other:?}, expected {crash_line:?}"),
     }
     if let Some(task) = &expected.task {
         let header = output
@@ -104,7 +101,7 @@ mod tests {
     fn expected() -> Expected {
         Expected {
             release: "6.1.0-57-amd64".into(),
-            panic: "sysrq triggered crash".into(),
+            crash_line: "Kernel panic - not syncing: sysrq triggered crash".into(),
             task: Some(Task {
                 pid: 1,
                 comm: "init".into(),
@@ -113,7 +110,7 @@ mod tests {
         }
     }
 
-    /// crash 8.0.2's output on a real dump of a sysrq crash, shortened.
+    /// crash 8.0.2's output on a dump of a sysrq crash, shortened.
     const OUTPUT: &str = r#"[    4.481396] Kernel panic - not syncing: sysrq triggered crash
 [    4.486052] ---[ end Kernel panic - not syncing: sysrq triggered crash ]---
       KERNEL: vmlinux-6.1.0-57-amd64
@@ -154,5 +151,25 @@ PID: 1        TASK: ffff8e88811f48c0  CPU: 0    COMMAND: "init"
             ..expected()
         };
         assert!(check(OUTPUT, &other_release).is_err());
+    }
+
+    /// crash 8.0.2 on makedumpfile's level-31 dump of the lab's 6.1 kdump vmcore, shortened:
+    /// the kernel went to kdump from the Oops, so crash names the Oops as PANIC.
+    const OOPS_OUTPUT: &str = r#"[    6.751148] Oops: 0002 [#1] PREEMPT SMP NOPTI
+[    6.751278] CPU: 0 PID: 1 Comm: init Kdump: loaded Tainted: G           OE      6.1.0-57-amd64 #1  Debian 6.1.192-3
+     RELEASE: 6.1.0-57-amd64
+       PANIC: "Oops: 0002 [#1] PREEMPT SMP NOPTI" (check log for details)
+PID: 1        TASK: ffff8b75c1203080  CPU: 0    COMMAND: "init"
+ #0 [ffffd341800139a8] machine_kexec at ffffffff8487754f
+"#;
+
+    #[test]
+    fn an_oops_that_went_to_kdump_passes() {
+        let oops = Expected {
+            crash_line: "Oops: 0002 [#1] PREEMPT SMP NOPTI".into(),
+            ..expected()
+        };
+        check(OOPS_OUTPUT, &oops).unwrap();
+        assert!(check(OUTPUT, &oops).is_err());
     }
 }

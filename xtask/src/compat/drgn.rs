@@ -85,7 +85,7 @@ mod tests {
     fn expected() -> Expected {
         Expected {
             release: "6.1.0-57-amd64".into(),
-            panic: "x".into(),
+            crash_line: "Kernel panic - not syncing: x".into(),
             task: None,
             tail: vec![
                 "[    4.485426]  </TASK>".into(),

@@ -1,6 +1,10 @@
 //! What any tool that opens a dump of a crash must show, taken from the crashed kernel's own log
-//! (makedumpfile's reading of the ELF vmcore) and its VMCOREINFO: the panic line, the release, the
-//! task that crashed and the last lines of the log.
+//! (makedumpfile's reading of the ELF vmcore) and its VMCOREINFO: the line that says why it
+//! crashed, the release, the task that crashed and the last lines of the log.
+//!
+//! With kdump loaded, an Oops goes to the capture kernel from `oops_end()`, before `panic()`
+//! prints anything: the log of such a vmcore ends with the Oops, and its "why" is the Oops line
+//! (`Oops: 0002 [#1] PREEMPT SMP NOPTI`), which is also what crash shows as PANIC.
 
 use anyhow::{Context, Result};
 
@@ -14,9 +18,10 @@ const PANIC_MARK: &str = "Kernel panic - not syncing: ";
 pub struct Expected {
     /// `uname -r` of the crashed kernel.
     pub release: String,
-    /// The panic message after "Kernel panic - not syncing: ".
-    pub panic: String,
-    /// The task the kernel names in its "CPU: n PID: p Comm: c" line after the panic.
+    /// Why it crashed: the `Kernel panic - not syncing: ...` line, or without one the last
+    /// Oops line (`Oops: 0002 [#1] ...`, `invalid opcode: 0000 [#1] ...`), without timestamp.
+    pub crash_line: String,
+    /// The task the kernel names in its "CPU: n PID: p Comm: c" line after that line.
     pub task: Option<Task>,
     /// The last [`TAIL_LINES`] lines of the log, as makedumpfile prints them.
     pub tail: Vec<String>,
@@ -39,28 +44,26 @@ impl Expected {
     /// Reads the expectations from `log` (makedumpfile's `--dump-dmesg` text) and `release`.
     pub fn from_log(log: &str, release: &str) -> Result<Expected> {
         let lines: Vec<&str> = log.lines().collect();
-        let panic_at = lines
+        let crash_at = lines
             .iter()
-            .rposition(|line| {
-                let text = message(line);
-                text.starts_with(PANIC_MARK)
-            })
-            .context("the log has no \"Kernel panic - not syncing:\" line")?;
-        let panic = lines
-            .get(panic_at)
-            .map(|line| message(line).trim_start_matches(PANIC_MARK).trim_end())
+            .rposition(|line| message(line).starts_with(PANIC_MARK))
+            .or_else(|| lines.iter().rposition(|line| is_oops_line(message(line))))
+            .context("the log has neither a \"Kernel panic - not syncing:\" line nor an Oops")?;
+        let crash_line = lines
+            .get(crash_at)
+            .map(|line| message(line).trim_end())
             .unwrap_or_default()
             .to_owned();
-        // The panic dumps the stack of the task that called panic(); its header follows at once.
+        // The header of the crashing task's registers and stack follows at once.
         let task = lines
-            .get(panic_at..)
+            .get(crash_at..)
             .unwrap_or_default()
             .iter()
             .find_map(|line| task_of(message(line)));
         let start = lines.len().saturating_sub(TAIL_LINES);
         Ok(Expected {
             release: release.to_owned(),
-            panic,
+            crash_line,
             task,
             tail: lines
                 .get(start..)
@@ -70,11 +73,24 @@ impl Expected {
                 .collect(),
         })
     }
+}
 
-    /// The whole panic line as the kernel printed it (without timestamp).
-    pub fn panic_line(&self) -> String {
-        format!("{PANIC_MARK}{}", self.panic)
-    }
+/// `Oops: 0002 [#1] PREEMPT SMP NOPTI`, `invalid opcode: 0000 [#1] ...`, `Oops: divide error:
+/// 0000 [#1] ...` (6.12): a few words, a colon, four hex digits of error code, `[#n]`.
+fn is_oops_line(text: &str) -> bool {
+    let Some(at) = text.find(" [#") else {
+        return false;
+    };
+    let head = text.get(..at).unwrap_or_default();
+    let Some((words, code)) = head.rsplit_once(": ") else {
+        return false;
+    };
+    code.len() == 4
+        && code.bytes().all(|b| b.is_ascii_hexdigit())
+        && !words.is_empty()
+        && words
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_uppercase() || b == b' ' || b == b':')
 }
 
 /// `CPU: 0 PID: 1 Comm: init Not tainted ...` (6.1) or `CPU: 0 UID: 0 PID: 1 Comm: init ...`
@@ -111,9 +127,8 @@ mod tests {
     #[test]
     fn panic_release_and_task_come_from_the_log() {
         let got = Expected::from_log(LOG_61, "6.1.0-57-amd64").unwrap();
-        assert_eq!(got.panic, "sysrq triggered crash");
         assert_eq!(
-            got.panic_line(),
+            got.crash_line,
             "Kernel panic - not syncing: sysrq triggered crash"
         );
         assert_eq!(
@@ -151,9 +166,45 @@ mod tests {
     }
 
     #[test]
-    fn a_log_without_a_panic_is_an_error() {
+    fn a_log_without_a_panic_or_oops_is_an_error() {
         let err = Expected::from_log("[    1.0] hello\n", "r").unwrap_err();
-        assert!(err.to_string().contains("no \"Kernel panic"), "{err}");
+        assert!(err.to_string().contains("neither"), "{err}");
+    }
+
+    /// The end of a real kdump vmcore's log (6.1, the lab's NULL write): no panic line.
+    const KDUMP_61: &str = "\
+[    6.750558] BUG: kernel NULL pointer dereference, address: 0000000000000010
+[    6.750756] #PF: supervisor write access in kernel mode
+[    6.751148] Oops: 0002 [#1] PREEMPT SMP NOPTI
+[    6.751278] CPU: 0 PID: 1 Comm: init Kdump: loaded Tainted: G           OE      6.1.0-57-amd64 #1  Debian 6.1.192-3
+[    6.761828] CR2: 0000000000000010
+";
+
+    #[test]
+    fn with_kdump_the_oops_is_the_crash_line() {
+        let got = Expected::from_log(KDUMP_61, "6.1.0-57-amd64").unwrap();
+        assert_eq!(got.crash_line, "Oops: 0002 [#1] PREEMPT SMP NOPTI");
+        assert_eq!(got.task.unwrap().comm, "init");
+    }
+
+    #[test]
+    fn oops_lines_of_each_kind_are_recognised() {
+        for yes in [
+            "Oops: 0002 [#1] PREEMPT SMP NOPTI",
+            "invalid opcode: 0000 [#1] PREEMPT SMP NOPTI",
+            "Oops: divide error: 0000 [#1] PREEMPT SMP NOPTI",
+            "general protection fault: 0000 [#2] SMP",
+        ] {
+            assert!(is_oops_line(yes), "{yes}");
+        }
+        for no in [
+            "BUG: kernel NULL pointer dereference, address: 0000000000000010",
+            "#PF: error_code(0x0002) - not-present page",
+            "Modules linked in: x [#1]",
+            "a: 00zz [#1]",
+        ] {
+            assert!(!is_oops_line(no), "{no}");
+        }
     }
 
     #[test]

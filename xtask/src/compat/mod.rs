@@ -37,6 +37,9 @@ pub struct CompatArgs {
     /// Whose level-31 dumps to check: lastgasp (zstd, zlib, lzo), makedumpfile (-c, -l), or both.
     #[arg(long, value_delimiter = ',', default_value = "lastgasp")]
     dumps: Vec<DumpSource>,
+    /// A ready lastgasp binary to check instead of a fresh release build.
+    #[arg(long, value_name = "FILE")]
+    lastgasp: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -71,7 +74,11 @@ pub fn run(args: &CompatArgs) -> Result<()> {
     if args.dumps.contains(&DumpSource::Makedumpfile) {
         makers.extend(Maker::MAKEDUMPFILE);
     }
-    check_all(&workspace, &cache, &vmcores, &makers)
+    let lastgasp = match &args.lastgasp {
+        Some(path) => path.clone(),
+        None => crate::bench::build_lastgasp(&workspace)?,
+    };
+    check_all(&lastgasp, &cache, &vmcores, &makers)
 }
 
 /// `cargo xtask ci`'s step: every lab vmcore, lastgasp's dumps; nothing to do without vmcores.
@@ -83,21 +90,16 @@ pub fn ci() -> Result<()> {
         eprintln!("compat: no lab vmcores under target/lab/vmcores; nothing to check");
         return Ok(());
     }
-    check_all(&workspace, &cache, &vmcores, &Maker::LASTGASP)
+    let lastgasp = crate::bench::build_lastgasp(&workspace)?;
+    check_all(&lastgasp, &cache, &vmcores, &Maker::LASTGASP)
 }
 
-fn check_all(
-    workspace: &Path,
-    cache: &Path,
-    vmcores: &[LabVmcore],
-    makers: &[Maker],
-) -> Result<()> {
+fn check_all(lastgasp: &Path, cache: &Path, vmcores: &[LabVmcore], makers: &[Maker]) -> Result<()> {
     let started = Instant::now();
     let peers = peers::ensure(cache)?;
     for (tool, version) in peers::versions(&peers) {
         eprintln!("compat: {tool}: {version}");
     }
-    let lastgasp = crate::bench::build_lastgasp(workspace)?;
     let mut report = Report::default();
     for vmcore in vmcores {
         eprintln!(
@@ -112,7 +114,7 @@ fn check_all(
         check_vmcore(
             &mut report,
             &peers,
-            &lastgasp,
+            lastgasp,
             cache,
             vmcore,
             makers,
@@ -152,7 +154,7 @@ fn check_vmcore(
         match Expected::from_log(&String::from_utf8_lossy(&expected_log), &vmcore.release) {
             Ok(expected) => expected,
             Err(err) => {
-                outcome("vmcore", "a panic in its log", Err(err));
+                outcome("vmcore", "a crash in its log", Err(err));
                 return;
             }
         };
@@ -248,11 +250,9 @@ fn capture_log(dump: &Path, expected: &[u8]) -> Result<String> {
 }
 
 fn describe_crash(expected: &Expected) -> String {
+    let what = format!("{:?}, {}", expected.crash_line, expected.release);
     match &expected.task {
-        Some(task) => format!(
-            "panic, {}, PID {} {}",
-            expected.release, task.pid, task.comm
-        ),
-        None => format!("panic, {}", expected.release),
+        Some(task) => format!("{what}, PID {} {}", task.pid, task.comm),
+        None => what,
     }
 }
