@@ -7,7 +7,8 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-/// The dump level of every dump here: everything makedumpfile can leave out is left out.
+/// The dump level the checks and the benchmark use: everything makedumpfile can leave out is
+/// left out.
 pub const LEVEL: u8 = 31;
 
 /// Who writes the dump, and how it is compressed.
@@ -65,8 +66,8 @@ impl Maker {
         }
     }
 
-    /// The command that writes this dump of `vmcore` into the empty directory `out`.
-    pub fn command(self, programs: &Programs, vmcore: &Path, out: &Path) -> Command {
+    /// The command that writes this dump of `vmcore` at `level` into the empty directory `out`.
+    pub fn command(self, programs: &Programs, vmcore: &Path, out: &Path, level: u8) -> Command {
         match self {
             Maker::Lastgasp(c) => {
                 let mut cmd = Command::new(&programs.lastgasp);
@@ -76,7 +77,7 @@ impl Maker {
                     .arg("--out")
                     .arg(out)
                     .arg("--dump-level")
-                    .arg(LEVEL.to_string())
+                    .arg(level.to_string())
                     .arg("--compression")
                     .arg(c.name());
                 cmd
@@ -85,7 +86,7 @@ impl Maker {
                 let mut cmd = Command::new(&programs.makedumpfile);
                 cmd.arg(c.makedumpfile_flag())
                     .arg("-d")
-                    .arg(LEVEL.to_string())
+                    .arg(level.to_string())
                     .arg(vmcore)
                     .arg(out.join(MAKEDUMPFILE_OUT));
                 cmd
@@ -149,14 +150,38 @@ pub fn find_file(dir: &Path, name: &str, depth: usize) -> Result<Option<PathBuf>
     Ok(None)
 }
 
-/// Makes the dump in `out` (emptied first) and returns its path.
-pub fn make(maker: Maker, programs: &Programs, vmcore: &Path, out: &Path) -> Result<PathBuf> {
+/// Makes the dump at `level` in `out` (emptied first) and returns its path.
+pub fn make(
+    maker: Maker,
+    programs: &Programs,
+    vmcore: &Path,
+    out: &Path,
+    level: u8,
+) -> Result<PathBuf> {
     if out.exists() {
         std::fs::remove_dir_all(out).with_context(|| format!("emptying {}", out.display()))?;
     }
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    crate::shell::run(&mut maker.command(programs, vmcore, out))
-        .with_context(|| format!("making the {} dump", maker.key()))?;
+    let output = maker
+        .command(programs, vmcore, out, level)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .with_context(|| format!("running the {} dump", maker.key()))?;
+    if !output.status.success() {
+        // The tools print progress first and the reason last.
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let reason = stderr
+            .lines()
+            .rev()
+            .find(|line| !line.trim().is_empty())
+            .unwrap_or_default();
+        bail!(
+            "{} exited {}: {}",
+            maker.key(),
+            output.status,
+            reason.trim()
+        );
+    }
     maker.output(out)
 }
 

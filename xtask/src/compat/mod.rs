@@ -37,6 +37,10 @@ pub struct CompatArgs {
     /// Whose level-31 dumps to check: lastgasp (zstd, zlib, lzo), makedumpfile (-c, -l), or both.
     #[arg(long, value_delimiter = ',', default_value = "lastgasp")]
     dumps: Vec<DumpSource>,
+    /// The dump level of the dumps checked (31 unless a lower level is being tried).
+    #[arg(long, value_name = "N", default_value_t = dumps::LEVEL,
+          value_parser = clap::value_parser!(u8).range(0..=31))]
+    level: u8,
     /// A ready lastgasp binary to check instead of a fresh release build.
     #[arg(long, value_name = "FILE")]
     lastgasp: Option<PathBuf>,
@@ -78,7 +82,7 @@ pub fn run(args: &CompatArgs) -> Result<()> {
         Some(path) => path.clone(),
         None => crate::bench::build_lastgasp(&workspace)?,
     };
-    check_all(&lastgasp, &cache, &vmcores, &makers)
+    check_all(&lastgasp, &cache, &vmcores, &makers, args.level)
 }
 
 /// `cargo xtask ci`'s step: every lab vmcore, lastgasp's dumps; nothing to do without vmcores.
@@ -91,15 +95,37 @@ pub fn ci() -> Result<()> {
         return Ok(());
     }
     let lastgasp = crate::bench::build_lastgasp(&workspace)?;
-    check_all(&lastgasp, &cache, &vmcores, &Maker::LASTGASP)
+    check_all(&lastgasp, &cache, &vmcores, &Maker::LASTGASP, dumps::LEVEL)
 }
 
-fn check_all(lastgasp: &Path, cache: &Path, vmcores: &[LabVmcore], makers: &[Maker]) -> Result<()> {
+/// What every vmcore is checked with.
+struct Setup<'a> {
+    peers: Peers,
+    lastgasp: &'a Path,
+    cache: &'a Path,
+    makers: &'a [Maker],
+    level: u8,
+}
+
+fn check_all(
+    lastgasp: &Path,
+    cache: &Path,
+    vmcores: &[LabVmcore],
+    makers: &[Maker],
+    level: u8,
+) -> Result<()> {
     let started = Instant::now();
     let peers = peers::ensure(cache)?;
     for (tool, version) in peers::versions(&peers) {
         eprintln!("compat: {tool}: {version}");
     }
+    let setup = Setup {
+        peers,
+        lastgasp,
+        cache,
+        makers,
+        level,
+    };
     let mut report = Report::default();
     for vmcore in vmcores {
         eprintln!(
@@ -111,15 +137,7 @@ fn check_all(lastgasp: &Path, cache: &Path, vmcores: &[LabVmcore], makers: &[Mak
         let scratch = cache.join("compat").join(&vmcore.name);
         std::fs::create_dir_all(&scratch)
             .with_context(|| format!("creating {}", scratch.display()))?;
-        check_vmcore(
-            &mut report,
-            &peers,
-            lastgasp,
-            cache,
-            vmcore,
-            makers,
-            &scratch,
-        );
+        check_vmcore(&mut report, &setup, vmcore, &scratch);
     }
     print!("{}", report.render());
     eprintln!("compat: {:.0} s", started.elapsed().as_secs_f64());
@@ -131,15 +149,14 @@ fn check_all(lastgasp: &Path, cache: &Path, vmcores: &[LabVmcore], makers: &[Mak
 }
 
 /// All checks of one vmcore, each recorded whether it passes or not.
-fn check_vmcore(
-    report: &mut Report,
-    peers: &Peers,
-    lastgasp: &Path,
-    cache: &Path,
-    vmcore: &LabVmcore,
-    makers: &[Maker],
-    scratch: &Path,
-) {
+fn check_vmcore(report: &mut Report, setup: &Setup, vmcore: &LabVmcore, scratch: &Path) {
+    let Setup {
+        peers,
+        lastgasp,
+        cache,
+        makers,
+        level,
+    } = setup;
     let mut outcome = |subject: &str, check: &str, result: Result<String>| {
         report.push(Outcome::new(&vmcore.name, subject, check, result));
     };
@@ -174,13 +191,19 @@ fn check_vmcore(
         lastgasp: lastgasp.to_path_buf(),
         makedumpfile: peers.makedumpfile.clone(),
     };
-    for &maker in makers {
+    for &maker in *makers {
         let subject = maker.key();
         let mut outcome = |check: &str, result: Result<String>| {
             report.push(Outcome::new(&vmcore.name, &subject, check, result));
         };
         let started = Instant::now();
-        let dump = match dumps::make(maker, &programs, &vmcore.path, &scratch.join(&subject)) {
+        let dump = match dumps::make(
+            maker,
+            &programs,
+            &vmcore.path,
+            &scratch.join(&subject),
+            *level,
+        ) {
             Ok(dump) => dump,
             Err(err) => {
                 outcome("written", Err(err));

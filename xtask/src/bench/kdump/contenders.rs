@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-use crate::compat::dumps::{Compression, Maker, Programs as DumpPrograms};
+use crate::compat::dumps::{Compression, LEVEL, Maker, Programs as DumpPrograms};
 
 /// Where the tools are.
 pub struct Programs {
@@ -109,7 +109,7 @@ impl Contender {
                     lastgasp: programs.lastgasp.clone(),
                     makedumpfile: programs.makedumpfile.clone(),
                 };
-                let cmd = maker.command(&dump_programs, vmcore, out);
+                let cmd = maker.command(&dump_programs, vmcore, out, LEVEL);
                 Invocation {
                     program: PathBuf::from(cmd.get_program()),
                     args: cmd.get_args().map(OsString::from).collect(),

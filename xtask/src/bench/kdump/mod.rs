@@ -55,6 +55,7 @@ pub fn run(
         measure::empty_dir(work_dir.join(format!("lastgasp-bench-kdump-{}", std::process::id())))?;
     let result = (|| -> Result<KdumpBench> {
         let expected = reference_log(&programs, vmcore, &scratch)?;
+        let mut not_run = Vec::new();
         let log = group(
             &programs,
             vmcore,
@@ -62,6 +63,7 @@ pub fn run(
             iterations,
             &scratch,
             Some(&expected),
+            &mut not_run,
         )?;
         let dump = group(
             &programs,
@@ -70,6 +72,7 @@ pub fn run(
             iterations,
             &scratch,
             None,
+            &mut not_run,
         )?;
         Ok(KdumpBench {
             vmcore: VmcoreFacts {
@@ -82,6 +85,7 @@ pub fn run(
             versions: versions(&programs),
             log,
             dump,
+            not_run,
             elapsed: started.elapsed(),
         })
     })();
@@ -100,20 +104,34 @@ fn reference_log(programs: &Programs, vmcore: &LabVmcore, scratch: &Path) -> Res
     std::fs::read(&path).with_context(|| format!("reading {}", path.display()))
 }
 
-/// One group: a checked warm-up of each contender, then interleaved timed runs.
+/// One group: a checked warm-up of each contender, then interleaved timed runs. A lastgasp
+/// contender that fails its warm-up is reported as not run (with why) instead of ending the
+/// benchmark; a peer that fails does end it.
 fn group(
     programs: &Programs,
     vmcore: &LabVmcore,
-    members: &[Contender],
+    candidates: &[Contender],
     iterations: usize,
     scratch: &Path,
     expected_log: Option<&[u8]>,
+    not_run: &mut Vec<(String, String)>,
 ) -> Result<Vec<Row>> {
     let mut outputs = Vec::new();
-    for &contender in members {
-        let (_, bytes, equal) = run_once(programs, vmcore, contender, scratch, expected_log)
-            .with_context(|| format!("warm-up of {}", contender.key()))?;
-        outputs.push((bytes, equal));
+    let mut members = Vec::new();
+    for &contender in candidates {
+        match run_once(programs, vmcore, contender, scratch, expected_log) {
+            Ok((_, bytes, equal)) => {
+                outputs.push((bytes, equal));
+                members.push(contender);
+            }
+            Err(err) if contender.is_lastgasp() => {
+                eprintln!("kdump: {} did not run: {err:#}", contender.key());
+                not_run.push((contender.key(), format!("{err:#}")));
+            }
+            Err(err) => {
+                return Err(err.context(format!("warm-up of {}", contender.key())));
+            }
+        }
     }
     let mut samples: Vec<Vec<Sample>> = vec![Vec::with_capacity(iterations); members.len()];
     for i in 0..iterations {

@@ -104,6 +104,7 @@ pub fn to_json(bench: &KdumpBench) -> Value {
         "log": rows(&bench.log),
         "dump": rows(&bench.dump),
         "pairs": bench.ratios(&LOG_PAIRS).iter().chain(&bench.ratios(&DUMP_PAIRS)).map(pair_json).collect::<Vec<_>>(),
+        "not-run": bench.not_run.iter().map(|(k, why)| json!({ "contender": k, "why": why })).collect::<Vec<_>>(),
         "verdicts": bench.verdicts(),
     })
 }

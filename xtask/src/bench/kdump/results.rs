@@ -16,6 +16,8 @@ pub struct KdumpBench {
     pub versions: Vec<(String, String)>,
     pub log: Vec<Row>,
     pub dump: Vec<Row>,
+    /// lastgasp contenders that failed their warm-up, with the reason.
+    pub not_run: Vec<(String, String)>,
     pub elapsed: Duration,
 }
 
@@ -79,7 +81,11 @@ impl KdumpBench {
     /// One line per target of the issue, met or not, with the numbers that decide it.
     pub fn verdicts(&self) -> Vec<String> {
         use super::contenders::{DUMP, LOG};
-        let mut lines = Vec::new();
+        let mut lines: Vec<String> = self
+            .not_run
+            .iter()
+            .map(|(key, why)| format!("{key} was not measured: {why}"))
+            .collect();
         let median = |c: Contender| self.row(c).map(|r| r.summary.median);
         if let (Some(lg), Some(mk), Some(vd)) = (median(LOG[0]), median(LOG[1]), median(LOG[2])) {
             lines.push(format!(
@@ -181,6 +187,7 @@ pub fn sample() -> KdumpBench {
             row(DUMP[3], 1000, 35_000, 26_900_000),
             row(DUMP[4], 130, 35_000, 33_800_000),
         ],
+        not_run: Vec::new(),
         elapsed: Duration::from_secs(60),
     }
 }
@@ -201,6 +208,23 @@ mod tests {
         let dump = bench.ratios(&DUMP_PAIRS);
         assert_eq!(dump[0].peer, "makedumpfile -c");
         assert!((dump[0].size.unwrap() - 25.0 / 26.9).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_contender_that_did_not_run_is_said_so_and_judged_on_nothing() {
+        let mut bench = sample();
+        bench.dump.retain(|r| !r.contender.is_lastgasp());
+        bench.not_run = vec![(
+            "lastgasp capture zstd".into(),
+            "dump level 31 needs the struct page filter".into(),
+        )];
+        let v = bench.verdicts();
+        assert!(v[0].starts_with("lastgasp capture zstd was not measured: dump level 31"));
+        assert!(
+            v.iter().all(|line| !line.contains("zstd level-31 dump no")),
+            "{v:?}"
+        );
+        assert_eq!(bench.ratios(&super::super::contenders::DUMP_PAIRS).len(), 0);
     }
 
     #[test]
