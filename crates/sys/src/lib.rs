@@ -1,13 +1,18 @@
 //! Every system call lastgasp makes that the standard library lacks: kexec_file_load, reboot,
-//! finit_module, mount and unmount, sync, memfd_create; plus the kernel's kexec state files under a root
-//! directory that tests can redirect.
+//! finit_module, mount and unmount, sync, memfd_create; the kernel's kexec state files under a
+//! root directory that tests can redirect; and the two formats around a kexec load that need
+//! parsing: the kernel command line and a kernel image's header.
 //!
 //! This is the only crate of the workspace allowed `unsafe`, and it has exactly one `unsafe`
 //! block (the raw `kexec_file_load` syscall, which no safe crate wraps); everything else goes
 //! through rustix. Failures carry the errno, so callers can explain them.
 
+pub mod cmdline;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod kexec;
+pub mod kexec_image;
 pub mod kexec_state;
 mod memfd;
 pub mod module;

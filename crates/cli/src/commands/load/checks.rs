@@ -58,9 +58,7 @@ fn disabled() -> String {
 }
 
 fn no_reservation(running_cmdline: &str) -> String {
-    let asked = super::cmdline::split(running_cmdline)
-        .into_iter()
-        .find(|param| super::cmdline::key(param) == "crashkernel");
+    let asked = sys::cmdline::find(running_cmdline, "crashkernel");
     let zero = asked
         .and_then(|param| param.split_once('='))
         .is_some_and(|(_, size)| size.trim_end_matches(['K', 'M', 'G']) == "0");

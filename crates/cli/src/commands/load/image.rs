@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
+pub use sys::kexec_image::{HEADER_LEN, ImageKind};
+
 use crate::config_kdump::KdumpConfig;
 use crate::paths::under_root;
 
@@ -66,53 +68,6 @@ pub fn resolve_initramfs(config: &KdumpConfig, root: &Path, release: &str) -> Re
         );
     }
     Ok(path)
-}
-
-/// What a kernel file holds, from its first bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ImageKind {
-    /// x86 boot protocol image: "HdrS" at 0x202.
-    BzImage,
-    /// arm64 `Image`: "ARM\x64" at 0x38.
-    Arm64Image,
-    /// gzip, as Debian and Ubuntu ship arm64 kernels (vmlinuz = Image.gz).
-    Gzip,
-    /// An EFI zboot image ("zimg" at 4): a compressed kernel in a PE wrapper.
-    EfiZboot,
-    Unknown,
-}
-
-/// How many bytes [`ImageKind::detect`] looks at.
-pub const HEADER_LEN: usize = 0x240;
-
-impl ImageKind {
-    pub fn detect(header: &[u8]) -> Self {
-        let at =
-            |offset: usize, magic: &[u8]| header.get(offset..offset + magic.len()) == Some(magic);
-        // Both an EFI-stub bzImage and an arm64 Image start with "MZ", so the specific magics
-        // come first.
-        if at(0x202, b"HdrS") {
-            Self::BzImage
-        } else if at(0x38, b"ARM\x64") {
-            Self::Arm64Image
-        } else if at(0, &[0x1f, 0x8b]) {
-            Self::Gzip
-        } else if at(0, b"MZ") && at(4, b"zimg") {
-            Self::EfiZboot
-        } else {
-            Self::Unknown
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::BzImage => "bzImage",
-            Self::Arm64Image => "arm64 Image",
-            Self::Gzip => "gzip-compressed image",
-            Self::EfiZboot => "EFI zboot image",
-            Self::Unknown => "unknown format",
-        }
-    }
 }
 
 /// How the kernel file is handed to kexec_file_load on `arch`, or why it cannot be.
@@ -187,36 +142,6 @@ pub fn gunzip_to_memfd(path: &Path) -> Result<File> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
-
-    fn bzimage_header() -> Vec<u8> {
-        let mut header = vec![0u8; HEADER_LEN];
-        header[0..2].copy_from_slice(b"MZ");
-        header[0x1fe..0x200].copy_from_slice(&[0x55, 0xaa]);
-        header[0x202..0x206].copy_from_slice(b"HdrS");
-        header
-    }
-
-    #[test]
-    fn images_are_told_apart_by_their_magic() {
-        assert_eq!(ImageKind::detect(&bzimage_header()), ImageKind::BzImage);
-        let mut arm64 = vec![0u8; 0x40];
-        arm64[0..2].copy_from_slice(b"MZ");
-        arm64[0x38..0x3c].copy_from_slice(b"ARM\x64");
-        assert_eq!(ImageKind::detect(&arm64), ImageKind::Arm64Image);
-        assert_eq!(ImageKind::detect(&[0x1f, 0x8b, 8, 0]), ImageKind::Gzip);
-        assert_eq!(ImageKind::detect(b"MZ\0\0zimg"), ImageKind::EfiZboot);
-        assert_eq!(
-            ImageKind::detect(b"\x7fELF\x02\x01\x01"),
-            ImageKind::Unknown
-        );
-        assert_eq!(ImageKind::detect(&[]), ImageKind::Unknown);
-        // Cut short just before the magic ends.
-        assert_eq!(
-            ImageKind::detect(&bzimage_header()[..0x205]),
-            ImageKind::Unknown
-        );
-    }
 
     #[test]
     fn each_architecture_takes_its_own_image() {
@@ -255,12 +180,5 @@ mod tests {
         std::fs::write(&path, gz.finish().unwrap()).unwrap();
         let error = gunzip_to_memfd(&path).unwrap_err().to_string();
         assert!(error.contains("holds no arm64 Image"), "{error}");
-    }
-
-    proptest! {
-        #[test]
-        fn detection_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..0x300)) {
-            let _ = ImageKind::detect(&bytes);
-        }
     }
 }

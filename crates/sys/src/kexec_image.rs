@@ -1,0 +1,92 @@
+//! What a kernel image file is, from its first bytes: kexec_file_load's loaders accept an x86
+//! bzImage or an arm64 Image and nothing else, so a wrong file can be named before the call.
+//! Pure.
+
+/// What a kernel file holds, from its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageKind {
+    /// x86 boot protocol image: "HdrS" at 0x202.
+    BzImage,
+    /// arm64 `Image`: "ARM\x64" at 0x38.
+    Arm64Image,
+    /// gzip, as Debian and Ubuntu ship arm64 kernels (vmlinuz = Image.gz).
+    Gzip,
+    /// An EFI zboot image ("zimg" at 4): a compressed kernel in a PE wrapper.
+    EfiZboot,
+    Unknown,
+}
+
+/// How many bytes [`ImageKind::detect`] looks at.
+pub const HEADER_LEN: usize = 0x240;
+
+impl ImageKind {
+    pub fn detect(header: &[u8]) -> Self {
+        let at =
+            |offset: usize, magic: &[u8]| header.get(offset..offset + magic.len()) == Some(magic);
+        // Both an EFI-stub bzImage and an arm64 Image start with "MZ", so the specific magics
+        // come first.
+        if at(0x202, b"HdrS") {
+            Self::BzImage
+        } else if at(0x38, b"ARM\x64") {
+            Self::Arm64Image
+        } else if at(0, &[0x1f, 0x8b]) {
+            Self::Gzip
+        } else if at(0, b"MZ") && at(4, b"zimg") {
+            Self::EfiZboot
+        } else {
+            Self::Unknown
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::BzImage => "bzImage",
+            Self::Arm64Image => "arm64 Image",
+            Self::Gzip => "gzip-compressed image",
+            Self::EfiZboot => "EFI zboot image",
+            Self::Unknown => "unknown format",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn bzimage_header() -> Vec<u8> {
+        let mut header = vec![0u8; HEADER_LEN];
+        header[0..2].copy_from_slice(b"MZ");
+        header[0x1fe..0x200].copy_from_slice(&[0x55, 0xaa]);
+        header[0x202..0x206].copy_from_slice(b"HdrS");
+        header
+    }
+
+    #[test]
+    fn images_are_told_apart_by_their_magic() {
+        assert_eq!(ImageKind::detect(&bzimage_header()), ImageKind::BzImage);
+        let mut arm64 = vec![0u8; 0x40];
+        arm64[0..2].copy_from_slice(b"MZ");
+        arm64[0x38..0x3c].copy_from_slice(b"ARM\x64");
+        assert_eq!(ImageKind::detect(&arm64), ImageKind::Arm64Image);
+        assert_eq!(ImageKind::detect(&[0x1f, 0x8b, 8, 0]), ImageKind::Gzip);
+        assert_eq!(ImageKind::detect(b"MZ\0\0zimg"), ImageKind::EfiZboot);
+        assert_eq!(
+            ImageKind::detect(b"\x7fELF\x02\x01\x01"),
+            ImageKind::Unknown
+        );
+        assert_eq!(ImageKind::detect(&[]), ImageKind::Unknown);
+        // Cut short just before the magic ends.
+        assert_eq!(
+            ImageKind::detect(&bzimage_header()[..0x205]),
+            ImageKind::Unknown
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn detection_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..0x300)) {
+            crate::fuzzing::check_image_header(&bytes);
+        }
+    }
+}
