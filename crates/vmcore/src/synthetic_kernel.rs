@@ -181,7 +181,8 @@ impl SyntheticKernel {
                 assert!(len <= size / 2, "record too large for the synthetic ring");
                 let begin = head_lpos;
                 let start_index = begin & (size - 1);
-                let (write_at, next) = if start_index + len > size {
+                // As the kernel's get_next_lpos: a block reaching the end goes to index 0.
+                let (write_at, next) = if start_index + len >= size {
                     (0, (begin | (size - 1)).wrapping_add(1).wrapping_add(len))
                 } else {
                     (start_index, begin.wrapping_add(len))

@@ -310,3 +310,21 @@ fn image_mapping_agrees_with_the_page_walk() {
     let err = memory.translate(0x0000_8000_0000_0000).unwrap_err();
     assert!(err.to_string().contains("not canonical"), "{err}");
 }
+
+#[test]
+fn block_ending_exactly_at_the_ring_end() {
+    // A writer that lets a block end at the ring's last byte (next lpos at index 0 of the next
+    // lap) leaves the text where the block began; lpos values near 2^64 wrap as well.
+    let (mut kernel, at) = ring(&records(1), 4, 12, 0);
+    let size = 1u64 << 12;
+    let desc = at.descs;
+    let begin = 0u64.wrapping_sub(24);
+    kernel.poke_phys_u64(desc + 8, begin);
+    kernel.poke_phys_u64(desc + 16, begin.wrapping_add(24));
+    kernel.poke_phys_u64(at.data + size - 24, 0);
+    kernel.poke_phys(at.data + size - 16, b"exact fit!");
+    kernel.poke_phys(at.infos + 16, &10u16.to_le_bytes());
+    let log = open(&kernel).dmesg().unwrap();
+    assert!(log.complete, "{:?}", log.warnings);
+    assert_eq!(texts(&log), ["exact fit!"]);
+}

@@ -65,8 +65,9 @@ pub struct PageFilter<M> {
     /// ones: its end (exclusive) and class.
     carry: Option<(u64, Class)>,
     structs: Vec<u8>,
-    /// Sections whose `struct page`s could not be found or read: their pages are kept.
+    /// Sections without a memory map, and pieces of one the dump lacks: their pages are kept.
     unreadable_sections: u64,
+    unreadable_pieces: u64,
 }
 
 impl<'a> PageFilter<&'a dyn PhysMemory> {
@@ -107,6 +108,7 @@ impl<M: PhysMemory> PageFilter<M> {
             carry: None,
             structs: Vec::new(),
             unreadable_sections: 0,
+            unreadable_pieces: 0,
         })
     }
 
@@ -115,9 +117,14 @@ impl<M: PhysMemory> PageFilter<M> {
         self.excluded
     }
 
-    /// Sections whose `struct page`s could not be read (their pages were kept).
+    /// Sections without a memory map (their pages were kept).
     pub fn unreadable_sections(&self) -> u64 {
         self.unreadable_sections
+    }
+
+    /// Pages of `struct page`s the dump lacks (the pages they describe were kept).
+    pub fn unreadable_pieces(&self) -> u64 {
+        self.unreadable_pieces
     }
 
     /// The raw `struct page` of `pfn`, for explaining a decision.
@@ -178,26 +185,36 @@ impl<M: PhysMemory> PageFilter<M> {
         let count = pfns.end - pfns.start;
         let at = base.wrapping_add(pfns.start.wrapping_mul(size));
         // One struct more than the chunk: a head's first tail holds its order.
-        let mut have = count + 1;
-        self.structs.resize((have * size) as usize, 0);
+        self.structs.resize(((count + 1) * size) as usize, 0);
         if self.memory.read(at, &mut self.structs).is_err() {
-            have = count;
-            self.structs.truncate((have * size) as usize);
+            self.structs.truncate((count * size) as usize);
             if self.memory.read(at, &mut self.structs).is_err() {
-                // A memory map the dump lacks: keep these pages rather than guess.
-                self.unreadable_sections += 1;
-                return Ok(pfns.end);
+                return self.chunk_in_pieces(dumpable, base, pfns, window_end);
             }
         }
+        self.decide(dumpable, pfns, window_end)
+    }
+
+    /// Decides the pages of `pfns`, whose `struct page`s are in `self.structs` (plus, maybe,
+    /// the one after them); returns where to go on from.
+    fn decide(
+        &mut self,
+        dumpable: &mut PfnBits,
+        pfns: std::ops::Range<u64>,
+        window_end: u64,
+    ) -> Result<u64> {
+        let size = self.layout.size as usize;
         let mut pfn = pfns.start;
         while pfn < pfns.end {
             if !dumpable.get(pfn) {
                 pfn += 1;
                 continue;
             }
-            let i = ((pfn - pfns.start) * size) as usize;
-            let page = &self.structs[i..i + size as usize];
-            let next = self.structs.get(i + size as usize..i + 2 * size as usize);
+            let i = (pfn - pfns.start) as usize * size;
+            let Some(page) = self.structs.get(i..i + size) else {
+                break;
+            };
+            let next = self.structs.get(i + size..i + 2 * size);
             match classify(&self.layout, self.level, pfn, page, next) {
                 Decision::Keep | Decision::Tail => pfn += 1,
                 Decision::Exclude { class, pages } => {
@@ -209,6 +226,37 @@ impl<M: PhysMemory> PageFilter<M> {
                     }
                     pfn = end;
                 }
+            }
+        }
+        Ok(pfn)
+    }
+
+    /// A chunk whose memory map the dump has only in part: decided one page of `struct
+    /// page`s at a time, keeping the pages whose structs cannot be read rather than guessing.
+    fn chunk_in_pieces(
+        &mut self,
+        dumpable: &mut PfnBits,
+        base: u64,
+        pfns: std::ops::Range<u64>,
+        window_end: u64,
+    ) -> Result<u64> {
+        let per_piece = (self.memory.phys().page_size() / self.layout.size).max(1);
+        let mut pfn = pfns.start;
+        while pfn < pfns.end {
+            let piece_end = ((pfn / per_piece + 1) * per_piece).min(pfns.end);
+            let at = base.wrapping_add(pfn.wrapping_mul(self.layout.size));
+            self.structs
+                .resize(((piece_end - pfn) * self.layout.size) as usize, 0);
+            if self.memory.read(at, &mut self.structs).is_err() {
+                self.unreadable_pieces += 1;
+                pfn = piece_end;
+                continue;
+            }
+            pfn = self
+                .decide(dumpable, pfn..piece_end, window_end)?
+                .max(piece_end);
+            if self.carry.is_some() {
+                return Ok(window_end);
             }
         }
         Ok(pfn)

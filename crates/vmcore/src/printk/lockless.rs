@@ -256,9 +256,13 @@ fn text_block(ring: &Ring, begin: u64, next: u64) -> Result<Option<(u64, u64)>, 
     if begin & 1 != 0 || index(begin) == index(next) {
         return Ok(None);
     }
+    // lpos values wrap at 2^64 too, so "one lap behind" is computed on begin + size.
     let (block_start, block_size) = if wraps(begin) == wraps(next) && begin < next {
         (index(begin), next - begin)
-    } else if wraps(begin).wrapping_add(1) == wraps(next) {
+    } else if wraps(begin.wrapping_add(size)) == wraps(next) && index(next) == 0 {
+        // Ends exactly at the end of the ring: its text is where it began.
+        (index(begin), next.wrapping_sub(begin))
+    } else if wraps(begin.wrapping_add(size)) == wraps(next) {
         (0, index(next))
     } else {
         return Err(format!(

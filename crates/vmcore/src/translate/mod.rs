@@ -3,6 +3,8 @@
 //! kernel's top-level table for the rest.
 
 mod aarch64;
+#[cfg(test)]
+mod tests;
 mod x86_64;
 
 pub use aarch64::Aarch64Paging;
