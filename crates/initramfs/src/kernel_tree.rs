@@ -60,11 +60,13 @@ impl KernelTree {
     pub fn open_dir(dir: &Path, release: &str, configs: &[PathBuf]) -> Result<Self, Error> {
         let dep = read_text(&dir.join("modules.dep"))?;
         let alias = read_optional(&dir.join("modules.alias"))?.unwrap_or_default();
+        let softdep = read_optional(&dir.join("modules.softdep"))?.unwrap_or_default();
         let builtin = read_optional(&dir.join("modules.builtin"))?.unwrap_or_default();
         let modinfo = read_optional(&dir.join("modules.builtin.modinfo"))?;
         let index = Index::parse(&IndexFiles {
             dep: &String::from_utf8_lossy(&dep),
             alias: &String::from_utf8_lossy(&alias),
+            softdep: &String::from_utf8_lossy(&softdep),
             builtin: &String::from_utf8_lossy(&builtin),
             builtin_modinfo: modinfo.as_deref(),
         })?;

@@ -6,12 +6,14 @@ mod alias;
 mod builtin;
 pub mod compression;
 mod dep;
+mod softdep;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 pub use alias::{Alias, glob_matches};
 pub use compression::Compression;
 pub use dep::DepEntry;
+pub use softdep::SoftDep;
 
 /// A line of a depmod file that does not read as it should.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -57,12 +59,14 @@ pub struct Index {
     pub builtin: BTreeSet<String>,
     pub aliases: Vec<Alias>,
     pub builtin_aliases: Vec<Alias>,
+    pub softdeps: BTreeMap<String, SoftDep>,
 }
 
 /// The depmod files' contents; `modules.builtin.modinfo` is missing on kernels before 5.2.
 pub struct IndexFiles<'a> {
     pub dep: &'a str,
     pub alias: &'a str,
+    pub softdep: &'a str,
     pub builtin: &'a str,
     pub builtin_modinfo: Option<&'a [u8]>,
 }
@@ -91,6 +95,7 @@ impl Index {
                 Some(bytes) => builtin::parse_modinfo(bytes)?,
                 None => Vec::new(),
             },
+            softdeps: softdep::parse(files.softdep)?,
         })
     }
 
@@ -110,7 +115,8 @@ impl Index {
         Ok(Resolved::Load(order))
     }
 
-    /// Depth-first, dependencies before dependents. depmod refuses dependency cycles, but a
+    /// Depth-first, dependencies before dependents: a module's soft "pre" dependencies, its
+    /// hard ones, the module, then its soft "post" ones. depmod refuses dependency cycles, but a
     /// hand-edited file could have one: a module on the current path is not entered twice.
     fn visit(
         &self,
@@ -123,16 +129,38 @@ impl Index {
         }
         match self.loadable.get(name) {
             Some(entry) => {
+                let soft = self.softdeps.get(name);
+                for soft_name in soft.into_iter().flat_map(|s| &s.pre) {
+                    self.visit_soft(soft_name, visiting, order);
+                }
                 for dependency in &entry.dependencies {
                     self.visit(dependency, visiting, order)?;
                 }
                 order.push(name.to_string());
+                for soft_name in soft.into_iter().flat_map(|s| &s.post) {
+                    self.visit_soft(soft_name, visiting, order);
+                }
             }
             None if self.builtin.contains(name) => {}
             None => return Err(UnknownModule(name.to_string())),
         }
         visiting.remove(name);
         Ok(())
+    }
+
+    /// A soft dependency is a module name or an alias (`crypto-crc32c`), and optional: what
+    /// this kernel does not have is left out, as modprobe does.
+    fn visit_soft(&self, name: &str, visiting: &mut BTreeSet<String>, order: &mut Vec<String>) {
+        let normalized = normalize(name);
+        let names = if self.loadable.contains_key(&normalized) || self.builtin.contains(&normalized)
+        {
+            vec![normalized]
+        } else {
+            self.modules_for_alias(name)
+        };
+        for module in names {
+            let _ = self.visit(&module, visiting, order);
+        }
     }
 
     /// The modules whose aliases match `modalias` (a device's `modalias` file, or a name like
@@ -167,8 +195,12 @@ mod tests {
                   kernel/drivers/scsi/scsi_mod.ko.xz: kernel/drivers/scsi/scsi_common.ko.xz\n\
                   kernel/drivers/scsi/scsi_common.ko.xz:\n\
                   kernel/lib/crc-t10dif.ko.xz: kernel/crypto/crct10dif_common.ko.xz\n\
-                  kernel/crypto/crct10dif_common.ko.xz:\n",
-            alias: "alias fs-ext4 ext4\nalias virtio:d00000002v* virtio_blk\nalias scsi:t-0x00* sd_mod\n",
+                  kernel/crypto/crct10dif_common.ko.xz:\n\
+                  kernel/crypto/crc32c_generic.ko.xz:\n\
+                  kernel/arch/x86/crypto/crc32c-intel.ko.xz:\n",
+            alias: "alias fs-ext4 ext4\nalias virtio:d00000002v* virtio_blk\nalias scsi:t-0x00* sd_mod\n\
+                    alias crypto-crc32c crc32c_generic\nalias crypto-crc32c crc32c_intel\n",
+            softdep: "softdep ext4 pre: crypto-crc32c\nsoftdep jbd2 pre: crypto-crc32c\n",
             builtin: "kernel/drivers/virtio/virtio_pci.ko\nkernel/fs/vfat/vfat.ko\n",
             builtin_modinfo: Some(b"virtio_pci.alias=pci:v00001AF4d*sv*sd*bc*sc*i*\0vfat.alias=fs-vfat\0"),
         })
@@ -178,14 +210,22 @@ mod tests {
     #[test]
     fn dependencies_come_before_the_module() {
         let index = index();
+        // ext4 and jbd2 want a crc32c implementation first (softdep pre: crypto-crc32c),
+        // found through the alias: every module that provides it.
         assert_eq!(
             index.resolve("ext4").unwrap(),
-            Resolved::Load(vec![
-                "crc16".into(),
-                "mbcache".into(),
-                "jbd2".into(),
-                "ext4".into()
-            ])
+            Resolved::Load(
+                [
+                    "crc32c_generic",
+                    "crc32c_intel",
+                    "crc16",
+                    "mbcache",
+                    "jbd2",
+                    "ext4"
+                ]
+                .map(String::from)
+                .to_vec()
+            )
         );
         let Resolved::Load(order) = index.resolve("sd_mod").unwrap() else {
             panic!("sd_mod is loadable");
@@ -227,6 +267,7 @@ mod tests {
         let index = Index::parse(&IndexFiles {
             dep: "a.ko: b.ko\nb.ko: a.ko\n",
             alias: "",
+            softdep: "",
             builtin: "",
             builtin_modinfo: None,
         })
