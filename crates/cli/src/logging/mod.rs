@@ -1,7 +1,8 @@
 //! Diagnostics through tracing, sent where a boot-time tool's logs belong (see `target`): the
 //! journal, the kernel log inside an initramfs, or stderr. stdout carries only command output,
 //! and `main` prints an error that ends the program on stderr whatever the target. Quiet by
-//! default (warnings and errors); `LASTGASP_LOG` (an env-filter directive) overrides -v/-q.
+//! default (warnings and errors); `LASTGASP_LOG` (a level, or `target=level` pairs separated by
+//! commas) overrides -v/-q.
 
 mod kmsg;
 mod target;
@@ -10,7 +11,8 @@ use std::io::IsTerminal;
 use std::path::Path;
 
 use tracing::Subscriber;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::fmt;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -39,8 +41,18 @@ pub fn init_kmsg() {
     }
 }
 
-fn filter(verbose: u8, quiet: bool) -> EnvFilter {
-    EnvFilter::try_from_env(FILTER_VAR).unwrap_or_else(|_| EnvFilter::new(level(verbose, quiet)))
+/// `LASTGASP_LOG` when it parses, else the level of -v/-q. (Targets rather than an env-filter:
+/// the same directives for what a CLI needs, without a regex engine in a binary that must stay
+/// small for the capture initramfs.)
+fn filter(verbose: u8, quiet: bool) -> Targets {
+    std::env::var(FILTER_VAR)
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or_else(|| targets(level(verbose, quiet)))
+}
+
+fn targets(level: &str) -> Targets {
+    level.parse().unwrap_or_default()
 }
 
 /// The level -v/-q ask for: success is silent unless asked for.
@@ -56,7 +68,7 @@ fn level(verbose: u8, quiet: bool) -> &'static str {
 
 /// Installs the subscriber for `target`. When the target cannot be opened, logs go to stderr
 /// and the reason is returned.
-fn install(target: Target, filter: EnvFilter) -> Option<String> {
+fn install(target: Target, filter: Targets) -> Option<String> {
     // A second init (only possible in tests) keeps the first subscriber; nothing to report.
     let reason = match target {
         Target::Stderr => None,
@@ -79,27 +91,30 @@ fn install(target: Target, filter: EnvFilter) -> Option<String> {
             Err(e) => Some(format!("cannot open {KMSG}: {e}")),
         },
     };
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .without_time()
-        .with_target(false)
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(
+            fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::stderr().is_terminal())
+                .without_time()
+                .with_target(false),
+        )
         .try_init();
     reason
 }
 
 /// Plain lines without time (the kernel stamps each record) or level (the record's priority
 /// carries it).
-fn kmsg_subscriber(filter: EnvFilter, kmsg: kmsg::Kmsg) -> impl Subscriber + Send + Sync {
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(kmsg)
-        .with_ansi(false)
-        .without_time()
-        .with_target(false)
-        .with_level(false)
-        .finish()
+fn kmsg_subscriber(filter: Targets, kmsg: kmsg::Kmsg) -> impl Subscriber + Send + Sync {
+    tracing_subscriber::registry().with(filter).with(
+        fmt::layer()
+            .with_writer(kmsg)
+            .with_ansi(false)
+            .without_time()
+            .with_target(false)
+            .with_level(false),
+    )
 }
 
 #[cfg(test)]
@@ -111,7 +126,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("kmsg");
         std::fs::write(&path, "").unwrap();
-        let subscriber = kmsg_subscriber(EnvFilter::new("info"), kmsg::Kmsg::open(&path).unwrap());
+        let subscriber = kmsg_subscriber(targets("info"), kmsg::Kmsg::open(&path).unwrap());
         tracing::subscriber::with_default(subscriber, || {
             tracing::debug!("filtered out");
             tracing::info!(count = 3, "pstore records found");
@@ -133,7 +148,7 @@ mod tests {
         let path = dir.path().join("kmsg");
         std::fs::write(&path, "").unwrap();
         let subscriber = kmsg_subscriber(
-            EnvFilter::new(level(0, false)),
+            targets(level(0, false)),
             kmsg::Kmsg::open(&path).unwrap(),
         );
         tracing::subscriber::with_default(subscriber, || {
