@@ -169,8 +169,9 @@ fn filter_for(core: &Vmcore, level: u8) -> Result<Option<Exclusion<'_>>> {
     if level & !1 == 0 {
         return Ok(None);
     }
-    let _ = core;
-    Err(anyhow!(
-        "dump level {level} needs the struct page filter, which this build lacks; use level 0 or 1"
-    ))
+    let mut filter = vmcore::filter::PageFilter::for_vmcore(core, level)
+        .map_err(|e| anyhow!("cannot filter pages at dump level {level}: {e}"))?;
+    Ok(Some(Box::new(move |dumpable| {
+        filter.exclude(dumpable).map_err(io::Error::other)
+    })))
 }
