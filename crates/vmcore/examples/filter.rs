@@ -3,7 +3,7 @@
 //! kdump-compressed dump through the filter and prints its size and time.
 //!
 //! `cargo run --release -p lastgasp-vmcore --example filter -- VMCORE LEVEL [--compare KDUMP]
-//! [--write OUT zstd|zlib|lzo|none]`
+//! [--write OUT zstd|zlib|lzo|none [--threads N]]`
 
 use std::collections::BTreeMap;
 use std::io;

@@ -7,7 +7,7 @@ mod aarch64;
 mod tests;
 mod x86_64;
 
-pub use aarch64::Aarch64Paging;
+pub use aarch64::{Aarch64Paging, HighAddress};
 pub use x86_64::{START_KERNEL_MAP, X86_64Paging};
 
 use crate::{Machine, Result, VmcoreInfo};

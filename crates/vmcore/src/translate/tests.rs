@@ -124,13 +124,13 @@ fn aarch64_linear_map_image_and_4k_walk() {
 #[test]
 fn aarch64_negative_phys_offset_and_t1sz() {
     let paging = Aarch64Paging::from_vmcoreinfo(&info(
-        "PAGESIZE=4096\nNUMBER(VA_BITS)=52\nNUMBER(TCR_EL1_T1SZ)=0x10\n\
+        "PAGESIZE=4096\nNUMBER(VA_BITS)=48\nNUMBER(TCR_EL1_T1SZ)=0x10\n\
          NUMBER(kimage_voffset)=0xffffabcde6600000\nNUMBER(PHYS_OFFSET)=0xffffe4fc00000000\n",
     ))
     .unwrap();
-    assert_eq!(paging.va_bits, 48, "the running kernel's T1SZ wins");
+    assert_eq!(paging.va_bits, 48);
     let t = Tables::default();
-    // memstart_addr below zero: linear addresses start above PAGE_OFFSET.
+    // A randomized linear map: memstart_addr below zero.
     let pa = 0x4123_4000u64;
     let va = pa.wrapping_sub(0xffff_e4fc_0000_0000) | 0xffff_0000_0000_0000;
     assert_eq!(paging.translate(&t, va).unwrap(), pa);
@@ -139,6 +139,66 @@ fn aarch64_negative_phys_offset_and_t1sz() {
         paging.translate(&t, 0xffff_abce_284e_8750).unwrap(),
         0xffff_abce_284e_8750 - 0xffff_abcd_e660_0000
     );
+}
+
+/// Debian 13's arm64 kernel is built for 52-bit VA; on a CPU without LPA2 it runs with 48 bits,
+/// keeps PAGE_OFFSET at the 52-bit value and lowers PHYS_OFFSET so RAM lands where 48 bits reach.
+#[test]
+fn aarch64_52_bit_kernel_on_a_48_bit_cpu() {
+    let memstart = 0x4000_0000u64;
+    let lowered = memstart.wrapping_sub((u64::MAX << 48).wrapping_sub(u64::MAX << 52));
+    let paging = Aarch64Paging::from_vmcoreinfo(&info(&format!(
+        "PAGESIZE=4096\nNUMBER(VA_BITS)=52\nNUMBER(TCR_EL1_T1SZ)=16\n\
+         NUMBER(kimage_voffset)=0xffff800007e00000\nNUMBER(PHYS_OFFSET)={:#x}\n\
+         SYMBOL(swapper_pg_dir)=ffff800009a01000\n",
+        lowered
+    )))
+    .unwrap();
+    assert_eq!(paging.va_bits, 48);
+    assert_eq!(paging.page_offset, 0xfff0_0000_0000_0000);
+    assert_eq!(paging.high_address, HighAddress::None);
+    let t = Tables::default();
+    // The kernel's __phys_to_virt: (pa - PHYS_OFFSET) | PAGE_OFFSET.
+    let pa = 0x4123_4000u64;
+    let va = pa.wrapping_sub(lowered) | paging.page_offset;
+    assert_eq!(va, 0xffff_0000_0123_4000);
+    assert_eq!(paging.translate(&t, va).unwrap(), pa);
+    // Walks use the running four levels.
+    let image = 0xffff_8000_1234_5678u64;
+    let top = paging.top_table.unwrap();
+    let mut t = Tables::default();
+    t.set(top, (image >> 39) & 0x1ff, 0x4100_0000 | 3);
+    t.set(0x4100_0000, (image >> 30) & 0x1ff, 0x4100_1000 | 3);
+    t.set(0x4100_1000, (image >> 21) & 0x1ff, 0x4020_0000 | 1);
+    assert_eq!(
+        paging.translate(&t, image).unwrap(),
+        0x4020_0000 | (image & 0x1f_ffff)
+    );
+}
+
+/// The same kernel on an LPA2 CPU: 52-bit VA, five levels of 4 KiB tables, output address bits
+/// 51:50 in descriptor bits 9:8.
+#[test]
+fn aarch64_lpa2_five_levels() {
+    let paging = Aarch64Paging::from_vmcoreinfo(&info(
+        "PAGESIZE=4096\nNUMBER(VA_BITS)=52\nNUMBER(TCR_EL1_T1SZ)=12\n\
+         NUMBER(kimage_voffset)=0xffff800007e00000\nNUMBER(PHYS_OFFSET)=0x40000000\n\
+         SYMBOL(swapper_pg_dir)=ffff800009a01000\n",
+    ))
+    .unwrap();
+    assert_eq!(paging.va_bits, 52);
+    assert_eq!(paging.high_address, HighAddress::Lpa2);
+    let top = paging.top_table.unwrap();
+    let va = 0xffff_9000_1234_5678u64;
+    let mut t = Tables::default();
+    let high = |pa: u64| (pa & 0x0003_ffff_ffff_f000) | ((pa >> 50) & 3) << 8;
+    t.set(top, (va >> 48) & 0xf, high(0x4100_0000) | 3);
+    t.set(0x4100_0000, (va >> 39) & 0x1ff, high(0x4100_1000) | 3);
+    t.set(0x4100_1000, (va >> 30) & 0x1ff, high(0x4100_2000) | 3);
+    t.set(0x4100_2000, (va >> 21) & 0x1ff, high(0x4100_3000) | 3);
+    let page = 0x000c_0012_3456_0000u64 | 0x7000;
+    t.set(0x4100_3000, (va >> 12) & 0x1ff, high(page) | 3);
+    assert_eq!(paging.translate(&t, va).unwrap(), page | 0x678);
 }
 
 #[test]
