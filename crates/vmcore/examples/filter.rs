@@ -80,8 +80,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .truncate(true)
             .open(out)?;
         let t = Instant::now();
-        let summary =
-            kdumpfile::write_dump(&mut file, &dump_info, &present, &mut source, &mut |_| {})?;
+        let mut limits = kdumpfile::Limits::default();
+        if let Some(t) = args.iter().position(|a| a == "--threads") {
+            limits.threads = args[t + 1].parse()?;
+        }
+        let summary = kdumpfile::write_dump_with(
+            &mut file,
+            &dump_info,
+            &present,
+            &mut source,
+            &mut |_| {},
+            limits,
+        )?;
         println!(
             "wrote {out} in {:.3} s: {summary:?}",
             t.elapsed().as_secs_f64()

@@ -2,6 +2,28 @@
 //! (/proc/vmcore, its copies, QEMU `dump-guest-memory`) and kdump-compressed files give physical
 //! memory; VMCOREINFO gives the symbols, offsets and numbers that drive address translation
 //! (x86_64, aarch64) and the printk log readers. Parsing is pure; I/O goes through `ReadAt`.
+//!
+//! ```
+//! use vmcore::Vmcore;
+//! use vmcore::synthetic_kernel::{SyntheticKernel, SyntheticRecord};
+//!
+//! // A synthetic crashed kernel whose printk ring holds two records, as /proc/vmcore bytes.
+//! let mut kernel = SyntheticKernel::new();
+//! let records = [
+//!     SyntheticRecord::new(0, b"Linux version 6.1.0"),
+//!     SyntheticRecord::new(2_500_000_000, b"Kernel panic - not syncing: Fatal exception"),
+//! ];
+//! kernel.lockless_ring(&records, 4, 12, 0);
+//! let core = Vmcore::from_source(kernel.elf(1), "vmcore".into()).unwrap();
+//!
+//! let log = core.dmesg().unwrap();
+//! assert!(log.complete);
+//! assert_eq!(
+//!     log.to_makedumpfile_text(),
+//!     b"[    0.000000] Linux version 6.1.0\n\
+//!       [    2.500000] Kernel panic - not syncing: Fatal exception\n"
+//! );
+//! ```
 
 mod bytes;
 pub mod elf;
