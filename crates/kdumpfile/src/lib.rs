@@ -8,6 +8,7 @@ pub mod compress;
 pub mod format;
 pub mod fuzzing;
 pub mod notes;
+mod pages;
 mod reader;
 mod writer;
 

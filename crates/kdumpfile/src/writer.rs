@@ -12,11 +12,12 @@ use std::ops::Range;
 
 use crate::Error;
 use crate::bitmap::PfnBits;
-use crate::compress::{Compression, PageCompressor};
+use crate::compress::Compression;
 use crate::format::{
-    self, DiskDumpHeader, HEADER_VERSION, MAX_BLOCK_SIZE, MIN_BLOCK_SIZE, PAGE_DESC_LEN, PageDesc,
+    self, DiskDumpHeader, HEADER_VERSION, MAX_BLOCK_SIZE, MIN_BLOCK_SIZE, PAGE_DESC_LEN,
     STATUS_INCOMPLETE, SUB_HEADER_LEN, SubHeader, Utsname,
 };
+use crate::pages::PageWriter;
 
 /// `DL_EXCLUDE_ZERO`: zero pages share one stored all-zero page.
 pub const DL_EXCLUDE_ZERO: u8 = 1;
@@ -99,6 +100,10 @@ pub struct Limits {
     pub data_buffer: usize,
     /// Descriptors buffered before they are written.
     pub desc_buffer: usize,
+    /// Threads compressing pages (1: all on the calling thread, as in a one-CPU capture kernel).
+    pub threads: usize,
+    /// Pages compressed together, split between the threads.
+    pub batch_pages: usize,
 }
 
 impl Default for Limits {
@@ -107,6 +112,8 @@ impl Default for Limits {
             bitmap_window: 1 << 20,
             data_buffer: 4 << 20,
             desc_buffer: 8192,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get().min(4)),
+            batch_pages: 256,
         }
     }
 }
@@ -176,7 +183,7 @@ fn check(info: &DumpInfo, present: &[Range<u64>]) -> Result<(), Error> {
     Ok(())
 }
 
-fn io_err(context: &'static str) -> impl FnOnce(io::Error) -> Error {
+pub(crate) fn io_err(context: &'static str) -> impl FnOnce(io::Error) -> Error {
     move |source| Error::Io { context, source }
 }
 
@@ -221,8 +228,10 @@ pub fn write_dump_with<W: Read + Write + Seek>(
     summary.dumped_pages = dumpable;
     summary.excluded_pages = summary.present_pages - dumpable;
 
-    let mut pages = PageWriter::new(info, &layout, dumpable, limits);
+    let data_start = layout.descs + dumpable * PAGE_DESC_LEN as u64;
+    let mut pages = PageWriter::new(info, layout.descs, data_start, limits);
     pages.start(out)?;
+    let mut next_report = 0;
     let window = limits.bitmap_window.max(1);
     let mut bits = PfnBits::new(0, 0);
     let mut page = vec![0u8; info.page_size as usize];
@@ -238,21 +247,22 @@ pub fn write_dump_with<W: Read + Write + Seek>(
                 .read_page(pfn, &mut page)
                 .map_err(io_err("reading a page to dump"))?;
             pages.add(out, &page, &mut summary)?;
-            if pages.done.is_multiple_of(4096) {
+            if pages.done() >= next_report {
+                next_report = pages.done() + 4096;
                 progress(Progress {
-                    done: pages.done,
+                    done: pages.done(),
                     total: dumpable,
                 });
             }
         }
         at += len as u64;
     }
-    pages.flush(out)?;
+    pages.finish(out, &mut summary)?;
     progress(Progress {
-        done: pages.done,
+        done: pages.done(),
         total: dumpable,
     });
-    summary.file_size = pages.data_end;
+    summary.file_size = pages.data_end();
     out.flush().map_err(io_err("flushing the dump"))?;
     write_header(out, info, &layout, status)?;
     out.flush().map_err(io_err("flushing the dump"))?;
@@ -367,117 +377,4 @@ fn write_bitmaps<W: Write + Seek>(
         at += len as u64;
     }
     Ok(total)
-}
-
-/// Pass 2: page data and descriptors, buffered, descriptors always after their data.
-struct PageWriter {
-    compressor: PageCompressor,
-    share_zero: bool,
-    page_size: usize,
-    zero_page_offset: u64,
-    next_desc: u64,
-    data_end: u64,
-    data: Vec<u8>,
-    descs: Vec<u8>,
-    packed: Vec<u8>,
-    limits: Limits,
-    done: u64,
-}
-
-impl PageWriter {
-    fn new(info: &DumpInfo, layout: &Layout, dumpable: u64, limits: Limits) -> Self {
-        let data_start = layout.descs + dumpable * PAGE_DESC_LEN as u64;
-        PageWriter {
-            compressor: PageCompressor::new(info.compression),
-            share_zero: info.dump_level & DL_EXCLUDE_ZERO != 0,
-            page_size: info.page_size as usize,
-            zero_page_offset: data_start,
-            next_desc: layout.descs,
-            data_end: data_start,
-            data: Vec::new(),
-            descs: Vec::new(),
-            packed: Vec::new(),
-            limits,
-            done: 0,
-        }
-    }
-
-    /// The shared zero page, or one byte where the descriptors end, so that the file covers
-    /// every descriptor from the start and unwritten ones read as zero ("not written").
-    fn start<W: Write + Seek>(&mut self, out: &mut W) -> Result<(), Error> {
-        if self.share_zero {
-            let zero = vec![0u8; self.page_size];
-            out.seek(SeekFrom::Start(self.data_end))
-                .and_then(|_| out.write_all(&zero))
-                .map_err(io_err("writing the shared zero page"))?;
-            self.data_end += self.page_size as u64;
-        } else if self.data_end > self.next_desc {
-            out.seek(SeekFrom::Start(self.data_end - 1))
-                .and_then(|_| out.write_all(&[0]))
-                .map_err(io_err("extending the file over the descriptors"))?;
-        }
-        Ok(())
-    }
-
-    fn add<W: Write + Seek>(
-        &mut self,
-        out: &mut W,
-        page: &[u8],
-        summary: &mut Summary,
-    ) -> Result<(), Error> {
-        let desc = if self.share_zero && page.iter().all(|&b| b == 0) {
-            summary.zero_pages += 1;
-            PageDesc {
-                offset: self.zero_page_offset,
-                size: self.page_size as u32,
-                flags: 0,
-                page_flags: 0,
-            }
-        } else {
-            let offset = self.data_end + self.data.len() as u64;
-            let (bytes, flags) = match self.compressor.compress(page, &mut self.packed) {
-                Some(flag) => {
-                    summary.compressed_pages += 1;
-                    (&self.packed[..], flag)
-                }
-                None => {
-                    summary.raw_pages += 1;
-                    (page, 0)
-                }
-            };
-            self.data.extend_from_slice(bytes);
-            PageDesc {
-                offset,
-                size: bytes.len() as u32,
-                flags,
-                page_flags: 0,
-            }
-        };
-        self.descs.extend_from_slice(&desc.encode());
-        self.done += 1;
-        if self.data.len() >= self.limits.data_buffer
-            || self.descs.len() >= self.limits.desc_buffer * PAGE_DESC_LEN
-        {
-            self.flush(out)?;
-        }
-        Ok(())
-    }
-
-    fn flush<W: Write + Seek>(&mut self, out: &mut W) -> Result<(), Error> {
-        if !self.data.is_empty() {
-            out.seek(SeekFrom::Start(self.data_end))
-                .and_then(|_| out.write_all(&self.data))
-                .map_err(io_err("writing page data"))?;
-            self.data_end += self.data.len() as u64;
-            self.data.clear();
-        }
-        if !self.descs.is_empty() {
-            out.seek(SeekFrom::Start(self.next_desc))
-                .and_then(|_| out.write_all(&self.descs))
-                .map_err(io_err("writing page descriptors"))?;
-            self.next_desc += self.descs.len() as u64;
-            self.descs.clear();
-        }
-        Ok(())
-    }
 }

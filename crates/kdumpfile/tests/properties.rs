@@ -31,6 +31,8 @@ proptest! {
         window in 1..40usize,
         data_buffer in 1..5usize,
         desc_buffer in 1..20usize,
+        threads in 1..4usize,
+        batch_pages in 1..40usize,
     ) {
         let mut present: Vec<Range<u64>> = vec![0..max_mapnr];
         for h in &holes {
@@ -41,7 +43,7 @@ proptest! {
                 .collect();
         }
         let info = info(max_mapnr, level, compression);
-        let limits = Limits { bitmap_window: window, data_buffer: data_buffer * PAGE, desc_buffer };
+        let limits = Limits { bitmap_window: window, data_buffer: data_buffer * PAGE, desc_buffer, threads, batch_pages };
         let (bytes, summary) = write(&info, &present, excluded.clone(), limits);
         let mut dump = open(&bytes);
         let mut expect = vec![0u8; PAGE];

@@ -220,3 +220,23 @@ fn bad_inputs_are_refused_before_writing() {
     assert!(kdumpfile::write_dump(&mut out, &level, &[0..10], &mut source, &mut |_| {}).is_err());
     assert!(out.get_ref().is_empty());
 }
+
+#[test]
+fn the_file_is_the_same_whatever_the_number_of_threads() {
+    let excluded: BTreeSet<u64> = (0..700).filter(|p| p % 11 == 0).collect();
+    for compression in [Compression::Zstd, Compression::Zlib, Compression::Lzo] {
+        let info = info(700, 31, compression);
+        let files: Vec<Vec<u8>> = [(1, 1), (1, 64), (2, 64), (3, 10), (4, 256)]
+            .into_iter()
+            .map(|(threads, batch_pages)| {
+                let limits = Limits {
+                    threads,
+                    batch_pages,
+                    ..Limits::default()
+                };
+                write(&info, &[0..700], excluded.clone(), limits).0
+            })
+            .collect();
+        assert!(files.windows(2).all(|w| w[0] == w[1]), "{compression:?}");
+    }
+}

@@ -80,6 +80,8 @@ pub fn small_limits() -> Limits {
         bitmap_window: 3,
         data_buffer: 3 * PAGE,
         desc_buffer: 5,
+        threads: 2,
+        batch_pages: 7,
     }
 }
 
