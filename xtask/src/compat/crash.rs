@@ -3,20 +3,22 @@
 //! PANIC in `sys`, the crashing task in `bt`.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use anyhow::{Context, Result, bail};
 
 use super::expect::Expected;
+use super::newer_crash::CrashProgram;
 
 /// The commands crash runs; `quit` ends the session instead of waiting for a terminal.
 const COMMANDS: &str = "log\nsys\nbt\nquit\n";
 
 /// Runs `crash -s VMLINUX DUMP` on [`COMMANDS`] and returns its standard output.
-pub fn run(crash: &Path, vmlinux: &Path, dump: &Path, scratch: &Path) -> Result<String> {
+pub fn run(crash: &CrashProgram, vmlinux: &Path, dump: &Path, scratch: &Path) -> Result<String> {
     let input = scratch.join("crash-commands");
     std::fs::write(&input, COMMANDS).with_context(|| format!("writing {}", input.display()))?;
-    let out = Command::new(crash)
+    let out = crash
+        .command()
         .arg("-s")
         .arg(vmlinux)
         .arg(dump)
@@ -24,7 +26,7 @@ pub fn run(crash: &Path, vmlinux: &Path, dump: &Path, scratch: &Path) -> Result<
         .arg(&input)
         .stdin(Stdio::null())
         .output()
-        .with_context(|| format!("running {}", crash.display()))?;
+        .with_context(|| format!("running {crash:?}"))?;
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     if !out.status.success() {
         bail!(

@@ -11,6 +11,7 @@ pub mod dumps;
 mod expect;
 pub mod inventory;
 mod log;
+mod newer_crash;
 mod pages;
 pub mod peers;
 mod report;
@@ -187,6 +188,12 @@ fn check_vmcore(report: &mut Report, setup: &Setup, vmcore: &LabVmcore, scratch:
         log::lastgasp(lastgasp, &vmcore.path).and_then(|text| log::equal(&expected_log, &text)),
     );
     let vmlinux = symbols::vmlinux(cache, &vmcore.release);
+    let crash_program = match newer_crash::suite_of(&vmcore.release) {
+        crate::lab::suite::Suite::Bookworm => {
+            Ok(newer_crash::CrashProgram::Host(peers.crash.clone()))
+        }
+        crate::lab::suite::Suite::Trixie => newer_crash::trixie(cache),
+    };
     let programs = Programs {
         lastgasp: lastgasp.to_path_buf(),
         makedumpfile: peers.makedumpfile.clone(),
@@ -239,9 +246,12 @@ fn check_vmcore(report: &mut Report, setup: &Setup, vmcore: &LabVmcore, scratch:
             Ok(vmlinux) => {
                 outcome(
                     "crash: log, sys, bt",
-                    crash::run(&peers.crash, vmlinux, &dump, &dump_scratch(&dump))
-                        .and_then(|out| crash::check(&out, &expected))
-                        .map(|()| describe_crash(&expected)),
+                    match &crash_program {
+                        Ok(program) => crash::run(program, vmlinux, &dump, &dump_scratch(&dump)),
+                        Err(err) => Err(anyhow::anyhow!("no crash for this kernel: {err:#}")),
+                    }
+                    .and_then(|out| crash::check(&out, &expected))
+                    .map(|()| describe_crash(&expected)),
                 );
                 outcome(
                     "drgn: release, printk",
