@@ -16,6 +16,8 @@ pub struct DumpOutcome {
     pub bytes: u64,
     /// Why the dump stopped part way, when it did.
     pub error: Option<String>,
+    /// What the filter could not decide (its pages were kept), one line each.
+    pub warnings: Vec<String>,
 }
 
 /// Writes the dump of `core` to `path` at `level` with `compression`, calling `progress` with
@@ -51,23 +53,43 @@ pub fn write(
     });
     let flushed = file.sync_all();
     let bytes = std::fs::metadata(path).map_or(0, |m| m.len());
-    match (written, flushed) {
-        (Ok(summary), Ok(_)) => Ok(DumpOutcome {
-            pages: summary.dumped_pages,
-            bytes,
-            error: None,
-        }),
-        (Err(e), _) => Ok(DumpOutcome {
-            pages: 0,
-            bytes,
-            error: Some(e.to_string()),
-        }),
-        (Ok(summary), Err(e)) => Ok(DumpOutcome {
-            pages: summary.dumped_pages,
-            bytes,
-            error: Some(format!("cannot flush {}: {e}", path.display())),
-        }),
+    let warnings = source
+        .filter
+        .as_ref()
+        .map(filter_warnings)
+        .unwrap_or_default();
+    let (pages, error) = match (written, flushed) {
+        (Ok(summary), Ok(())) => (summary.dumped_pages, None),
+        (Err(e), _) => (0, Some(e.to_string())),
+        (Ok(summary), Err(e)) => (
+            summary.dumped_pages,
+            Some(format!("cannot flush {}: {e}", path.display())),
+        ),
+    };
+    Ok(DumpOutcome {
+        pages,
+        bytes,
+        error,
+        warnings,
+    })
+}
+
+/// Where the filter had to keep pages because their `struct page`s were not in the vmcore.
+fn filter_warnings(filter: &Filter<'_>) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let sections = filter.unreadable_sections();
+    if sections > 0 {
+        warnings.push(format!(
+            "{sections} memory sections have no readable memory map: their pages were kept"
+        ));
     }
+    let pieces = filter.unreadable_pieces();
+    if pieces > 0 {
+        warnings.push(format!(
+            "{pieces} pages of struct pages are not in the vmcore: the pages they describe were kept"
+        ));
+    }
+    warnings
 }
 
 fn dump_info(
@@ -141,16 +163,15 @@ fn utsname(core: &Vmcore) -> Option<(String, String)> {
 struct MemorySource<'a> {
     memory: &'a dyn PhysMemory,
     page_size: u64,
-    filter: Option<Exclusion<'a>>,
+    filter: Option<Filter<'a>>,
 }
 
-/// Clears the bits of the pfns the dump level leaves out.
-type Exclusion<'a> = Box<dyn FnMut(&mut kdumpfile::PfnBits) -> io::Result<()> + 'a>;
+type Filter<'a> = vmcore::filter::PageFilter<&'a dyn PhysMemory>;
 
 impl kdumpfile::PageSource for MemorySource<'_> {
     fn exclude(&mut self, dumpable: &mut kdumpfile::PfnBits) -> io::Result<()> {
         match &mut self.filter {
-            Some(filter) => filter(dumpable),
+            Some(filter) => filter.exclude(dumpable).map_err(io::Error::other),
             None => Ok(()),
         }
     }
@@ -165,13 +186,11 @@ impl kdumpfile::PageSource for MemorySource<'_> {
 
 /// The struct-page filter for the levels that need one (cache, user and free pages); zero pages
 /// (bit 1) are found by content in the writer.
-fn filter_for(core: &Vmcore, level: u8) -> Result<Option<Exclusion<'_>>> {
+fn filter_for(core: &Vmcore, level: u8) -> Result<Option<Filter<'_>>> {
     if level & !1 == 0 {
         return Ok(None);
     }
-    let mut filter = vmcore::filter::PageFilter::for_vmcore(core, level)
-        .map_err(|e| anyhow!("cannot filter pages at dump level {level}: {e}"))?;
-    Ok(Some(Box::new(move |dumpable| {
-        filter.exclude(dumpable).map_err(io::Error::other)
-    })))
+    vmcore::filter::PageFilter::for_vmcore(core, level)
+        .map(Some)
+        .map_err(|e| anyhow!("cannot filter pages at dump level {level}: {e}"))
 }

@@ -136,6 +136,19 @@ fn capture(config: &Config, args: &CaptureArgs, quiet: bool) -> Result<()> {
         (None, None) => Target::directory(config.kdump.dir.clone()),
     };
     let name = kdump_capture::capture_name(manifest.crash_time, &dmesg);
+    if plan.dump {
+        // Said before the dump starts: should the capture kernel die or the disk fill before the
+        // manifest can be rewritten, this is what the next boot finds, and it is true.
+        manifest.dump = Some(CaptureDump {
+            file: kdump_capture::DUMP.to_string(),
+            level: plan.level,
+            compression: plan.compression.name().to_string(),
+            complete: false,
+            pages: 0,
+            bytes: 0,
+            error: Some("the capture stopped while writing the dump".to_string()),
+        });
+    }
     let dir = CaptureDir::publish_log(&target.dir, &name, &dmesg, &manifest).map_err(|e| {
         anyhow!(
             "cannot write the log to {}: {e}",
@@ -159,15 +172,18 @@ fn capture(config: &Config, args: &CaptureArgs, quiet: bool) -> Result<()> {
         );
         progress.finish();
         let entry = match outcome {
-            Ok(outcome) => CaptureDump {
-                file: kdump_capture::DUMP.to_string(),
-                level: plan.level,
-                compression: plan.compression.name().to_string(),
-                complete: outcome.error.is_none(),
-                pages: outcome.pages,
-                bytes: outcome.bytes,
-                error: outcome.error,
-            },
+            Ok(outcome) => {
+                manifest.warnings.extend(outcome.warnings);
+                CaptureDump {
+                    file: kdump_capture::DUMP.to_string(),
+                    level: plan.level,
+                    compression: plan.compression.name().to_string(),
+                    complete: outcome.error.is_none(),
+                    pages: outcome.pages,
+                    bytes: outcome.bytes,
+                    error: outcome.error,
+                }
+            }
             Err(e) => CaptureDump {
                 file: kdump_capture::DUMP.to_string(),
                 level: plan.level,
@@ -187,8 +203,15 @@ fn capture(config: &Config, args: &CaptureArgs, quiet: bool) -> Result<()> {
         } else {
             manifest.dump = Some(entry);
         }
-        dir.finish(&manifest)
-            .map_err(|e| anyhow!("cannot finish {}: {e}", dir.path.display()))?;
+        if let Err(e) = dir.finish(&manifest) {
+            // A full disk refuses the new manifest too; the one on disk already says the dump
+            // is incomplete, so the dump's own error is the one to report.
+            let why = format!("cannot update {}: {e}", dir.path.display());
+            tracing::warn!("{why}");
+            if dump_error.is_none() {
+                dump_error = Some(why);
+            }
+        }
     }
     let released = target.release();
 
