@@ -249,8 +249,13 @@ pub fn crash_module(workspace: &Path, cache: &Path, kernel: &Kernel) -> Result<P
     Ok(build.join("lastgasp_crashtest.ko"))
 }
 
-/// Builds the static `lastgasp` binary that runs inside the guest, unless `LAB_LASTGASP` names
-/// a ready one (a release build to check, say).
+/// The most the static, stripped binary may weigh with everything in it: it is the capture
+/// initramfs' /init and sits in the crashkernel reservation (kexec-tools, makedumpfile and
+/// their libraries, which it replaces, are 4.0 MiB).
+pub const MAX_STATIC_BYTES: u64 = 4 << 20;
+
+/// Builds the static `lastgasp` binary that runs inside the guest (the `dist` profile, as it
+/// ships), unless `LAB_LASTGASP` names a ready one, and checks its size.
 pub fn lastgasp_binary(workspace: &Path) -> Result<PathBuf> {
     if let Some(ready) = std::env::var_os("LAB_LASTGASP") {
         return Ok(PathBuf::from(ready));
@@ -261,7 +266,8 @@ pub fn lastgasp_binary(workspace: &Path) -> Result<PathBuf> {
         .args([
             "build",
             "--quiet",
-            "--release",
+            "--profile",
+            "dist",
             "-p",
             "lastgasp",
             "--target",
@@ -277,5 +283,16 @@ pub fn lastgasp_binary(workspace: &Path) -> Result<PathBuf> {
     if !status.success() {
         bail!("building the static lastgasp binary failed");
     }
-    Ok(workspace.join(format!("target/{target}/release/lastgasp")))
+    let binary = workspace.join(format!("target/{target}/dist/lastgasp"));
+    let size = std::fs::metadata(&binary)
+        .with_context(|| format!("reading {}", binary.display()))?
+        .len();
+    eprintln!("lab: static lastgasp is {size} bytes (at most {MAX_STATIC_BYTES})");
+    if size > MAX_STATIC_BYTES {
+        bail!(
+            "the static lastgasp is {size} bytes, over the {MAX_STATIC_BYTES} bytes a capture \
+             initramfs may spend on it"
+        );
+    }
+    Ok(binary)
 }
