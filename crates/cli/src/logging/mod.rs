@@ -147,10 +147,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("kmsg");
         std::fs::write(&path, "").unwrap();
-        let subscriber = kmsg_subscriber(
-            targets(level(0, false)),
-            kmsg::Kmsg::open(&path).unwrap(),
-        );
+        let subscriber =
+            kmsg_subscriber(targets(level(0, false)), kmsg::Kmsg::open(&path).unwrap());
         tracing::subscriber::with_default(subscriber, || {
             tracing::info!("nothing to collect");
             tracing::warn!("retention: cannot remove old report");
