@@ -45,6 +45,13 @@ pub struct CompatArgs {
     /// A ready lastgasp binary to check instead of a fresh release build.
     #[arg(long, value_name = "FILE")]
     lastgasp: Option<PathBuf>,
+    /// Check only that this dump (a capture's vmcore.kdump) opens in crash, drgn and
+    /// makedumpfile and shows the crash of the log given with --log.
+    #[arg(long, value_name = "DUMP", requires = "log", conflicts_with = "names")]
+    open: Option<PathBuf>,
+    /// The log the dump given with --open must show (the capture's dmesg.txt).
+    #[arg(long, value_name = "FILE", requires = "open")]
+    log: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -59,6 +66,11 @@ fn cache(workspace: &Path) -> PathBuf {
 }
 
 pub fn run(args: &CompatArgs) -> Result<()> {
+    if let (Some(dump), Some(log)) = (&args.open, &args.log) {
+        let text = std::fs::read(log).with_context(|| format!("reading {}", log.display()))?;
+        println!("{}", dump_opens(dump, &text)?);
+        return Ok(());
+    }
     let workspace = crate::bench::workspace_root()?;
     let cache = cache(&workspace);
     let dir = args
@@ -187,13 +199,6 @@ fn check_vmcore(report: &mut Report, setup: &Setup, vmcore: &LabVmcore, scratch:
         "= makedumpfile",
         log::lastgasp(lastgasp, &vmcore.path).and_then(|text| log::equal(&expected_log, &text)),
     );
-    let vmlinux = symbols::vmlinux(cache, &vmcore.release);
-    let crash_program = match newer_crash::suite_of(&vmcore.release) {
-        crate::lab::suite::Suite::Bookworm => {
-            Ok(newer_crash::CrashProgram::Host(peers.crash.clone()))
-        }
-        crate::lab::suite::Suite::Trixie => newer_crash::trixie(cache),
-    };
     let programs = Programs {
         lastgasp: lastgasp.to_path_buf(),
         makedumpfile: peers.makedumpfile.clone(),
@@ -233,40 +238,85 @@ fn check_vmcore(report: &mut Report, setup: &Setup, vmcore: &LabVmcore, scratch:
             );
         }
         outcome(
-            "makedumpfile --dump-dmesg reads it back",
-            log::makedumpfile(&peers.makedumpfile, &dump, &dump_scratch(&dump))
-                .and_then(|text| log::equal(&expected_log, &text)),
-        );
-        outcome(
             "pages = the vmcore's",
             pages::compare(&dump, &vmcore.path)
                 .map(|count| format!("{} pages equal, {} excluded", count.dumped, count.excluded)),
         );
-        match &vmlinux {
-            Ok(vmlinux) => {
-                outcome(
-                    "crash: log, sys, bt",
-                    match &crash_program {
-                        Ok(program) => crash::run(program, vmlinux, &dump, &dump_scratch(&dump)),
-                        Err(err) => Err(anyhow::anyhow!("no crash for this kernel: {err:#}")),
-                    }
-                    .and_then(|out| crash::check(&out, &expected))
-                    .map(|()| describe_crash(&expected)),
-                );
-                outcome(
-                    "drgn: release, printk",
-                    drgn::run(&peers.drgn, vmlinux, &dump)
-                        .and_then(|out| drgn::check(&out, &expected))
-                        .map(|()| format!("{} log lines equal", expected.tail.len())),
-                );
-            }
-            Err(err) => {
-                let why = || anyhow::anyhow!("no debug vmlinux: {err:#}");
-                outcome("crash: log, sys, bt", Err(why()));
-                outcome("drgn: release, printk", Err(why()));
-            }
+        for (check, result) in opening_checks(peers, cache, &dump, &expected, &expected_log) {
+            outcome(check, result);
         }
     }
+}
+
+/// The checks a dump of a crash must pass without its source vmcore: makedumpfile reads the log
+/// back, crash and drgn open it with the kernel's debug symbols and show the crash.
+fn opening_checks(
+    peers: &Peers,
+    cache: &Path,
+    dump: &Path,
+    expected: &Expected,
+    expected_log: &[u8],
+) -> Vec<(&'static str, Result<String>)> {
+    let mut checks = vec![(
+        "makedumpfile --dump-dmesg reads it back",
+        log::makedumpfile(&peers.makedumpfile, dump, &dump_scratch(dump))
+            .and_then(|text| log::equal(expected_log, &text)),
+    )];
+    let (crash_result, drgn_result) = match symbols::vmlinux(cache, &expected.release) {
+        Ok(vmlinux) => {
+            let crash_program = match newer_crash::suite_of(&expected.release) {
+                crate::lab::suite::Suite::Bookworm => {
+                    Ok(newer_crash::CrashProgram::Host(peers.crash.clone()))
+                }
+                crate::lab::suite::Suite::Trixie => newer_crash::trixie(cache),
+            };
+            let crash_result = crash_program
+                .context("no crash for this kernel")
+                .and_then(|program| crash::run(&program, &vmlinux, dump, &dump_scratch(dump)))
+                .and_then(|out| crash::check(&out, expected))
+                .map(|()| describe_crash(expected));
+            let drgn_result = drgn::run(&peers.drgn, &vmlinux, dump)
+                .and_then(|out| drgn::check(&out, expected))
+                .map(|()| format!("{} log lines equal", expected.tail.len()));
+            (crash_result, drgn_result)
+        }
+        Err(err) => (
+            Err(anyhow::anyhow!("no debug vmlinux: {err:#}")),
+            Err(anyhow::anyhow!("no debug vmlinux: {err:#}")),
+        ),
+    };
+    checks.push(("crash: log, sys, bt", crash_result));
+    checks.push(("drgn: release, printk", drgn_result));
+    checks
+}
+
+/// For the lab's kdump scenario: the dump a capture wrote opens in crash and drgn with the
+/// kernel's debug symbols and shows the crash in `log` (the capture's dmesg.txt), and
+/// makedumpfile reads that log back from it. Fails with every check that did not pass.
+pub fn dump_opens(dump: &Path, log: &[u8]) -> Result<String> {
+    let cache = cache(&crate::bench::workspace_root()?);
+    let info = kdumpfile::KdumpFile::open_path(dump)
+        .with_context(|| format!("{}: not a dump lastgasp can read", dump.display()))?
+        .vmcoreinfo()
+        .map(vmcore::VmcoreInfo::parse)
+        .with_context(|| format!("{}: no VMCOREINFO", dump.display()))?;
+    let release = info
+        .osrelease()
+        .with_context(|| format!("{}: no OSRELEASE in VMCOREINFO", dump.display()))?;
+    let expected = Expected::from_log(&String::from_utf8_lossy(log), release)?;
+    let peers = peers::ensure(&cache)?;
+    let mut passed = Vec::new();
+    let mut failed = Vec::new();
+    for (check, result) in opening_checks(&peers, &cache, dump, &expected, log) {
+        match result {
+            Ok(seen) => passed.push(format!("{check}: {seen}")),
+            Err(err) => failed.push(format!("{check}: {err:#}")),
+        }
+    }
+    if !failed.is_empty() {
+        bail!("{}", failed.join("; "));
+    }
+    Ok(passed.join("; "))
 }
 
 /// Where per-dump scratch files go: beside the dump.
