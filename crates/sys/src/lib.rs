@@ -11,6 +11,7 @@ pub mod cmdline;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+mod identity;
 pub mod kexec;
 pub mod kexec_image;
 pub mod kexec_state;
@@ -20,6 +21,7 @@ pub mod mount;
 pub mod power;
 
 pub use error::{Error, errno_name};
+pub use identity::running_as_root;
 
 /// The errno values callers of this crate tell apart, so they need not depend on libc.
 pub mod errno {

@@ -80,14 +80,24 @@ fn no_reservation(running_cmdline: &str) -> String {
     }
 }
 
+/// What the failed call was asked to do, for the explanation.
+#[derive(Debug, Clone, Copy)]
+pub struct Attempt<'a> {
+    pub sizes: Sizes,
+    pub kernel: &'a str,
+    pub cmdline_len: usize,
+    /// Running with effective uid 0: an EPERM then is not about privileges.
+    pub as_root: bool,
+}
+
 /// One line saying why kexec_file_load failed with `errno`, and what to do.
-pub fn explain_failure(
-    errno: i32,
-    state: &KexecState,
-    sizes: Sizes,
-    kernel: &str,
-    cmdline_len: usize,
-) -> String {
+pub fn explain_failure(errno: i32, state: &KexecState, attempt: &Attempt<'_>) -> String {
+    let Attempt {
+        sizes,
+        kernel,
+        cmdline_len,
+        as_root,
+    } = *attempt;
     let lockdown = state
         .lockdown
         .filter(|mode| *mode != Lockdown::None)
@@ -100,14 +110,18 @@ pub fn explain_failure(
             sys::errno_name(errno).unwrap_or("signature")
         ),
         sys::errno::EPERM => match (state.load_disabled, lockdown) {
+            _ if !as_root => {
+                "not permitted (EPERM): run as root (kexec needs CAP_SYS_BOOT)".to_string()
+            }
             (Some(true), _) => disabled(),
             (_, Some(mode)) => format!(
                 "refused under kernel lockdown ({mode}, usually enabled by Secure Boot): \
                  {kernel} must carry a signature the kernel trusts; use the distribution's \
                  signed image or set [kdump] kernel to one"
             ),
-            _ => "not permitted (EPERM): run as root (kexec needs CAP_SYS_BOOT); as root, \
-                  kernel.kexec_load_limit_panic may be used up until the next boot"
+            _ => "not permitted (EPERM) although running as root: a security module (SELinux, \
+                  IMA) refused the image, or kernel.kexec_load_limit_panic is used up until \
+                  the next boot"
                 .to_string(),
         },
         sys::errno::ENOEXEC => format!(
@@ -171,6 +185,15 @@ mod tests {
         kernel: 8 << 20,
         initramfs: 3 << 20,
     };
+
+    fn attempt(kernel: &str, cmdline_len: usize) -> Attempt<'_> {
+        Attempt {
+            sizes: SIZES,
+            kernel,
+            cmdline_len,
+            as_root: true,
+        }
+    }
 
     fn ready() -> KexecState {
         KexecState {
@@ -238,7 +261,7 @@ mod tests {
         for message in [
             before_load(&state, "", SIZES).unwrap_err(),
             before_unload(&state).unwrap_err(),
-            explain_failure(sys::errno::EPERM, &state, SIZES, "vmlinuz", 100),
+            explain_failure(sys::errno::EPERM, &state, &attempt("vmlinuz", 100)),
         ] {
             assert!(
                 message.contains("kernel.kexec_load_disabled = 1"),
@@ -279,7 +302,7 @@ mod tests {
             sys::errno::EBADMSG,
             sys::errno::ENOPKG,
         ] {
-            let message = explain_failure(errno, &ready(), SIZES, "/boot/vmlinuz", 100);
+            let message = explain_failure(errno, &ready(), &attempt("/boot/vmlinuz", 100));
             assert!(message.contains("signature"), "{message}");
             assert!(message.contains("Secure Boot"), "{message}");
         }
@@ -291,10 +314,18 @@ mod tests {
             lockdown: Some(Lockdown::Integrity),
             ..ready()
         };
-        let message = explain_failure(sys::errno::EPERM, &locked, SIZES, "/boot/vmlinuz", 100);
+        let message = explain_failure(sys::errno::EPERM, &locked, &attempt("/boot/vmlinuz", 100));
         assert!(message.starts_with("refused under kernel lockdown (integrity"));
-        let message = explain_failure(sys::errno::EPERM, &ready(), SIZES, "/boot/vmlinuz", 100);
-        assert!(message.contains("run as root"), "{message}");
+        let message = explain_failure(sys::errno::EPERM, &ready(), &attempt("/boot/vmlinuz", 100));
+        assert!(message.contains("although running as root"), "{message}");
+        let as_user = Attempt {
+            as_root: false,
+            ..attempt("/boot/vmlinuz", 100)
+        };
+        for state in [ready(), locked] {
+            let message = explain_failure(sys::errno::EPERM, &state, &as_user);
+            assert!(message.contains("run as root"), "{message}");
+        }
     }
 
     #[test]
@@ -303,7 +334,7 @@ mod tests {
             crash_size: Some(160 << 20),
             ..ready()
         };
-        let message = explain_failure(sys::errno::EADDRNOTAVAIL, &state, SIZES, "vmlinuz", 100);
+        let message = explain_failure(sys::errno::EADDRNOTAVAIL, &state, &attempt("vmlinuz", 100));
         assert!(message.contains("(160 MiB, EADDRNOTAVAIL)"), "{message}");
         assert!(message.contains("kernel (8 MiB"), "{message}");
         assert!(message.contains("initramfs (3 MiB)"), "{message}");
@@ -312,7 +343,7 @@ mod tests {
 
     #[test]
     fn the_other_errnos_each_have_their_explanation() {
-        let explain = |errno| explain_failure(errno, &ready(), SIZES, "vmlinuz", 3000);
+        let explain = |errno| explain_failure(errno, &ready(), &attempt("vmlinuz", 3000));
         assert!(explain(sys::errno::ENOEXEC).contains("does not recognise vmlinuz"));
         assert!(explain(sys::errno::EBUSY).contains("try again"));
         assert!(explain(sys::errno::ENOSYS).contains("CONFIG_KEXEC_FILE"));

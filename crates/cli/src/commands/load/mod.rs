@@ -19,7 +19,7 @@ use crate::cli::LoadArgs;
 use crate::config::Config;
 use crate::output;
 use crate::paths::under_root;
-use checks::Sizes;
+use checks::{Attempt, Sizes};
 use image::{Handling, ImageKind};
 
 const PROC_CMDLINE: &str = "/proc/cmdline";
@@ -128,9 +128,12 @@ fn load(
             Some(errno) => checks::explain_failure(
                 errno,
                 state,
-                sizes,
-                &plan.kernel.display().to_string(),
-                plan.cmdline.len(),
+                &Attempt {
+                    sizes,
+                    kernel: &plan.kernel.display().to_string(),
+                    cmdline_len: plan.cmdline.len(),
+                    as_root: sys::running_as_root(),
+                },
             ),
             None => error.to_string(),
         };
@@ -206,12 +209,15 @@ fn unload(root: &Path, state: &KexecState, args: &LoadArgs, quiet: bool) -> Resu
                 Some(errno) => checks::explain_failure(
                     errno,
                     state,
-                    Sizes {
-                        kernel: 0,
-                        initramfs: 0,
+                    &Attempt {
+                        sizes: Sizes {
+                            kernel: 0,
+                            initramfs: 0,
+                        },
+                        kernel: "the capture kernel",
+                        cmdline_len: 0,
+                        as_root: sys::running_as_root(),
                     },
-                    "the capture kernel",
-                    0,
                 ),
                 None => error.to_string(),
             };
