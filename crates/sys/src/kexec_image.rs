@@ -9,7 +9,7 @@ pub enum ImageKind {
     BzImage,
     /// arm64 `Image`: "ARM\x64" at 0x38.
     Arm64Image,
-    /// gzip, as Debian and Ubuntu ship arm64 kernels (vmlinuz = Image.gz).
+    /// gzip, as some distributions ship arm64 kernels (vmlinuz = Image.gz).
     Gzip,
     /// An EFI zboot image ("zimg" at 4): a compressed kernel in a PE wrapper.
     EfiZboot,
