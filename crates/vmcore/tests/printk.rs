@@ -328,3 +328,13 @@ fn block_ending_exactly_at_the_ring_end() {
     assert!(log.complete, "{:?}", log.warnings);
     assert_eq!(texts(&log), ["exact fit!"]);
 }
+
+#[test]
+fn warnings_are_bounded() {
+    let (mut kernel, at) = ring(&records(200), 8, 14, 0);
+    kernel.poke_phys_u64(at.ring + 56, direct_va(0x7000_0000));
+    let log = open(&kernel).dmesg().unwrap();
+    assert!(!log.complete);
+    assert_eq!(log.warnings.len(), 65);
+    assert_eq!(log.warnings[64], "136 more warnings like these");
+}

@@ -131,7 +131,7 @@ pub(super) fn read<M: PhysMemory>(memory: &KernelMemory<M>, info: &VmcoreInfo) -
             log.warnings.first().map(String::as_str).unwrap_or("")
         )));
     }
-    Ok(log)
+    Ok(log.finish())
 }
 
 fn read_ring<M: PhysMemory>(memory: &KernelMemory<M>, layout: &Layout) -> Result<Ring> {

@@ -34,16 +34,21 @@ pub enum LogFormat {
     Structured,
 }
 
+/// Warnings kept in full; a badly damaged ring could otherwise produce millions.
+const MAX_WARNINGS: usize = 64;
+
 /// The log as far as it could be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Log {
     pub format: LogFormat,
     /// Oldest first.
     pub records: Vec<Record>,
-    /// What was wrong, one line each; empty when the log was read cleanly.
+    /// What was wrong, one line each (at most 65: the last says how many more there were);
+    /// empty when the log was read cleanly.
     pub warnings: Vec<String>,
     /// False when records may be missing because of damage (not because the ring wrapped).
     pub complete: bool,
+    omitted: usize,
 }
 
 impl Log {
@@ -53,12 +58,27 @@ impl Log {
             records: Vec::new(),
             warnings: Vec::new(),
             complete: true,
+            omitted: 0,
         }
     }
 
     pub(crate) fn warn(&mut self, warning: String) {
         self.complete = false;
-        self.warnings.push(warning);
+        if self.warnings.len() < MAX_WARNINGS {
+            self.warnings.push(warning);
+        } else {
+            self.omitted += 1;
+        }
+    }
+
+    /// Closes the warning list with the count of those left out.
+    pub(crate) fn finish(mut self) -> Self {
+        if self.omitted > 0 {
+            self.warnings
+                .push(format!("{} more warnings like these", self.omitted));
+            self.omitted = 0;
+        }
+        self
     }
 
     /// The log as `makedumpfile --dump-dmesg` writes it.

@@ -140,5 +140,5 @@ pub(super) fn read<M: PhysMemory>(memory: &KernelMemory<M>, info: &VmcoreInfo) -
             log.warnings.first().map(String::as_str).unwrap_or("")
         )));
     }
-    Ok(log)
+    Ok(log.finish())
 }
