@@ -123,6 +123,7 @@ pub fn system(images: &Path) -> System {
         "jbd2",
         "mbcache",
         "crc16",
+        "crc32c_generic",
         "fat",
         "vfat",
         "nls_cp437",
@@ -131,6 +132,7 @@ pub fn system(images: &Path) -> System {
         let dir = match name {
             "virtio_blk" => "drivers/block",
             "crc16" => "lib",
+            "crc32c_generic" => "crypto",
             n if n.starts_with("nls") => "fs/nls",
             "vfat" | "fat" => "fs/fat",
             _ => "fs",
@@ -146,11 +148,19 @@ pub fn system(images: &Path) -> System {
          kernel/fs/ext4.ko.xz: kernel/lib/crc16.ko.xz kernel/fs/mbcache.ko.xz kernel/fs/jbd2.ko.xz\n\
          kernel/fs/jbd2.ko.xz:\nkernel/fs/mbcache.ko.xz:\nkernel/lib/crc16.ko.xz:\n\
          kernel/fs/fat/vfat.ko.xz: kernel/fs/fat/fat.ko.xz\nkernel/fs/fat/fat.ko.xz:\n\
-         kernel/fs/nls/nls_cp437.ko.xz:\nkernel/fs/nls/nls_utf8.ko.xz:\n",
+         kernel/fs/nls/nls_cp437.ko.xz:\nkernel/fs/nls/nls_utf8.ko.xz:\n\
+         kernel/crypto/crc32c_generic.ko.xz:\n",
+    );
+    // As Debian 6.12 writes it, including a line without pre: or post:.
+    write(
+        &modules.join("modules.softdep"),
+        "# Soft dependencies extracted from modules themselves.\n\
+         softdep ext4 pre: crypto-crc32c\nsoftdep jbd2 pre: crypto-crc32c\nsoftdep cifs gcm\n",
     );
     write(
         &modules.join("modules.alias"),
-        "alias virtio:d00000002v* virtio_blk\nalias fs-ext4 ext4\nalias fs-vfat vfat\nalias nls_utf-8 nls_utf8\n",
+        "alias virtio:d00000002v* virtio_blk\nalias fs-ext4 ext4\nalias fs-vfat vfat\nalias nls_utf-8 nls_utf8\n\
+         alias crypto-crc32c crc32c_generic\n",
     );
     write(
         &modules.join("modules.builtin"),
