@@ -9,6 +9,7 @@ use flate2::{Compress, Decompress, FlushCompress, FlushDecompress, Status};
 
 use crate::Error;
 use crate::format::{STATUS_LZO, STATUS_SNAPPY, STATUS_ZLIB, STATUS_ZSTD};
+use crate::lzo::LzoCompressor;
 
 /// How pages are stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -62,7 +63,7 @@ impl std::str::FromStr for Compression {
 pub struct PageCompressor {
     method: Compression,
     zlib: Compress,
-    lzo: Option<lzokay_native::Dict>,
+    lzo: Option<LzoCompressor>,
     zstd: Option<zstd::bulk::Compressor<'static>>,
 }
 
@@ -71,7 +72,7 @@ impl PageCompressor {
         PageCompressor {
             method,
             zlib: Compress::new(flate2::Compression::fast(), true),
-            lzo: (method == Compression::Lzo).then(lzokay_native::Dict::new),
+            lzo: (method == Compression::Lzo).then(LzoCompressor::default),
             // Level 1 cannot fail to set up; without a context pages would be stored raw.
             zstd: (method == Compression::Zstd)
                 .then(|| zstd::bulk::Compressor::new(1).ok())
@@ -94,11 +95,10 @@ impl PageCompressor {
                     return None;
                 }
             }
-            Compression::Lzo => {
-                let dict = self.lzo.get_or_insert_with(lzokay_native::Dict::new);
-                let packed = lzokay_native::compress_with_dict(page, dict).ok()?;
-                out.extend_from_slice(&packed);
-            }
+            Compression::Lzo => self
+                .lzo
+                .get_or_insert_with(Default::default)
+                .compress(page, out),
             Compression::Zstd => {
                 // Room for one byte less than the page: a frame that does not fit is no gain.
                 out.resize(page.len().saturating_sub(1), 0);
@@ -251,7 +251,8 @@ mod tests {
             ruzstd::encoding::CompressionLevel::Fastest,
         );
         assert!(decompress_page(STATUS_ZSTD, &zbomb, &mut page).is_err());
-        let short = lzokay_native::compress(&big[..100]).unwrap();
+        let mut short = Vec::new();
+        LzoCompressor::default().compress(&big[..100], &mut short);
         assert!(decompress_page(STATUS_LZO, &short, &mut page).is_err());
     }
 }

@@ -7,6 +7,7 @@ mod bitmap;
 pub mod compress;
 pub mod format;
 pub mod fuzzing;
+mod lzo;
 pub mod notes;
 mod pages;
 mod reader;

@@ -1,0 +1,209 @@
+//! An LZO1X block compressor, fast and greedy like liblzo2's `lzo1x_1` that makedumpfile uses:
+//! one hash table of 4-byte sequences, the nearest earlier occurrence taken as the match. The
+//! output is a raw LZO1X block (no header) that `lzo1x_decompress_safe` decodes.
+//!
+//! The format, as the decoder reads it: a first byte of 18..=255 is a literal run of
+//! `byte - 17` bytes. Then instructions; the low two bits of each match's distance field say
+//! how many (0-3) literals follow it directly. After a match with none, a byte 0..=15 is a
+//! literal run of `3 + L` bytes (L = 0: 18 plus a length extension). Matches: `1LLDDDSS H`
+//! (length 5-8) and `01LDDDSS H` (length 3-4) within 2 KiB, `001LLLLL` + LE16 within 16 KiB,
+//! `0001HLLL` + LE16 from 16 KiB to 48 KiB. A length field of 0 is extended by bytes that
+//! each add 255 while zero and end with a nonzero one. `0x11 0 0` ends the block.
+
+/// Furthest back an LZO1X match can reach (M4: 16 KiB + 32 KiB - 1).
+const MAX_DISTANCE: usize = 0xbfff;
+const M2_MAX_DISTANCE: usize = 0x800;
+const M3_MAX_DISTANCE: usize = 0x4000;
+const MIN_MATCH: usize = 4;
+const HASH_BITS: u32 = 14;
+
+/// Reusable state, so a page costs no allocation.
+pub struct LzoCompressor {
+    table: Vec<u32>,
+}
+
+impl Default for LzoCompressor {
+    fn default() -> Self {
+        LzoCompressor {
+            table: vec![0; 1 << HASH_BITS],
+        }
+    }
+}
+
+fn read4(data: &[u8], at: usize) -> u32 {
+    let mut b = [0u8; 4];
+    b.copy_from_slice(&data[at..at + 4]);
+    u32::from_le_bytes(b)
+}
+
+fn hash(v: u32) -> usize {
+    (v.wrapping_mul(0x9e37_79b1) >> (32 - HASH_BITS)) as usize
+}
+
+/// Appends a length extension: `value` (>= 1) as zero bytes of 255 each and a last nonzero byte.
+fn push_extension(out: &mut Vec<u8>, mut value: usize) {
+    while value > 255 {
+        out.push(0);
+        value -= 255;
+    }
+    out.push(value as u8);
+}
+
+impl LzoCompressor {
+    /// Compresses `input` into `out` (cleared first).
+    pub fn compress(&mut self, input: &[u8], out: &mut Vec<u8>) {
+        out.clear();
+        self.table.fill(0);
+        let mut literal_start = 0usize;
+        let mut ip = 0usize;
+        // Positions are stored plus one, so 0 means "none yet".
+        while input.len() >= MIN_MATCH && ip <= input.len() - MIN_MATCH {
+            let v = read4(input, ip);
+            let slot = &mut self.table[hash(v)];
+            let candidate = (*slot as usize).checked_sub(1);
+            *slot = (ip + 1) as u32;
+            let Some(m) = candidate.filter(|&m| ip - m <= MAX_DISTANCE && read4(input, m) == v)
+            else {
+                ip += 1;
+                continue;
+            };
+            let mut len = MIN_MATCH;
+            while ip + len < input.len() && input[m + len] == input[ip + len] {
+                len += 1;
+            }
+            push_literals(out, &input[literal_start..ip]);
+            push_match(out, ip - m, len);
+            ip += len;
+            literal_start = ip;
+        }
+        push_literals(out, &input[literal_start..]);
+        out.extend_from_slice(&[0x11, 0, 0]);
+    }
+}
+
+/// Literals before the next match (or the end). Up to 3 after a match ride in its low bits.
+fn push_literals(out: &mut Vec<u8>, literals: &[u8]) {
+    let n = literals.len();
+    if n == 0 {
+        return;
+    }
+    if out.is_empty() {
+        if n <= 238 {
+            out.push(17 + n as u8);
+        } else {
+            out.push(0);
+            push_extension(out, n - 18);
+        }
+    } else if n <= 3 {
+        // The previous match's distance field is always the second-to-last byte.
+        let at = out.len() - 2;
+        out[at] |= n as u8;
+    } else if n <= 18 {
+        out.push((n - 3) as u8);
+    } else {
+        out.push(0);
+        push_extension(out, n - 18);
+    }
+    out.extend_from_slice(literals);
+}
+
+fn push_match(out: &mut Vec<u8>, distance: usize, len: usize) {
+    if len <= 8 && distance <= M2_MAX_DISTANCE {
+        let d = distance - 1;
+        out.push((((len - 1) << 5) | ((d & 7) << 2)) as u8);
+        out.push((d >> 3) as u8);
+    } else if distance <= M3_MAX_DISTANCE {
+        let d = distance - 1;
+        if len <= 33 {
+            out.push(32 | (len - 2) as u8);
+        } else {
+            out.push(32);
+            push_extension(out, len - 33);
+        }
+        out.push(((d & 63) << 2) as u8);
+        out.push((d >> 6) as u8);
+    } else {
+        let d = distance - 0x4000;
+        let high = ((d >> 11) & 8) as u8;
+        if len <= 9 {
+            out.push(16 | high | (len - 2) as u8);
+        } else {
+            out.push(16 | high);
+            push_extension(out, len - 9);
+        }
+        out.push(((d & 63) << 2) as u8);
+        out.push(((d >> 6) & 0xff) as u8);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(input: &[u8]) -> usize {
+        let mut c = LzoCompressor::default();
+        let mut packed = Vec::new();
+        c.compress(input, &mut packed);
+        let mut back = vec![0u8; input.len()];
+        let n = lzo::decompress_into(&packed, &mut back)
+            .unwrap_or_else(|e| panic!("{} bytes: {e:?}", input.len()));
+        assert_eq!(&back[..n], input);
+        packed.len()
+    }
+
+    #[test]
+    fn pages_of_every_kind() {
+        assert!(round_trip(&[0u8; 4096]) < 40);
+        assert!(round_trip(&[7u8; 65536]) < 400);
+        let text: Vec<u8> = b"kernel text, slab objects and page tables "
+            .iter()
+            .copied()
+            .cycle()
+            .take(4096)
+            .collect();
+        assert!(round_trip(&text) < 200);
+        let mut x = 1u32;
+        let noise: Vec<u8> = (0..4096)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                x as u8
+            })
+            .collect();
+        assert!(round_trip(&noise) > 4096);
+        for n in [0, 1, 2, 3, 4, 5, 17, 18, 19, 238, 239, 300] {
+            round_trip(&noise[..n]);
+        }
+    }
+
+    #[test]
+    fn every_length_and_distance_encoding() {
+        // Matches of every length up to 300 at distances in all three ranges, with literal
+        // runs of 0 to 20 bytes between them.
+        let mut x = 7u32;
+        let mut noise = || {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        };
+        let mut data: Vec<u8> = (0..50_000).map(|_| noise()).collect();
+        let mut at = 0;
+        for (i, len) in (3..300).enumerate() {
+            let distance = [5, 2048, 2049, 16384, 16385, 40_000, 49_151][i % 7];
+            at += distance + i % 21 + len;
+            if at + len > data.len() {
+                data.resize(at + len, 0);
+                for b in &mut data[at - distance..] {
+                    *b = noise();
+                }
+            }
+            let (src, dst) = (at - distance, at);
+            for k in 0..len {
+                data[dst + k] = data[src + k];
+            }
+        }
+        round_trip(&data);
+    }
+}
