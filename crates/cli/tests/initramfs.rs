@@ -300,3 +300,33 @@ fn a_kernel_without_modules_is_named() {
             "no module directory for kernel 9.9.9",
         ));
 }
+
+#[test]
+fn a_target_on_device_mapper_is_refused_with_the_alternatives() {
+    let images = tempfile::tempdir().unwrap();
+    let system = system(images.path());
+    let root = system.root.path();
+    // The FAT filesystem seen as an LVM volume, dm-0.
+    std::fs::create_dir_all(root.join("sys/devices/virtual/block/dm-0")).unwrap();
+    std::os::unix::fs::symlink(
+        "../../devices/virtual/block/dm-0",
+        root.join("sys/class/block/dm-0"),
+    )
+    .unwrap();
+    std::fs::hard_link(root.join("dev/vdb1"), root.join("dev/dm-0")).unwrap();
+    std::fs::remove_file(root.join("dev/vdb1")).unwrap();
+    std::fs::remove_file(root.join("sys/class/block/vdb1")).unwrap();
+    let stderr = lastgasp(&system)
+        .args(["initramfs", "--print-modules", "--target", "LABEL=VAR"])
+        .assert()
+        .failure()
+        .get_output()
+        .stderr
+        .clone();
+    let stderr = String::from_utf8(stderr).unwrap();
+    assert!(
+        stderr.starts_with("error: LABEL=VAR is on /dev/dm-0, a virtual block device"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("dist/dracut"), "{stderr}");
+}

@@ -65,6 +65,16 @@ pub fn target(root: &Path, given: Option<&str>, dir: &Path) -> Result<(Target, f
         }
     };
     let device = fsprobe::find(root, &spec)?;
+    // Device-mapper (LVM, LUKS), md RAID and loop devices need userspace to assemble, which
+    // the minimal image does not have.
+    if device.sysfs.starts_with(root.join("sys/devices/virtual")) {
+        bail!(
+            "{spec} is on {}, a virtual block device (device-mapper, md or loop) that lastgasp's \
+             minimal capture initramfs cannot assemble: choose a plain partition as [kdump] \
+             target, or capture from the distribution's initramfs (dist/dracut, dist/mkinitcpio)",
+            device.node.display()
+        );
+    }
     let Some(filesystem) = device.filesystem.clone() else {
         bail!(
             "{} ({}) holds no filesystem lastgasp recognises (ext2/3/4, xfs, btrfs, vfat){}",
