@@ -5,6 +5,7 @@
 //! machine reboots into the real system, which collects what was saved.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -17,6 +18,9 @@ use crate::config::Config;
 /// asynchronously; USB and SCSI can take seconds).
 const DEVICE_WAIT: Duration = Duration::from_secs(30);
 const POLL: Duration = Duration::from_millis(100);
+/// Set once the log goes to /dev/kmsg: from then on the console shows it already, and the
+/// last words need not be printed twice.
+static LOGGING: AtomicBool = AtomicBool::new(false);
 /// The errno values told apart here (the same on every Linux architecture).
 const EBUSY: i32 = 16;
 const EEXIST: i32 = 17;
@@ -33,10 +37,11 @@ pub fn run() -> ! {
     let outcome = std::panic::catch_unwind(steps);
     match outcome {
         Ok(Ok(())) => tracing::info!("capture done, rebooting"),
-        Ok(Err(error)) => {
+        Ok(Err(error)) if LOGGING.load(Ordering::Relaxed) => {
             tracing::error!("{error:#}; rebooting");
-            eprintln!("lastgasp: {error:#}; rebooting");
         }
+        // Before /dev exists: the console the kernel gave us is the only way to say it.
+        Ok(Err(error)) => eprintln!("lastgasp: {error:#}; rebooting"),
         Err(_) => eprintln!("lastgasp: /init panicked; rebooting"),
     }
     sys::sync();
@@ -53,6 +58,7 @@ pub fn run() -> ! {
 fn steps() -> Result<()> {
     mount_kernel_filesystems()?;
     crate::logging::init_kmsg();
+    LOGGING.store(true, Ordering::Relaxed);
     tracing::info!("lastgasp /init in the capture kernel");
     load_modules(Path::new("/").join(layout::MODULE_LIST).as_path());
     let config = Config::load(Path::new("/"), None)?;
