@@ -43,7 +43,9 @@ const CAPTURE_PATH_MODULES: &[&str] = &[
     "virtio_pci_legacy_dev",
     "virtio_mmio",
     "ext4",
+    // ext4's soft dependency (modules.softdep: `pre: crypto-crc32c`), both providers.
     "crc32c_generic",
+    "crc32c_intel",
 ];
 
 /// Modules the lab's `/init` loads itself to mount the dump disk, in load order.
@@ -241,12 +243,13 @@ pub fn run(
     })
 }
 
-/// What the guest's console says went wrong before any report could exist: the lab's own
-/// `LASTGASP-LAB:` lines about arming and capturing.
+/// What the guest's console says went wrong before any report could exist: the lines that are
+/// not the kernel's (the lab's `LASTGASP-LAB:` lines, lastgasp's own messages and errors) and
+/// the kernel's lines from lastgasp.
 fn lab_lines(serial: &[u8]) -> String {
     String::from_utf8_lossy(serial)
         .lines()
-        .filter(|line| line.contains("LASTGASP-LAB:") || line.contains("lastgasp"))
+        .filter(|line| !line.starts_with('[') || line.contains("] lastgasp: "))
         .map(str::trim)
         .collect::<Vec<_>>()
         .join(" | ")

@@ -558,15 +558,20 @@ fn save_fixtures(lab: &Lab, scenario: &Scenario, out: &Path) -> Result<()> {
             .join(kind);
         std::fs::create_dir_all(&dest)?;
         let record = last_dump_record(&out.join("pstore"))?;
-        // Another kernel's logs of the same kind sit beside the first's, under the same golden.
-        let suffix = scenario.suite.name_suffix();
+        // Another kernel's logs of the same kind sit beside the first's, under the same golden,
+        // named to sort after `boot1.log` (the golden's ChromeOS hash is the first log's).
+        let prefix = if scenario.suite.is_host() {
+            String::new()
+        } else {
+            format!("linux-{}-", scenario.suite.kernel())
+        };
         std::fs::write(
-            dest.join(format!("boot{boot}{suffix}.log")),
+            dest.join(format!("{prefix}boot{boot}.log")),
             head_and_tail(&record, 400),
         )?;
         let first_boot = check::first_boot(&serial);
         std::fs::write(
-            dest.join(format!("serial{boot}{suffix}.log")),
+            dest.join(format!("{prefix}serial{boot}.log")),
             head_and_tail(first_boot, 400),
         )?;
     } else {
