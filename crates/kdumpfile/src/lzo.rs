@@ -206,4 +206,33 @@ mod tests {
         }
         round_trip(&data);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn random_data_round_trips(
+            runs in proptest::collection::vec((0u8..4, 1usize..400, proptest::num::u8::ANY), 0..40),
+        ) {
+            // Runs of repeated bytes, copies of earlier data and noise, mixed.
+            let mut data: Vec<u8> = Vec::new();
+            let mut x = 0x2545_f491u32;
+            for (kind, len, byte) in runs {
+                match kind {
+                    0 => data.extend(std::iter::repeat_n(byte, len)),
+                    1 if !data.is_empty() => {
+                        let from = (byte as usize * 97) % data.len();
+                        for k in 0..len {
+                            data.push(data[from + k % (data.len() - from)]);
+                        }
+                    }
+                    _ => data.extend((0..len).map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 17;
+                        x ^= x << 5;
+                        x as u8
+                    })),
+                }
+            }
+            round_trip(&data);
+        }
+    }
 }

@@ -281,8 +281,10 @@ fn write_header<W: Write + Seek>(
             sysname: "Linux".into(),
             // The host name stays on the machine (private by default).
             nodename: String::new(),
-            release: info.release.clone(),
-            version: info.version.clone(),
+            // libkdumpfile (drgn) ignores a utsname with an empty release or version, and then
+            // cannot tell the machine: an unknown one is written as such.
+            release: or_unknown(&info.release),
+            version: or_unknown(&info.version),
             machine: info.machine.uts_name().into(),
             domainname: String::new(),
         },
@@ -301,6 +303,14 @@ fn write_header<W: Write + Seek>(
     out.seek(SeekFrom::Start(0))
         .and_then(|_| out.write_all(&block))
         .map_err(io_err("writing the header"))
+}
+
+fn or_unknown(text: &str) -> String {
+    if text.is_empty() {
+        "unknown".into()
+    } else {
+        text.into()
+    }
 }
 
 fn write_sub_header<W: Write + Seek>(

@@ -138,6 +138,8 @@ fn header_fields_sit_at_the_documented_offsets() {
 fn an_aarch64_dump_with_64k_pages() {
     let mut info = info(300, 0, Compression::Lzo);
     info.machine = kdumpfile::Machine::Aarch64;
+    info.release.clear();
+    info.version.clear();
     info.page_size = 65536;
     struct Big;
     impl kdumpfile::PageSource for Big {
@@ -155,6 +157,9 @@ fn an_aarch64_dump_with_64k_pages() {
     kdumpfile::write_dump(&mut out, &info, &[0..300], &mut Big, &mut |_| {}).unwrap();
     let b = out.into_inner();
     assert_eq!(text_at(&b, 12 + 4 * 65), "aarch64");
+    // Unknown release and version are written as such, never empty (libkdumpfile needs both).
+    assert_eq!(text_at(&b, 12 + 2 * 65), "unknown");
+    assert_eq!(text_at(&b, 12 + 3 * 65), "unknown");
     assert_eq!(u32_at(&b, 428), 65536);
     assert_eq!(u32_at(&b, 436), 2);
     let mut dump = open(&b);
