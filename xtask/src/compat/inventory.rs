@@ -59,6 +59,33 @@ pub fn find(dir: &Path, names: &[String]) -> Result<Vec<LabVmcore>> {
     Ok(found)
 }
 
+/// QEMU's `dump-guest-memory` ELF file in a lab directory.
+const QEMU_ELF: &str = "vmcore.elf";
+
+/// Every lab directory holding a QEMU ELF dump (`vmcore.elf`), sorted by name: only their logs
+/// are compared (with vmcore-dmesg, the one peer that reads some of them).
+pub fn find_qemu(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+    let mut found = Vec::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(found),
+        Err(err) => return Err(err).with_context(|| format!("reading {}", dir.display())),
+    };
+    for entry in entries {
+        let path = entry?.path().join(QEMU_ELF);
+        if path.is_file() {
+            let name = path
+                .parent()
+                .and_then(Path::file_name)
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            found.push((name, path));
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
 /// The `vmcore` file of a vmcore directory, if it is an ELF core. Only the lab's copies of
 /// /proc/vmcore are named so; QEMU's `dump-guest-memory` ELF files beside them are not
 /// subjects, as neither makedumpfile 1.7.2 ("Can't get the number of PT_LOAD") nor
@@ -125,6 +152,8 @@ mod tests {
         assert_eq!(find(&dir, &["kdump-b".into()]).unwrap().len(), 1);
         assert!(find(&dir, &["qemu".into()]).is_err());
         assert!(find(&dir.join("none"), &[]).unwrap().is_empty());
+        let qemu = find_qemu(&dir).unwrap();
+        assert_eq!(qemu, [("qemu".to_owned(), dir.join("qemu").join(QEMU_ELF))]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -77,10 +77,23 @@ pub fn run(args: &CompatArgs) -> Result<()> {
         .vmcores
         .clone()
         .unwrap_or_else(|| inventory::default_dir(&cache));
-    let vmcores = inventory::find(&dir, &args.names)?;
-    if vmcores.is_empty() {
+    let wanted = |name: &str| args.names.is_empty() || args.names.iter().any(|n| n == name);
+    let vmcores: Vec<LabVmcore> = inventory::find(&dir, &[])?
+        .into_iter()
+        .filter(|v| wanted(&v.name))
+        .collect();
+    let qemu: Vec<(String, PathBuf)> = inventory::find_qemu(&dir)?
+        .into_iter()
+        .filter(|(name, _)| wanted(name))
+        .collect();
+    for name in &args.names {
+        if !vmcores.iter().any(|v| &v.name == name) && !qemu.iter().any(|(n, _)| n == name) {
+            bail!("{}: no lab vmcore named {name}", dir.display());
+        }
+    }
+    if vmcores.is_empty() && qemu.is_empty() {
         bail!(
-            "no ELF vmcores under {} (`cargo xtask lab` makes them)",
+            "no vmcores under {} (`cargo xtask lab --vmcores` makes them)",
             dir.display()
         );
     }
@@ -95,20 +108,29 @@ pub fn run(args: &CompatArgs) -> Result<()> {
         Some(path) => path.clone(),
         None => crate::bench::build_lastgasp(&workspace)?,
     };
-    check_all(&lastgasp, &cache, &vmcores, &makers, args.level)
+    check_all(&lastgasp, &cache, &vmcores, &qemu, &makers, args.level)
 }
 
 /// `cargo xtask ci`'s step: every lab vmcore, lastgasp's dumps; nothing to do without vmcores.
 pub fn ci() -> Result<()> {
     let workspace = crate::bench::workspace_root()?;
     let cache = cache(&workspace);
-    let vmcores = inventory::find(&inventory::default_dir(&cache), &[])?;
-    if vmcores.is_empty() {
+    let dir = inventory::default_dir(&cache);
+    let vmcores = inventory::find(&dir, &[])?;
+    let qemu = inventory::find_qemu(&dir)?;
+    if vmcores.is_empty() && qemu.is_empty() {
         eprintln!("compat: no lab vmcores under target/lab/vmcores; nothing to check");
         return Ok(());
     }
     let lastgasp = crate::bench::build_lastgasp(&workspace)?;
-    check_all(&lastgasp, &cache, &vmcores, &Maker::LASTGASP, dumps::LEVEL)
+    check_all(
+        &lastgasp,
+        &cache,
+        &vmcores,
+        &qemu,
+        &Maker::LASTGASP,
+        dumps::LEVEL,
+    )
 }
 
 /// What every vmcore is checked with.
@@ -124,6 +146,7 @@ fn check_all(
     lastgasp: &Path,
     cache: &Path,
     vmcores: &[LabVmcore],
+    qemu: &[(String, PathBuf)],
     makers: &[Maker],
     level: u8,
 ) -> Result<()> {
@@ -151,6 +174,9 @@ fn check_all(
         std::fs::create_dir_all(&scratch)
             .with_context(|| format!("creating {}", scratch.display()))?;
         check_vmcore(&mut report, &setup, vmcore, &scratch);
+    }
+    for (name, elf) in qemu {
+        check_qemu_log(&mut report, &setup, name, elf);
     }
     print!("{}", report.render());
     eprintln!("compat: {:.0} s", started.elapsed().as_secs_f64());
@@ -205,9 +231,14 @@ fn check_vmcore(report: &mut Report, setup: &Setup, vmcore: &LabVmcore, scratch:
     };
     for &maker in *makers {
         let subject = maker.key();
-        let mut outcome = |check: &str, result: Result<String>| {
-            report.push(Outcome::new(&vmcore.name, &subject, check, result));
+        let mut record = |check: &str, result: Checked| {
+            report.push(match result {
+                Checked::Done(result) => Outcome::new(&vmcore.name, &subject, check, result),
+                Checked::Skipped(why) => Outcome::skipped(&vmcore.name, &subject, check, why),
+            });
         };
+        let mut outcome =
+            |check: &str, result: Result<String>| record(check, Checked::Done(result));
         let started = Instant::now();
         let dump = match dumps::make(
             maker,
@@ -243,8 +274,52 @@ fn check_vmcore(report: &mut Report, setup: &Setup, vmcore: &LabVmcore, scratch:
                 .map(|count| format!("{} pages equal, {} excluded", count.dumped, count.excluded)),
         );
         for (check, result) in opening_checks(peers, cache, &dump, &expected, &expected_log) {
-            outcome(check, result);
+            record(check, result);
         }
+    }
+}
+
+/// A QEMU ELF dump's log: `lastgasp dmesg` must print what vmcore-dmesg does, where
+/// vmcore-dmesg can read the dump at all (makedumpfile 1.7.2 reads none of them).
+fn check_qemu_log(report: &mut Report, setup: &Setup, name: &str, elf: &Path) {
+    let (subject, check) = ("lastgasp dmesg", "= vmcore-dmesg (QEMU ELF)");
+    let reference = match log::vmcore_dmesg(&setup.peers.vmcore_dmesg, elf) {
+        Ok(text) => text,
+        Err(err) => {
+            let why = format!("vmcore-dmesg cannot read it: {err:#}");
+            let why = why.lines().last().unwrap_or_default().to_owned();
+            report.push(Outcome::skipped(name, subject, check, why));
+            return;
+        }
+    };
+    report.push(Outcome::new(
+        name,
+        subject,
+        check,
+        log::lastgasp(setup.lastgasp, elf).and_then(|text| log::equal(&reference, &text)),
+    ));
+}
+
+/// A check made, or one that could not be made and why.
+enum Checked {
+    Done(Result<String>),
+    Skipped(String),
+}
+
+/// makedumpfile reads the log back from `dump`, unless the dump is zstd-compressed and this
+/// makedumpfile was built without zstd (Debian's 1.7.2), which it then says.
+fn makedumpfile_reads_back(peers: &Peers, dump: &Path, expected_log: &[u8]) -> Checked {
+    match log::makedumpfile(&peers.makedumpfile, dump, &dump_scratch(dump)) {
+        Ok(text) => Checked::Done(log::equal(expected_log, &text)),
+        Err(err)
+            if format!("{err:#}").contains("zstd compression unsupported")
+                && !peers::makedumpfile_has_zstd(&peers.makedumpfile) =>
+        {
+            Checked::Skipped(
+                "this makedumpfile is built without zstd (\"zstd compression unsupported\")".into(),
+            )
+        }
+        Err(err) => Checked::Done(Err(err)),
     }
 }
 
@@ -256,11 +331,10 @@ fn opening_checks(
     dump: &Path,
     expected: &Expected,
     expected_log: &[u8],
-) -> Vec<(&'static str, Result<String>)> {
+) -> Vec<(&'static str, Checked)> {
     let mut checks = vec![(
         "makedumpfile --dump-dmesg reads it back",
-        log::makedumpfile(&peers.makedumpfile, dump, &dump_scratch(dump))
-            .and_then(|text| log::equal(expected_log, &text)),
+        makedumpfile_reads_back(peers, dump, expected_log),
     )];
     let (crash_result, drgn_result) = match symbols::vmlinux(cache, &expected.release) {
         Ok(vmlinux) => {
@@ -285,8 +359,8 @@ fn opening_checks(
             Err(anyhow::anyhow!("no debug vmlinux: {err:#}")),
         ),
     };
-    checks.push(("crash: log, sys, bt", crash_result));
-    checks.push(("drgn: release, printk", drgn_result));
+    checks.push(("crash: log, sys, bt", Checked::Done(crash_result)));
+    checks.push(("drgn: release, printk", Checked::Done(drgn_result)));
     checks
 }
 
@@ -309,8 +383,9 @@ pub fn dump_opens(dump: &Path, log: &[u8]) -> Result<String> {
     let mut failed = Vec::new();
     for (check, result) in opening_checks(&peers, &cache, dump, &expected, log) {
         match result {
-            Ok(seen) => passed.push(format!("{check}: {seen}")),
-            Err(err) => failed.push(format!("{check}: {err:#}")),
+            Checked::Done(Ok(seen)) => passed.push(format!("{check}: {seen}")),
+            Checked::Skipped(why) => passed.push(format!("{check}: skipped, {why}")),
+            Checked::Done(Err(err)) => failed.push(format!("{check}: {err:#}")),
         }
     }
     if !failed.is_empty() {

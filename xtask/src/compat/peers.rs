@@ -88,6 +88,19 @@ pub fn ensure(cache: &Path) -> Result<Peers> {
     Ok(peers(drgn))
 }
 
+/// Whether `makedumpfile -v` lists zstd as enabled (Debian's 1.7.2 says `zstd\tdisabled`).
+pub fn makedumpfile_has_zstd(makedumpfile: &Path) -> bool {
+    let Ok(out) = Command::new(makedumpfile).arg("-v").output() else {
+        return false;
+    };
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    text.lines().any(|line| {
+        let mut words = line.split_whitespace();
+        words.next() == Some("zstd") && words.next() == Some("enabled")
+    })
+}
+
 fn first_line(cmd: &mut Command) -> Option<String> {
     shell::run(cmd).ok().map(|out| {
         let text = if out.stdout.is_empty() {

@@ -10,6 +10,8 @@ pub struct Outcome {
     pub check: String,
     /// What was seen when it passed, why it failed otherwise.
     pub result: Result<String, String>,
+    /// Not checked, for the reason in `result`: no reference to check against.
+    pub skipped: bool,
 }
 
 impl Outcome {
@@ -19,6 +21,23 @@ impl Outcome {
             subject: subject.to_owned(),
             check: check.to_owned(),
             result: result.map_err(|err| format!("{err:#}")),
+            skipped: false,
+        }
+    }
+
+    /// A check that could not be made, and why.
+    pub fn skipped(vmcore: &str, subject: &str, check: &str, why: String) -> Self {
+        Outcome {
+            skipped: true,
+            ..Outcome::new(vmcore, subject, check, Ok(why))
+        }
+    }
+
+    fn mark(&self) -> (&'static str, &str) {
+        match &self.result {
+            Ok(seen) if self.skipped => ("skip", seen.as_str()),
+            Ok(seen) => ("ok  ", seen.as_str()),
+            Err(why) => ("FAIL", why.as_str()),
         }
     }
 }
@@ -30,13 +49,13 @@ pub struct Report {
 
 impl Report {
     pub fn push(&mut self, outcome: Outcome) {
-        let (mark, text) = match &outcome.result {
-            Ok(seen) => ("ok", seen.as_str()),
-            Err(why) => ("FAIL", why.as_str()),
-        };
+        let (mark, text) = outcome.mark();
         eprintln!(
-            "compat: {} {} {}: {mark} {text}",
-            outcome.vmcore, outcome.subject, outcome.check
+            "compat: {} {} {}: {} {text}",
+            outcome.vmcore,
+            outcome.subject,
+            outcome.check,
+            mark.trim_end()
         );
         self.outcomes.push(outcome);
     }
@@ -56,19 +75,17 @@ impl Report {
         );
         let mut out = String::new();
         for o in &self.outcomes {
-            let (mark, text) = match &o.result {
-                Ok(seen) => ("ok  ", seen.as_str()),
-                Err(why) => ("FAIL", why.as_str()),
-            };
+            let (mark, text) = o.mark();
             let _ = writeln!(
                 out,
                 "{:<w1$}  {:<w2$}  {:<w3$}  {mark}  {text}",
                 o.vmcore, o.subject, o.check
             );
         }
+        let skipped = self.outcomes.iter().filter(|o| o.skipped).count();
         let _ = writeln!(
             out,
-            "{} checks, {} failed",
+            "{} checks, {} failed, {skipped} skipped",
             self.outcomes.len(),
             self.failures()
         );
@@ -101,6 +118,9 @@ mod tests {
             text.contains("lastgasp-lzo   drgn   FAIL  no release"),
             "{text}"
         );
-        assert!(text.ends_with("2 checks, 1 failed\n"), "{text}");
+        assert!(text.ends_with("2 checks, 1 failed, 0 skipped\n"), "{text}");
+        report.push(Outcome::skipped("v", "q", "c", "no reference".into()));
+        assert_eq!(report.failures(), 1);
+        assert!(report.render().contains("skip  no reference"));
     }
 }
