@@ -21,6 +21,9 @@ fn kernel_image() -> Vec<u8> {
     } else {
         image[0x1fe..0x200].copy_from_slice(&[0x55, 0xaa]);
         image[0x202..0x206].copy_from_slice(b"HdrS");
+        // Boot protocol 2.15 and Debian's command line limit.
+        image[0x206..0x208].copy_from_slice(&0x020fu16.to_le_bytes());
+        image[0x238..0x23c].copy_from_slice(&2047u32.to_le_bytes());
     }
     image
 }
@@ -277,6 +280,30 @@ fn images_bigger_than_the_reservation_are_refused() {
             "crashkernel=64M",
         ],
     );
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn a_command_line_longer_than_the_kernel_takes_is_refused() {
+    let root = ready_root();
+    let long = format!("dyndbg=\"{}\"", "x".repeat(2000));
+    root.file(
+        "etc/lastgasp/lastgasp.toml",
+        &format!("[kdump]\ncmdline_append = '{long}'\n"),
+    );
+    let out = run(&root, &["--kdump"]);
+    assert_one_line_error(
+        &out,
+        &[
+            "the capture command line is",
+            "this kernel takes at most 2016 for a capture kernel",
+            "[kdump] cmdline_append",
+        ],
+    );
+    // The dry run shows the line, and fails the same way.
+    let out = run(&root, &["--kdump", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout_of(&out).contains(&long));
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! bytes to this crate's parsers and panics only if an invariant they promise is broken.
 
 use crate::cmdline::{find, is_space, key, split};
-use crate::kexec_image::ImageKind;
+use crate::kexec_image::{ImageKind, bzimage_cmdline_size};
 
 /// Command lines: every parameter is a non-empty slice of the input, in order, trimmed; no
 /// character but whitespace outside them is lost; a parameter's name has no `=`.
@@ -41,4 +41,7 @@ pub fn check_image_header(data: &[u8]) {
         ImageKind::Unknown => assert!(!has(0x202, b"HdrS") && !has(0x38, b"ARM\x64")),
     }
     assert!(!kind.name().is_empty());
+    if bzimage_cmdline_size(data).is_some() {
+        assert_eq!(kind, ImageKind::BzImage);
+    }
 }

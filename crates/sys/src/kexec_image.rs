@@ -49,6 +49,21 @@ impl ImageKind {
     }
 }
 
+/// The longest command line, NUL included, an x86 bzImage accepts: its setup header's
+/// `cmdline_size` (boot protocol 2.06 and later), 255 before. `None` for other images.
+pub fn bzimage_cmdline_size(header: &[u8]) -> Option<u32> {
+    if ImageKind::detect(header) != ImageKind::BzImage {
+        return None;
+    }
+    let version = u16::from_le_bytes(header.get(0x206..0x208)?.try_into().ok()?);
+    if version < 0x0206 {
+        return Some(255);
+    }
+    Some(u32::from_le_bytes(
+        header.get(0x238..0x23c)?.try_into().ok()?,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,6 +96,20 @@ mod tests {
             ImageKind::detect(&bzimage_header()[..0x205]),
             ImageKind::Unknown
         );
+    }
+
+    #[test]
+    fn the_command_line_limit_comes_from_the_setup_header() {
+        let mut header = bzimage_header();
+        header[0x206..0x208].copy_from_slice(&0x020fu16.to_le_bytes());
+        header[0x238..0x23c].copy_from_slice(&2047u32.to_le_bytes());
+        assert_eq!(bzimage_cmdline_size(&header), Some(2047));
+        header[0x206..0x208].copy_from_slice(&0x0205u16.to_le_bytes());
+        assert_eq!(bzimage_cmdline_size(&header), Some(255));
+        assert_eq!(bzimage_cmdline_size(&header[..0x207]), None);
+        let mut arm64 = vec![0u8; 0x240];
+        arm64[0x38..0x3c].copy_from_slice(b"ARM\x64");
+        assert_eq!(bzimage_cmdline_size(&arm64), None);
     }
 
     proptest! {

@@ -43,6 +43,28 @@ pub fn before_load(state: &KexecState, running_cmdline: &str, sizes: Sizes) -> R
     Ok(())
 }
 
+/// Room x86 keeps in a crash kernel's command line for the `elfcorehdr=0x...` it appends
+/// (MAX_ELFCOREHDR_STR_LEN in arch/x86/kernel/kexec-bzimage64.c).
+const ELFCOREHDR_ROOM: usize = 30;
+
+/// Whether a command line of `len` bytes fits a kernel whose setup header allows
+/// `cmdline_size` bytes (NUL included); `None` means the image states no limit.
+pub fn cmdline_fits(len: usize, cmdline_size: Option<u32>) -> Result<(), String> {
+    let Some(size) = cmdline_size else {
+        return Ok(());
+    };
+    let size = usize::try_from(size).unwrap_or(usize::MAX);
+    let max = size.saturating_sub(ELFCOREHDR_ROOM + 1);
+    if len <= max {
+        return Ok(());
+    }
+    Err(format!(
+        "the capture command line is {len} bytes and this kernel takes at most {max} for a \
+         capture kernel ({size} less room for elfcorehdr=): drop parameters from [kdump] \
+         cmdline_append or from the boot command line"
+    ))
+}
+
 /// The unload is refused for the same one reason as a load.
 pub fn before_unload(state: &KexecState) -> Result<(), String> {
     if state.load_disabled == Some(true) {
@@ -250,6 +272,20 @@ mod tests {
                 )
             );
         }
+    }
+
+    #[test]
+    fn the_command_line_must_leave_room_for_elfcorehdr() {
+        assert_eq!(cmdline_fits(2016, Some(2047)), Ok(()));
+        let message = cmdline_fits(2017, Some(2047)).unwrap_err();
+        assert!(
+            message.starts_with(
+                "the capture command line is 2017 bytes and this kernel takes at most 2016"
+            ),
+            "{message}"
+        );
+        assert_eq!(cmdline_fits(100_000, None), Ok(()));
+        assert!(cmdline_fits(1, Some(0)).is_err());
     }
 
     #[test]

@@ -36,6 +36,12 @@ struct Plan {
     initramfs: PathBuf,
     initramfs_bytes: u64,
     cmdline: String,
+    /// How the kernel file is handed to the syscall.
+    #[serde(skip)]
+    handling: Handling,
+    /// The longest command line the kernel's header allows, NUL included (x86).
+    #[serde(skip)]
+    cmdline_size: Option<u32>,
 }
 
 #[derive(Debug, Serialize)]
@@ -63,8 +69,9 @@ pub fn run(config: &Config, root: &Path, args: &LoadArgs, quiet: bool) -> Result
         kernel: plan.kernel_bytes,
         initramfs: plan.initramfs_bytes,
     };
+    let checked = checks::before_load(&state, &running, sizes)
+        .and_then(|()| checks::cmdline_fits(plan.cmdline.len(), plan.cmdline_size));
     if args.dry_run {
-        let checked = checks::before_load(&state, &running, sizes);
         print(
             args.json,
             &LoadOutput {
@@ -78,8 +85,7 @@ pub fn run(config: &Config, root: &Path, args: &LoadArgs, quiet: bool) -> Result
         // The plan is printed either way; the exit status says whether a load would be tried.
         return checked.map_err(|why| anyhow!("a load would fail: {why}"));
     }
-    checks::before_load(&state, &running, sizes)
-        .map_err(|why| anyhow!("cannot load the capture kernel: {why}"))?;
+    checked.map_err(|why| anyhow!("cannot load the capture kernel: {why}"))?;
     only_into_this_machine(root)?;
     load(root, &state, plan, sizes, args, quiet)
 }
@@ -88,8 +94,9 @@ pub fn run(config: &Config, root: &Path, args: &LoadArgs, quiet: bool) -> Result
 fn plan(config: &Config, root: &Path, running: &str) -> Result<Plan> {
     let release = read_trimmed(&under_root(root, Path::new(OSRELEASE)))?;
     let kernel = image::resolve_kernel(&config.kdump, root, &release)?;
-    let kind = ImageKind::detect(&image::read_header(&kernel)?);
-    image::handling(kind, std::env::consts::ARCH)
+    let header = image::read_header(&kernel)?;
+    let kind = ImageKind::detect(&header);
+    let handling = image::handling(kind, std::env::consts::ARCH)
         .map_err(|why| anyhow!("{} {why}", kernel.display()))?;
     let initramfs = image::resolve_initramfs(&config.kdump, root, &release)?;
     let defaults = cmdline::defaults(std::env::consts::ARCH);
@@ -98,6 +105,8 @@ fn plan(config: &Config, root: &Path, running: &str) -> Result<Plan> {
         kernel_bytes: file_size(&kernel)?,
         initramfs_bytes: file_size(&initramfs)?,
         cmdline: cmdline::capture_cmdline(running, &defaults, &config.kdump.cmdline_append),
+        handling,
+        cmdline_size: sys::kexec_image::bzimage_cmdline_size(&header),
         release,
         kernel,
         initramfs,
@@ -190,10 +199,9 @@ fn only_into_this_machine(root: &Path) -> Result<()> {
 
 /// The kernel as kexec_file_load takes it: the file itself, or its decompressed Image.
 fn open_kernel(plan: &Plan) -> Result<File> {
-    let kind = ImageKind::detect(&image::read_header(&plan.kernel)?);
-    match image::handling(kind, std::env::consts::ARCH) {
-        Ok(Handling::Gunzip) => image::gunzip_to_memfd(&plan.kernel),
-        _ => File::open(&plan.kernel)
+    match plan.handling {
+        Handling::Gunzip => image::gunzip_to_memfd(&plan.kernel),
+        Handling::AsIs => File::open(&plan.kernel)
             .with_context(|| format!("cannot open {}", plan.kernel.display())),
     }
 }
