@@ -116,12 +116,16 @@ fn check_log(log: &Log) {
     assert_eq!(log.complete, log.warnings.is_empty());
     for record in &log.records {
         assert!(record.text.len() <= usize::from(u16::MAX));
+        assert!(!record.dataless || record.text.is_empty());
     }
+    let plain = log.to_vmcore_dmesg_text();
+    assert!(plain.iter().filter(|&&b| b == b'\n').count() >= log.records.len());
     let text = log.to_makedumpfile_text();
     assert_eq!(
         text.iter().filter(|&&b| b == b'\n').count(),
         log.records
             .iter()
+            .filter(|r| !r.dataless)
             .map(|r| 1 + r.text.iter().filter(|&&b| b == b'\n').count())
             .sum::<usize>()
     );

@@ -1,6 +1,7 @@
 //! Golden tests on real kernels' vmcores: the log read from each fixture equals what
-//! makedumpfile wrote for the same dump. Fixtures live in this crate's tests/fixtures/<name>/
-//! (`vmcore*` beside `dmesg.makedumpfile.txt`) and in the project's tests/fixtures/vmcore/;
+//! makedumpfile and vmcore-dmesg wrote for the same dump. Fixtures live in this crate's tests/fixtures/<name>/
+//! (`vmcore*` beside `dmesg.makedumpfile.txt` and/or `dmesg.vmcore-dmesg.txt`) and in the
+//! project's tests/fixtures/vmcore/ (the lab's);
 //! full-size lab dumps under target/lab/vmcores/ are checked by the ignored tests.
 
 use std::fs;
@@ -20,35 +21,54 @@ fn fixture_dirs(root: &Path) -> Vec<PathBuf> {
     dirs
 }
 
-/// The dumps in `dir` and the makedumpfile output they must match.
-fn cases(dir: &Path) -> Vec<(PathBuf, PathBuf)> {
-    let expected = ["dmesg.makedumpfile.txt", "vmcore.makedumpfile-dmesg.txt"]
-        .iter()
-        .map(|name| dir.join(name))
-        .find(|p| p.is_file());
-    let Some(expected) = expected else {
-        return Vec::new();
-    };
+/// Which tool's output a reference file holds.
+#[derive(Debug, Clone, Copy)]
+enum Tool {
+    Makedumpfile,
+    VmcoreDmesg,
+}
+
+/// The dumps in `dir`, each with the tool outputs it must match.
+fn cases(dir: &Path) -> Vec<(PathBuf, Tool, PathBuf)> {
+    let references: Vec<(Tool, PathBuf)> = [
+        (Tool::Makedumpfile, "dmesg.makedumpfile.txt"),
+        (Tool::Makedumpfile, "vmcore.makedumpfile-dmesg.txt"),
+        (Tool::VmcoreDmesg, "dmesg.vmcore-dmesg.txt"),
+        (Tool::VmcoreDmesg, "vmcore.vmcore-dmesg.txt"),
+    ]
+    .into_iter()
+    .map(|(tool, name)| (tool, dir.join(name)))
+    .filter(|(_, p)| p.is_file())
+    .collect();
     let Ok(entries) = fs::read_dir(dir) else {
         return Vec::new();
     };
-    let mut dumps: Vec<(PathBuf, PathBuf)> = entries
+    let mut dumps: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
             let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            name.starts_with("vmcore") && !name.ends_with(".txt")
+            name.starts_with("vmcore") && !name.ends_with(".txt") && !name.ends_with(".err")
         })
-        .map(|p| (p, expected.clone()))
         .collect();
     dumps.sort();
     dumps
+        .into_iter()
+        .flat_map(|dump| {
+            references
+                .iter()
+                .map(move |(tool, reference)| (dump.clone(), *tool, reference.clone()))
+        })
+        .collect()
 }
 
-fn check(dump: &Path, expected: &Path) -> Result<(), String> {
+fn check(dump: &Path, tool: Tool, expected: &Path) -> Result<(), String> {
     let core = Vmcore::open(dump).map_err(|e| e.to_string())?;
     let log = core.dmesg().map_err(|e| e.to_string())?;
     assert!(log.complete, "{}: {:?}", dump.display(), log.warnings);
-    let got = log.to_makedumpfile_text();
+    let got = match tool {
+        Tool::Makedumpfile => log.to_makedumpfile_text(),
+        Tool::VmcoreDmesg => log.to_vmcore_dmesg_text(),
+    };
     let want = fs::read(expected).unwrap();
     assert!(
         got == want,
@@ -68,8 +88,8 @@ fn committed_fixtures_match_makedumpfile() {
         crate_dir.join("../../tests/fixtures/vmcore"),
     ] {
         for dir in fixture_dirs(&root) {
-            for (dump, expected) in cases(&dir) {
-                match check(&dump, &expected) {
+            for (dump, tool, expected) in cases(&dir) {
+                match check(&dump, tool, &expected) {
                     Ok(()) => checked += 1,
                     Err(e) if e.contains("kdump-compressed") => {
                         eprintln!("{}: {e} (skipped)", dump.display())
@@ -79,7 +99,9 @@ fn committed_fixtures_match_makedumpfile() {
             }
         }
     }
-    assert!(checked >= 1, "no golden vmcore fixture was checked");
+    // This crate's two cut-down dumps against makedumpfile, and the lab's four against
+    // makedumpfile (kdump) and vmcore-dmesg (all).
+    assert!(checked >= 8, "only {checked} golden comparisons");
 }
 
 /// QEMU `dump-guest-memory` ELF cores, which makedumpfile and vmcore-dmesg cannot read (no
@@ -135,8 +157,8 @@ fn qemu_fixtures_hold_every_console_line() {
 fn lab_vmcores_match_makedumpfile() {
     let lab = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/lab/vmcores");
     for dir in fixture_dirs(&lab) {
-        for (dump, expected) in cases(&dir) {
-            match check(&dump, &expected) {
+        for (dump, tool, expected) in cases(&dir) {
+            match check(&dump, tool, &expected) {
                 Ok(()) => eprintln!("{}: matches", dump.display()),
                 Err(e) if e.contains("kdump-compressed") => {
                     eprintln!("{}: {e} (skipped)", dump.display())

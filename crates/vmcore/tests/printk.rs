@@ -84,13 +84,19 @@ fn ids_wrap_at_2_pow_62() {
 }
 
 #[test]
-fn dataless_records_are_skipped_like_makedumpfile() {
+fn dataless_records_are_kept_and_formatted_per_tool() {
     let mut input = records(5);
     input[2].text.clear();
     let (kernel, _) = ring(&input, 4, 12, 0);
     let log = open(&kernel).dmesg().unwrap();
-    assert_eq!(log.records.len(), 4);
     assert!(log.complete);
+    assert_eq!(log.records.len(), 5);
+    assert!(log.records[2].dataless && log.records[2].text.is_empty());
+    let lines = |text: Vec<u8>| text.iter().filter(|&&b| b == b'\n').count();
+    // makedumpfile leaves the record out, vmcore-dmesg prints its timestamp on an empty line.
+    assert_eq!(lines(log.to_makedumpfile_text()), 4);
+    let plain = String::from_utf8(log.to_vmcore_dmesg_text()).unwrap();
+    assert_eq!(plain.lines().nth(2), Some("[    0.002000] "));
 }
 
 #[test]

@@ -191,8 +191,8 @@ enum RecordError {
     Text(String),
 }
 
-/// One descriptor: `None` when it holds no readable record (reserved, reusable, recycled, or
-/// data-less), which is normal at the ring's edges.
+/// One descriptor: `None` when it holds no record (reserved, reusable or recycled), which is
+/// normal at the ring's edges.
 fn read_record<M: PhysMemory>(
     memory: &KernelMemory<M>,
     layout: &Layout,
@@ -232,7 +232,13 @@ fn read_record<M: PhysMemory>(
     };
 
     let Some((start, available)) = text_block(ring, begin, next).map_err(RecordError::Text)? else {
-        return Ok(None);
+        return Ok(Some(Record {
+            seq: Some(seq),
+            ts_nsec,
+            text: Vec::new(),
+            caller_id,
+            dataless: true,
+        }));
     };
     let len = u64::from(text_len).min(available);
     let mut text = vec![0; len as usize];
@@ -244,11 +250,12 @@ fn read_record<M: PhysMemory>(
         ts_nsec,
         text,
         caller_id,
+        dataless: false,
     }))
 }
 
 /// Where a descriptor's text lies in the data ring: (index of the text, bytes available), or
-/// `None` for a data-less record (lost data or an empty message, which makedumpfile skips).
+/// `None` for a data-less record (lost data or an empty message).
 fn text_block(ring: &Ring, begin: u64, next: u64) -> Result<Option<(u64, u64)>, String> {
     let size = 1u64 << ring.data_size_bits;
     let index = |lpos: u64| lpos & (size - 1);

@@ -6,7 +6,7 @@ mod format;
 mod lockless;
 mod structured;
 
-pub use format::{format_makedumpfile, format_record};
+pub use format::{format_makedumpfile, format_record, format_vmcore_dmesg};
 
 use crate::kernel::KernelMemory;
 use crate::phys::PhysMemory;
@@ -23,6 +23,9 @@ pub struct Record {
     pub text: Vec<u8>,
     /// `T<pid>` or, with bit 31 set, `C<cpu>` (CONFIG_PRINTK_CALLER).
     pub caller_id: Option<u32>,
+    /// The descriptor has no text block: an empty message, or text the writer lost.
+    /// makedumpfile leaves such records out, vmcore-dmesg prints an empty line.
+    pub dataless: bool,
 }
 
 /// Which layout the log had.
@@ -84,6 +87,11 @@ impl Log {
     /// The log as `makedumpfile --dump-dmesg` writes it.
     pub fn to_makedumpfile_text(&self) -> Vec<u8> {
         format_makedumpfile(&self.records)
+    }
+
+    /// The log as kexec-tools' `vmcore-dmesg` prints it.
+    pub fn to_vmcore_dmesg_text(&self) -> Vec<u8> {
+        format_vmcore_dmesg(&self.records)
     }
 }
 

@@ -131,6 +131,7 @@ pub(super) fn read<M: PhysMemory>(memory: &KernelMemory<M>, info: &VmcoreInfo) -
             ts_nsec,
             text,
             caller_id: None,
+            dataless: false,
         });
         index += u64::from(len);
     }
