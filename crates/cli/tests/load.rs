@@ -50,7 +50,9 @@ fn ready_root() -> FakeRoot {
         .path()
         .join(format!("var/lib/lastgasp/initramfs-{RELEASE}.img"));
     fs::create_dir_all(initramfs.parent().unwrap()).unwrap();
-    fs::write(&initramfs, vec![7u8; 3 << 20]).unwrap();
+    let mut archive = b"070701".to_vec();
+    archive.resize(3 << 20, 0);
+    fs::write(&initramfs, archive).unwrap();
     root
 }
 
@@ -101,7 +103,7 @@ fn dry_run_shows_kernel_initramfs_and_command_line() {
         "{stdout}"
     );
     assert!(field("kernel").ends_with(", 1 MiB)"), "{stdout}");
-    assert!(field("initramfs").ends_with(&format!("initramfs-{RELEASE}.img (3 MiB)")));
+    assert!(field("initramfs").ends_with(&format!("initramfs-{RELEASE}.img (cpio, 3 MiB)")));
     assert_eq!(field("cmdline"), expected_cmdline());
     assert_eq!(field("reservation"), "256 MiB");
     assert_eq!(field("loaded now"), "no");
@@ -161,7 +163,7 @@ fn no_kernel_anywhere_names_both_places() {
 fn configured_kernel_initramfs_and_extras_are_used() {
     let root = ready_root();
     fs::write(root.path().join("custom-vmlinuz"), kernel_image()).unwrap();
-    root.file("custom.img", "tiny");
+    fs::write(root.path().join("custom.img"), [0x1f, 0x8b, 8, 0]).unwrap();
     root.file(
         "etc/lastgasp/lastgasp.toml",
         "[kdump]\nkernel = \"/custom-vmlinuz\"\ninitrd = \"/custom.img\"\n\
@@ -193,6 +195,23 @@ fn a_missing_initramfs_says_to_run_lastgasp_initramfs() {
         &[
             &format!("initramfs-{RELEASE}.img"),
             "run `lastgasp initramfs` first",
+        ],
+    );
+}
+
+#[test]
+fn an_initramfs_that_is_no_archive_is_refused() {
+    let root = ready_root();
+    root.file(
+        &format!("var/lib/lastgasp/initramfs-{RELEASE}.img"),
+        "<html>404</html>",
+    );
+    let out = run(&root, &["--kdump", "--dry-run"]);
+    assert_one_line_error(
+        &out,
+        &[
+            &format!("initramfs-{RELEASE}.img is not an initramfs"),
+            "lastgasp initramfs",
         ],
     );
 }

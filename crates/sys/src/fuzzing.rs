@@ -2,7 +2,7 @@
 //! bytes to this crate's parsers and panics only if an invariant they promise is broken.
 
 use crate::cmdline::{find, is_space, key, split};
-use crate::kexec_image::{ImageKind, bzimage_cmdline_size};
+use crate::kexec_image::{ImageKind, bzimage_cmdline_size, initramfs_format};
 
 /// Command lines: every parameter is a non-empty slice of the input, in order, trimmed; no
 /// character but whitespace outside them is lost; a parameter's name has no `=`.
@@ -29,7 +29,7 @@ pub fn check_cmdline(data: &[u8]) {
     }
 }
 
-/// Image headers: detection never panics, and what it reports is really there.
+/// Kernel and initramfs headers: detection never panics, and what it reports is really there.
 pub fn check_image_header(data: &[u8]) {
     let kind = ImageKind::detect(data);
     let has = |offset: usize, magic: &[u8]| data.get(offset..offset + magic.len()) == Some(magic);
@@ -41,6 +41,9 @@ pub fn check_image_header(data: &[u8]) {
         ImageKind::Unknown => assert!(!has(0x202, b"HdrS") && !has(0x38, b"ARM\x64")),
     }
     assert!(!kind.name().is_empty());
+    if let Some(name) = initramfs_format(data) {
+        assert!(!name.is_empty() && data.len() >= 2);
+    }
     if bzimage_cmdline_size(data).is_some() {
         assert_eq!(kind, ImageKind::BzImage);
     }

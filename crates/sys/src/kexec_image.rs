@@ -1,6 +1,7 @@
-//! What a kernel image file is, from its first bytes: kexec_file_load's loaders accept an x86
-//! bzImage or an arm64 Image and nothing else, so a wrong file can be named before the call.
-//! Pure.
+//! What a kernel image or initramfs file is, from its first bytes: kexec_file_load's loaders
+//! accept an x86 bzImage or an arm64 Image and nothing else, so a wrong file can be named before
+//! the call; and an initramfs that is no archive would only show when the capture kernel fails to
+//! boot, at the worst moment. Pure.
 
 /// What a kernel file holds, from its first bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +65,25 @@ pub fn bzimage_cmdline_size(header: &[u8]) -> Option<u32> {
     ))
 }
 
+/// How an initramfs starts: a newc cpio archive, or one of the compressions the kernel can
+/// unpack (gzip, zstd, xz, lzma, bzip2, lz4, lzo). `None` for anything else.
+pub fn initramfs_format(header: &[u8]) -> Option<&'static str> {
+    const MAGICS: [(&[u8], &str); 9] = [
+        (b"070701", "cpio"),
+        (b"070702", "cpio"),
+        (&[0x1f, 0x8b], "gzip"),
+        (&[0x28, 0xb5, 0x2f, 0xfd], "zstd"),
+        (&[0xfd, b'7', b'z', b'X', b'Z', 0x00], "xz"),
+        (&[0x5d, 0x00, 0x00], "lzma"),
+        (b"BZh", "bzip2"),
+        (&[0x02, 0x21, 0x4c, 0x18], "lz4"),
+        (&[0x89, b'L', b'Z', b'O', 0x00], "lzo"),
+    ];
+    MAGICS
+        .into_iter()
+        .find_map(|(magic, name)| header.starts_with(magic).then_some(name))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,6 +130,18 @@ mod tests {
         let mut arm64 = vec![0u8; 0x240];
         arm64[0x38..0x3c].copy_from_slice(b"ARM\x64");
         assert_eq!(bzimage_cmdline_size(&arm64), None);
+    }
+
+    #[test]
+    fn initramfs_formats_the_kernel_unpacks_are_recognised() {
+        assert_eq!(initramfs_format(b"07070100000001"), Some("cpio"));
+        assert_eq!(initramfs_format(&[0x1f, 0x8b, 8, 0]), Some("gzip"));
+        assert_eq!(initramfs_format(&[0x28, 0xb5, 0x2f, 0xfd, 0]), Some("zstd"));
+        assert_eq!(initramfs_format(b"\xfd7zXZ\0\0"), Some("xz"));
+        assert_eq!(initramfs_format(b"BZh91AY"), Some("bzip2"));
+        assert_eq!(initramfs_format(b"#!/bin/sh\n"), None);
+        assert_eq!(initramfs_format(b"0707"), None);
+        assert_eq!(initramfs_format(&[]), None);
     }
 
     proptest! {

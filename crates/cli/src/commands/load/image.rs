@@ -70,6 +70,18 @@ pub fn resolve_initramfs(config: &KdumpConfig, root: &Path, release: &str) -> Re
     Ok(path)
 }
 
+/// The initramfs's format, or why the capture kernel could not unpack it.
+pub fn check_initramfs(path: &Path) -> Result<&'static str> {
+    let header = read_header(path)?;
+    sys::kexec_image::initramfs_format(&header).ok_or_else(|| {
+        anyhow::anyhow!(
+            "{} is not an initramfs (neither a cpio archive nor compressed data the kernel \
+             unpacks): make it again with `lastgasp initramfs`, or fix [kdump] initrd",
+            path.display()
+        )
+    })
+}
+
 /// How the kernel file is handed to kexec_file_load on `arch`, or why it cannot be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Handling {

@@ -34,6 +34,7 @@ struct Plan {
     kernel_format: &'static str,
     kernel_bytes: u64,
     initramfs: PathBuf,
+    initramfs_format: &'static str,
     initramfs_bytes: u64,
     cmdline: String,
     /// How the kernel file is handed to the syscall.
@@ -99,10 +100,12 @@ fn plan(config: &Config, root: &Path, running: &str) -> Result<Plan> {
     let handling = image::handling(kind, std::env::consts::ARCH)
         .map_err(|why| anyhow!("{} {why}", kernel.display()))?;
     let initramfs = image::resolve_initramfs(&config.kdump, root, &release)?;
+    let initramfs_format = image::check_initramfs(&initramfs)?;
     let defaults = cmdline::defaults(std::env::consts::ARCH);
     Ok(Plan {
         kernel_format: kind.name(),
         kernel_bytes: file_size(&kernel)?,
+        initramfs_format,
         initramfs_bytes: file_size(&initramfs)?,
         cmdline: cmdline::capture_cmdline(running, &defaults, &config.kdump.cmdline_append),
         handling,
@@ -279,7 +282,7 @@ fn print(json: bool, out: &LoadOutput) -> Result<()> {
     };
     Ok(output::emit(&format!(
         "kernel       {} ({}, {})\n\
-         initramfs    {} ({})\n\
+         initramfs    {} ({}, {})\n\
          cmdline      {}\n\
          reservation  {reservation}\n\
          loaded now   {loaded}\n",
@@ -287,6 +290,7 @@ fn print(json: bool, out: &LoadOutput) -> Result<()> {
         plan.kernel_format,
         checks::mib(plan.kernel_bytes),
         plan.initramfs.display(),
+        plan.initramfs_format,
         checks::mib(plan.initramfs_bytes),
         plan.cmdline,
     ))?)
