@@ -15,17 +15,21 @@ const MAX_DISTANCE: usize = 0xbfff;
 const M2_MAX_DISTANCE: usize = 0x800;
 const M3_MAX_DISTANCE: usize = 0x4000;
 const MIN_MATCH: usize = 4;
-const HASH_BITS: u32 = 14;
+const HASH_BITS: u32 = 13;
 
 /// Reusable state, so a page costs no allocation.
 pub struct LzoCompressor {
+    /// Input positions plus `base`; entries below `base` belong to earlier inputs, so the
+    /// table never needs clearing between pages.
     table: Vec<u32>,
+    base: u32,
 }
 
 impl Default for LzoCompressor {
     fn default() -> Self {
         LzoCompressor {
             table: vec![0; 1 << HASH_BITS],
+            base: 1,
         }
     }
 }
@@ -38,6 +42,24 @@ fn read4(data: &[u8], at: usize) -> u32 {
 
 fn hash(v: u32) -> usize {
     (v.wrapping_mul(0x9e37_79b1) >> (32 - HASH_BITS)) as usize
+}
+
+/// How many bytes `a` and `b` have in common from their starts, eight at a time.
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    let mut n = 0;
+    for (x, y) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
+        let diff = u64::from_le_bytes(x.try_into().unwrap_or_default())
+            ^ u64::from_le_bytes(y.try_into().unwrap_or_default());
+        if diff != 0 {
+            return n + (diff.trailing_zeros() / 8) as usize;
+        }
+        n += 8;
+    }
+    n + a[n..]
+        .iter()
+        .zip(&b[n..])
+        .take_while(|(x, y)| x == y)
+        .count()
 }
 
 /// Appends a length extension: `value` (>= 1) as zero bytes of 255 each and a last nonzero byte.
@@ -53,24 +75,29 @@ impl LzoCompressor {
     /// Compresses `input` into `out` (cleared first).
     pub fn compress(&mut self, input: &[u8], out: &mut Vec<u8>) {
         out.clear();
-        self.table.fill(0);
+        let span = u32::try_from(input.len())
+            .unwrap_or(u32::MAX)
+            .saturating_add(1);
+        if self.base.checked_add(span).is_none() {
+            self.table.fill(0);
+            self.base = 1;
+        }
+        let base = self.base;
+        self.base += span;
         let mut literal_start = 0usize;
         let mut ip = 0usize;
-        // Positions are stored plus one, so 0 means "none yet".
         while input.len() >= MIN_MATCH && ip <= input.len() - MIN_MATCH {
             let v = read4(input, ip);
             let slot = &mut self.table[hash(v)];
-            let candidate = (*slot as usize).checked_sub(1);
-            *slot = (ip + 1) as u32;
+            let candidate = slot.checked_sub(base).map(|m| m as usize);
+            *slot = base + ip as u32;
             let Some(m) = candidate.filter(|&m| ip - m <= MAX_DISTANCE && read4(input, m) == v)
             else {
-                ip += 1;
+                // Step faster through data that does not compress, as lzo1x_1 does.
+                ip += 1 + ((ip - literal_start) >> 5);
                 continue;
             };
-            let mut len = MIN_MATCH;
-            while ip + len < input.len() && input[m + len] == input[ip + len] {
-                len += 1;
-            }
+            let len = MIN_MATCH + common_prefix(&input[m + MIN_MATCH..], &input[ip + MIN_MATCH..]);
             push_literals(out, &input[literal_start..ip]);
             push_match(out, ip - m, len);
             ip += len;
