@@ -233,5 +233,31 @@ mod tests {
                 .collect();
             prop_assert_eq!(from_running, &expected[..]);
         }
+
+        #[test]
+        fn configured_extras_end_the_line_and_replace_everything_of_their_name(
+            params in prop::collection::vec(param(), 0..16),
+            extras in prop::collection::vec(param(), 0..6),
+        ) {
+            let running = params.join(" ");
+            let extra = extras.join(" ");
+            let defaults = defaults("x86_64");
+            let capture = capture_cmdline(&running, &defaults, &extra);
+            let out = split(&capture);
+            let extras: Vec<&str> = extras.iter().map(String::as_str).collect();
+            let (before, tail) = out.split_at(out.len() - extras.len());
+            prop_assert_eq!(tail, &extras[..]);
+            let extra_keys: Vec<&str> = extras.iter().copied().map(key).collect();
+            for param in before {
+                prop_assert!(!extra_keys.contains(&key(param)), "{} not replaced", param);
+                prop_assert!(!REMOVED.contains(&key(param)), "{} survived", param);
+            }
+            // Every default the extras do not override is there, once.
+            for default in &defaults {
+                let expected = usize::from(!extra_keys.contains(&key(default)));
+                let count = before.iter().filter(|p| *p == default).count();
+                prop_assert_eq!(count, expected, "{}", default);
+            }
+        }
     }
 }
