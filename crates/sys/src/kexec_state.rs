@@ -98,7 +98,7 @@ pub fn parse_flag(text: &str) -> Option<bool> {
     }
 }
 
-/// The bracketed word of "none [integrity] confidentiality".
+/// The bracketed word of `none [integrity] confidentiality`.
 pub fn parse_lockdown(text: &str) -> Option<Lockdown> {
     let selected = text
         .split_whitespace()

@@ -8,7 +8,7 @@ use rustix::fs::MemfdFlags;
 
 use crate::Error;
 
-/// `memfd_create(2)` with close-on-exec; `name` only shows in /proc/<pid>/fd.
+/// `memfd_create(2)` with close-on-exec; `name` only shows in `/proc/<pid>/fd`.
 pub fn memfd(name: &str) -> Result<File, Error> {
     let name = CString::new(name).map_err(|_| Error::NulByte {
         call: "memfd_create",
