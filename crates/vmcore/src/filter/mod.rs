@@ -6,6 +6,7 @@
 
 mod classify;
 mod layout;
+mod read;
 mod sections;
 
 use kdumpfile::PfnBits;
@@ -186,9 +187,9 @@ impl<M: PhysMemory> PageFilter<M> {
         let at = base.wrapping_add(pfns.start.wrapping_mul(size));
         // One struct more than the chunk: a head's first tail holds its order.
         self.structs.resize(((count + 1) * size) as usize, 0);
-        if self.memory.read(at, &mut self.structs).is_err() {
+        if read::read_virtual(&self.memory, at, &mut self.structs).is_err() {
             self.structs.truncate((count * size) as usize);
-            if self.memory.read(at, &mut self.structs).is_err() {
+            if read::read_virtual(&self.memory, at, &mut self.structs).is_err() {
                 return self.chunk_in_pieces(dumpable, base, pfns, window_end);
             }
         }
@@ -247,7 +248,7 @@ impl<M: PhysMemory> PageFilter<M> {
             let at = base.wrapping_add(pfn.wrapping_mul(self.layout.size));
             self.structs
                 .resize(((piece_end - pfn) * self.layout.size) as usize, 0);
-            if self.memory.read(at, &mut self.structs).is_err() {
+            if read::read_virtual(&self.memory, at, &mut self.structs).is_err() {
                 self.unreadable_pieces += 1;
                 pfn = piece_end;
                 continue;
