@@ -16,6 +16,13 @@ pub struct Sizes {
 
 /// A reason the load cannot work, checked before calling the kernel.
 pub fn before_load(state: &KexecState, running_cmdline: &str, sizes: Sizes) -> Result<(), String> {
+    if sys::cmdline::find(running_cmdline, "elfcorehdr").is_some() {
+        return Err(
+            "this is a capture kernel (elfcorehdr= on its command line): a capture \
+                    kernel is loaded from the system it protects, not from itself"
+                .to_string(),
+        );
+    }
     if state.load_disabled == Some(true) {
         return Err(disabled());
     }
@@ -286,6 +293,21 @@ mod tests {
         );
         assert_eq!(cmdline_fits(100_000, None), Ok(()));
         assert!(cmdline_fits(1, Some(0)).is_err());
+    }
+
+    #[test]
+    fn a_capture_kernel_does_not_load_another() {
+        let state = KexecState {
+            crash_size: Some(0),
+            ..ready()
+        };
+        let message = before_load(
+            &state,
+            "elfcorehdr=0x20000000 console=ttyS0 nr_cpus=1",
+            SIZES,
+        )
+        .unwrap_err();
+        assert!(message.starts_with("this is a capture kernel"), "{message}");
     }
 
     #[test]
