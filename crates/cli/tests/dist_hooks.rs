@@ -144,7 +144,7 @@ fn run_hook(
     let bin = dir.path().join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     // busybox's shell runs its own sync, as the initramfs' does; the rest are stand-ins.
-    for command in ["lastgasp", "reboot"] {
+    for command in ["lastgasp", "reboot", "udevadm"] {
         let status = if command == "lastgasp" {
             capture_status
         } else {
@@ -210,7 +210,7 @@ fn mkinitcpio_run_hook_captures_and_reboots_only_in_a_capture_kernel() {
     assert_eq!(
         record,
         "msg :: lastgasp: /proc/vmcore present, capturing the crashed kernel's log\n\
-         lastgasp capture\nreboot -f\n"
+         udevadm settle --timeout=30\nlastgasp capture\nreboot -f\n"
     );
     // The last resort after reboot, harmless here: /proc is the test's own tmpfs.
     assert_eq!(sysrq, "b\n");
@@ -236,7 +236,7 @@ fn dracut_hook_captures_and_reboots_only_in_a_capture_kernel() {
     assert_eq!(
         record,
         "info lastgasp: /proc/vmcore present, capturing the crashed kernel's log\n\
-         lastgasp capture\nreboot -f\n"
+         udevadm settle --timeout=30\nlastgasp capture\nreboot -f\n"
     );
     assert_eq!(sysrq, "b\n");
     let (record, _) = run_hook(&hook, ":", DRACUT_STUBS, true, 1);

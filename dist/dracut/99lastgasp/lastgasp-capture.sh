@@ -6,6 +6,9 @@
 
 if [ -e /proc/vmcore ]; then
     info "lastgasp: /proc/vmcore present, capturing the crashed kernel's log"
+    # pre-mount does not wait for devices other than the root: let udev finish loading the
+    # target disk's driver and creating its node first.
+    command -v udevadm > /dev/null && udevadm settle --timeout=30
     lastgasp capture || warn "lastgasp: capture failed (exit status $?)"
     # capture reboots when done; should it not have, never go on to boot the system inside the
     # capture kernel's small memory reservation.

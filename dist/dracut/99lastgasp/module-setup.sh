@@ -33,7 +33,7 @@ installkernel() {
 install() {
     # Where the image's PATH finds it, wherever it lives here.
     inst_binary "$(command -v lastgasp)" /usr/bin/lastgasp
-    inst_multiple -o sync reboot
+    inst_multiple -o sync reboot udevadm
     mkdir -p "$initdir/etc/lastgasp"
     lastgasp initramfs --kernel-version "$kernel" --modules-dir "$srcmods" --print-config \
         > "$initdir/etc/lastgasp/lastgasp.toml" || return 1
