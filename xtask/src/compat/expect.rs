@@ -220,4 +220,26 @@ mod tests {
         assert_eq!(message(&got.tail[0]), "line 31");
         assert_eq!(got.task, None);
     }
+
+    proptest::proptest! {
+        /// Whatever text a tool prints, reading expectations from it never panics, and what it
+        /// names as the crash line is one of the log's lines.
+        #[test]
+        fn any_log_gives_an_answer_from_its_own_lines(
+            lines in proptest::collection::vec(
+                proptest::prop_oneof![
+                    "\\PC{0,40}",
+                    "\\[ *[0-9]{1,3}\\.[0-9]{6}\\] (Kernel panic - not syncing: |Oops: |CPU: 0 PID: )\\PC{0,20}",
+                    "[a-z ]{1,12}: [0-9a-f]{4} \\[#[0-9]\\]\\PC{0,10}",
+                ],
+                0..30,
+            )
+        ) {
+            let log = lines.join("\n");
+            if let Ok(got) = Expected::from_log(&log, "r") {
+                proptest::prop_assert!(log.lines().any(|l| message(l).trim_end() == got.crash_line));
+                proptest::prop_assert!(got.tail.len() <= TAIL_LINES);
+            }
+        }
+    }
 }

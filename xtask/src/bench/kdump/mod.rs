@@ -235,7 +235,11 @@ fn origin(vmcore: &Path) -> Vec<String> {
 }
 
 fn versions(programs: &Programs) -> Vec<(String, String)> {
-    let mut versions = crate::compat::peers::debian_versions();
+    // crash is no contender here.
+    let mut versions: Vec<(String, String)> = crate::compat::peers::debian_versions()
+        .into_iter()
+        .filter(|(tool, _)| tool != "crash")
+        .collect();
     let lastgasp = std::process::Command::new(&programs.lastgasp)
         .arg("--version")
         .output()

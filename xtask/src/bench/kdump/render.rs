@@ -36,14 +36,19 @@ pub fn render_text(bench: &KdumpBench) -> String {
         "{:<28} {:>22} {:>10} {:>12}",
         "contender", "ms median (min)", "peak MiB", "output"
     );
-    for row in bench.log.iter().chain(&bench.dump) {
+    for (row, size) in bench
+        .log
+        .iter()
+        .map(|row| (row, format!("{} B", row.bytes)))
+        .chain(bench.dump.iter().map(|row| (row, megabytes(row.bytes))))
+    {
         let _ = writeln!(
             out,
             "{:<28} {:>22} {:>10} {:>12}",
             row.contender.key(),
             timing(row),
             mib(row.peak_kib),
-            megabytes(row.bytes)
+            size
         );
     }
     for pair in bench
@@ -172,8 +177,8 @@ pub fn render_markdown(bench: &KdumpBench, command: &str) -> String {
         out,
         "{HEADING}
 
-The same `{command}` run, on one real vmcore from the lab: `{name}`, {size}
-({bytes} bytes), Linux {release}.
+The same `{command}` run, on one real vmcore from the lab:
+`{name}`, {size} ({bytes} bytes), Linux {release}.
 
 ",
         name = bench.vmcore.name,
@@ -190,7 +195,7 @@ The same `{command}` run, on one real vmcore from the lab: `{name}`, {size}
     }
     let _ = write!(
         out,
-        "\nWhole-process wall time in milliseconds, median (min) of {} runs each; peak memory is \
+        "\nWhole-process wall time in milliseconds, median (min) of {} runs each; peak memory is\n\
          the highest resident set size over those runs.\n\n### Log extraction\n\n",
         bench.iterations
     );
@@ -227,6 +232,8 @@ const METHOD: &str = "
   each run the output directory is emptied and its filesystem flushed (`sync -f`), untimed.
 - Wall time is measured around spawn and wait; peak memory is the child's `ru_maxrss` as
   GNU time (`/usr/bin/time -f %M`) reports it, so both cover the whole process.
+- The machine is shared (two cores, other builds running): a median can be up to twice its
+  minimum. Both are given, and each pair ran interleaved, so drift hits both sides alike.
 - Debian's makedumpfile 1.7.2 is built without zstd: its `-z` prints no warning and writes
   every page uncompressed (the file is as big as the pages kept), so it is not a contender; the
   zstd dump is compared with `-c` (zlib, the smallest peer) and `-l` (lzo, the fastest).
