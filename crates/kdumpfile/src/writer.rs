@@ -70,6 +70,16 @@ pub trait PageSource {
 
     /// Fills `page` with the contents of `pfn`, one of the pfns left dumpable.
     fn read_page(&mut self, pfn: u64, page: &mut [u8]) -> io::Result<()>;
+
+    /// Fills `pages` (a whole number of `page_size` pages) with consecutive dumpable pfns from
+    /// `first`. A source that can read them at once, one `pread` rather than one per page,
+    /// should do so here.
+    fn read_pages(&mut self, first: u64, page_size: usize, pages: &mut [u8]) -> io::Result<()> {
+        for (pfn, page) in (first..).zip(pages.chunks_mut(page_size)) {
+            self.read_page(pfn, page)?;
+        }
+        Ok(())
+    }
 }
 
 /// Pages done out of the total to dump, for a console progress line.
@@ -234,7 +244,8 @@ pub fn write_dump_with<W: Read + Write + Seek>(
     let mut next_report = 0;
     let window = limits.bitmap_window.max(1);
     let mut bits = PfnBits::new(0, 0);
-    let mut page = vec![0u8; info.page_size as usize];
+    let page_size = info.page_size as usize;
+    let mut run_buf = vec![0u8; RUN_PAGES as usize * page_size];
     let mut at = 0u64;
     while at < layout.half_len {
         let len = window.min((layout.half_len - at) as usize);
@@ -242,11 +253,15 @@ pub fn write_dump_with<W: Read + Write + Seek>(
         out.seek(SeekFrom::Start(layout.bitmap2 + at))
             .and_then(|_| out.read_exact(bits.bytes_mut()))
             .map_err(io_err("reading bitmap 2 back"))?;
-        for pfn in bits.iter_ones() {
+        for run in runs(&bits, RUN_PAGES) {
+            let count = (run.end - run.start) as usize;
+            let buf = &mut run_buf[..count * page_size];
             source
-                .read_page(pfn, &mut page)
-                .map_err(io_err("reading a page to dump"))?;
-            pages.add(out, &page, &mut summary)?;
+                .read_pages(run.start, page_size, buf)
+                .map_err(io_err("reading pages to dump"))?;
+            for page in buf.chunks(page_size) {
+                pages.add(out, page, &mut summary)?;
+            }
             if pages.done() >= next_report {
                 next_report = pages.done() + 4096;
                 progress(Progress {
@@ -267,6 +282,22 @@ pub fn write_dump_with<W: Read + Write + Seek>(
     write_header(out, info, &layout, status)?;
     out.flush().map_err(io_err("flushing the dump"))?;
     Ok(summary)
+}
+
+/// Consecutive dumpable pfns read at once, at most.
+const RUN_PAGES: u64 = 32;
+
+/// The set pfns of `bits` as runs of consecutive pfns, none longer than `max`.
+fn runs(bits: &PfnBits, max: u64) -> impl Iterator<Item = Range<u64>> + '_ {
+    let mut ones = bits.iter_ones().peekable();
+    std::iter::from_fn(move || {
+        let start = ones.next()?;
+        let mut end = start + 1;
+        while end - start < max && ones.next_if_eq(&end).is_some() {
+            end += 1;
+        }
+        Some(start..end)
+    })
 }
 
 fn write_header<W: Write + Seek>(
@@ -387,4 +418,20 @@ fn write_bitmaps<W: Write + Seek>(
         at += len as u64;
     }
     Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_are_consecutive_and_bounded() {
+        let mut bits = PfnBits::new(0, 16);
+        bits.set_range(3..10, true);
+        bits.set_range(11..80, true);
+        bits.set(100, true);
+        let got: Vec<Range<u64>> = runs(&bits, 32).collect();
+        assert_eq!(got, [3..10, 11..43, 43..75, 75..80, 100..101]);
+        assert_eq!(runs(&PfnBits::new(0, 4), 32).count(), 0);
+    }
 }

@@ -29,6 +29,12 @@ impl PageSource for Source<'_> {
             .read_phys(pfn * self.page_size, page)
             .map_err(io::Error::other)
     }
+
+    fn read_pages(&mut self, first: u64, _: usize, pages: &mut [u8]) -> io::Result<()> {
+        self.memory
+            .read_phys(first * self.page_size, pages)
+            .map_err(io::Error::other)
+    }
 }
 
 fn present_pfns(core: &Vmcore) -> Vec<std::ops::Range<u64>> {

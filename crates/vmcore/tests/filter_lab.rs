@@ -151,6 +151,11 @@ fn a_level_31_dump_of_the_6_1_vmcore_holds_exactly_its_pages() {
                 .read_phys(pfn * self.ps, page)
                 .map_err(io::Error::other)
         }
+        fn read_pages(&mut self, first: u64, _: usize, pages: &mut [u8]) -> io::Result<()> {
+            self.memory
+                .read_phys(first * self.ps, pages)
+                .map_err(io::Error::other)
+        }
     }
     let mut source = Source {
         filter: PageFilter::for_vmcore(&core, 31).unwrap(),
