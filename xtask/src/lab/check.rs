@@ -53,7 +53,7 @@ pub fn serial_kernel_lines(serial: &[u8]) -> Vec<(String, String)> {
 }
 
 /// Splits `[    1.234567] text` (after an optional `<N>` level) into timestamp and text.
-fn split_timestamp(line: &str) -> Option<(String, String)> {
+pub fn split_timestamp(line: &str) -> Option<(String, String)> {
     let line = match line.strip_prefix('<') {
         Some(rest) => rest.split_once('>')?.1,
         None => line,

@@ -294,6 +294,7 @@ pub fn verify(workspace: &Path, lastgasp: &Path, run: &KdumpRun) -> Result<Strin
 
     let dmesg = std::fs::read(collected.report_dir.join("dmesg.txt"))
         .context("the report has no dmesg.txt")?;
+    // The console: the crashed kernel's lines up to the capture kernel's banner.
     let report_lines = kernel_lines(&dmesg);
     ensure!(
         !report_lines.is_empty(),
@@ -381,6 +382,52 @@ pub fn verify(workspace: &Path, lastgasp: &Path, run: &KdumpRun) -> Result<Strin
     ))
 }
 
+/// The lines of a log as dmesg prints it, `(timestamp, text)`: a record of several lines
+/// prints its first line after the timestamp and the others indented by the timestamp's width,
+/// where the console repeats the timestamp on every line.
 fn kernel_lines(text: &[u8]) -> Vec<(String, String)> {
-    check::serial_kernel_lines(text)
+    let mut lines = Vec::new();
+    let mut record: Option<(String, usize)> = None;
+    for line in String::from_utf8_lossy(text).lines() {
+        let line = line.trim_end_matches('\r');
+        if let Some((stamp, body)) = check::split_timestamp(line) {
+            let width = line.len() - body.len();
+            record = Some((stamp.clone(), width));
+            lines.push((stamp, body));
+        } else if let Some((stamp, width)) = &record
+            && line.len() > *width
+            && line.bytes().take(*width).all(|byte| byte == b' ')
+        {
+            lines.push((stamp.clone(), line[*width..].to_owned()));
+        } else {
+            record = None;
+        }
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::kernel_lines;
+
+    #[test]
+    fn continuation_lines_take_their_record_timestamp() {
+        let dmesg = b"[   25.368961] Unstable clock detected\n\
+                      \x20              If you want to keep using the local clock, then add:\n\
+                      \x20                \"trace_clock=local\"\n\
+                      [   25.400000] next\n";
+        let lines = kernel_lines(dmesg);
+        assert_eq!(lines.len(), 4);
+        assert_eq!(
+            lines[2],
+            ("25.368961".to_owned(), "  \"trace_clock=local\"".to_owned())
+        );
+        assert_eq!(lines[3].1, "next");
+    }
+
+    #[test]
+    fn text_outside_a_record_is_not_a_kernel_line() {
+        let lines = kernel_lines(b"LASTGASP-LAB: armed\n[    1.000000] a\nplain words\n");
+        assert_eq!(lines, vec![("1.000000".to_owned(), "a".to_owned())]);
+    }
 }
