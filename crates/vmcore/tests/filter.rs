@@ -406,3 +406,75 @@ fn name(k: Kernel) -> &'static str {
         Kernel::V6_12 => "6.12",
     }
 }
+
+mod properties {
+    use proptest::prelude::*;
+    use vmcore::filter::{BuddyMark, HugetlbMark, OrderField, SlabMark, TypeMark};
+    use vmcore::filter::{Decision, PageLayout, classify};
+
+    fn layout() -> impl Strategy<Value = PageLayout> {
+        (
+            (
+                any::<u8>(),
+                any::<u8>(),
+                any::<u8>(),
+                any::<u8>(),
+                any::<u8>(),
+            ),
+            (any::<bool>(), any::<u8>(), any::<u64>(), any::<u32>()),
+            (any::<u32>(), any::<u32>(), any::<u32>()),
+        )
+            .prop_map(
+                |(
+                    (size, flags, mapping, mapcount, private),
+                    (tail_order, at, mask, bit),
+                    (v1, v2, max_order),
+                )| {
+                    PageLayout {
+                        size: u64::from(size),
+                        flags: u64::from(flags),
+                        mapping: u64::from(mapping),
+                        mapcount: u64::from(mapcount),
+                        private: u64::from(private),
+                        compound_head: Some(u64::from(at)),
+                        order: if tail_order {
+                            OrderField::FlagsLowByte
+                        } else {
+                            OrderField::CompoundOrder(u64::from(at) * 1_000_000)
+                        },
+                        head_mask: Some(mask),
+                        lru: Some(bit % 70),
+                        private_flag: Some(bit / 3),
+                        swapcache: Some(bit % 64),
+                        swapbacked: None,
+                        hwpoison: Some(bit),
+                        slab: SlabMark::Type(TypeMark::from_number(i64::from(v1 as i32))),
+                        buddy: BuddyMark::Type(TypeMark::from_number(i64::from(v2 as i32))),
+                        offline: Some(TypeMark::from_number(i64::from(v1))),
+                        unaccepted: Some(TypeMark::from_number(-1)),
+                        hugetlb: HugetlbMark::Destructor {
+                            offset: u64::from(v2),
+                            value: 2,
+                        },
+                        max_order,
+                    }
+                },
+            )
+    }
+
+    proptest! {
+        #[test]
+        fn any_struct_page_gets_a_bounded_verdict(
+            layout in layout(),
+            level in 0u8..32,
+            pfn in any::<u64>(),
+            page in prop::collection::vec(any::<u8>(), 0..300),
+            next in prop::option::of(prop::collection::vec(any::<u8>(), 0..300)),
+        ) {
+            match classify(&layout, level, pfn, &page, next.as_deref()) {
+                Decision::Exclude { pages, .. } => prop_assert!((1..=1 << 31).contains(&pages)),
+                Decision::Keep | Decision::Tail => {}
+            }
+        }
+    }
+}

@@ -41,21 +41,25 @@ pub enum Decision {
 }
 
 fn u64_at(b: &[u8], at: u64) -> u64 {
-    let at = at as usize;
-    b.get(at..at + 8)
+    let Ok(at) = usize::try_from(at) else {
+        return 0;
+    };
+    b.get(at..at.saturating_add(8))
         .and_then(|s| s.try_into().ok())
         .map_or(0, u64::from_le_bytes)
 }
 
 fn u32_at(b: &[u8], at: u64) -> u32 {
-    let at = at as usize;
-    b.get(at..at + 4)
+    let Ok(at) = usize::try_from(at) else {
+        return 0;
+    };
+    b.get(at..at.saturating_add(4))
         .and_then(|s| s.try_into().ok())
         .map_or(0, u32::from_le_bytes)
 }
 
 fn has(flags: u64, bit: Option<u32>) -> bool {
-    bit.is_some_and(|b| flags & (1 << b) != 0)
+    bit.is_some_and(|b| b < 64 && flags & (1 << b) != 0)
 }
 
 /// Decides on the page at `pfn`, whose `struct page` is `page`; `next` is the following one
@@ -81,14 +85,18 @@ pub fn classify(
     let (mut order, hugetlb) = match (head, next) {
         (true, Some(tail)) => {
             let order = match layout.order {
-                OrderField::CompoundOrder(at) => tail.get(at as usize).copied().unwrap_or(0),
+                OrderField::CompoundOrder(at) => usize::try_from(at)
+                    .ok()
+                    .and_then(|at| tail.get(at))
+                    .copied()
+                    .unwrap_or(0),
                 OrderField::FlagsLowByte => u64_at(tail, layout.flags) as u8,
             };
             let hugetlb = match layout.hugetlb {
                 HugetlbMark::HeadType(m) => m.matches(mapcount),
                 HugetlbMark::TailFlag(b) => has(u64_at(tail, layout.flags), Some(b)),
                 HugetlbMark::Destructor { offset, value } => {
-                    tail.get(offset as usize) == Some(&value)
+                    usize::try_from(offset).ok().and_then(|at| tail.get(at)) == Some(&value)
                 }
                 HugetlbMark::None => false,
             };
@@ -117,9 +125,11 @@ pub fn classify(
     };
 
     let exclude = |class, pages| Decision::Exclude { class, pages };
+    // VMCOREINFO bounds it to 1..=20; a hand-made layout is held to the same.
+    let max_order = layout.max_order.clamp(1, 20);
     if level & DL_EXCLUDE_FREE != 0 && buddy {
         // The block's order is in `private`; a nonsense order leaves out this page only.
-        let pages = if private < u64::from(layout.max_order) && pfn & ((1 << private) - 1) == 0 {
+        let pages = if private < u64::from(max_order) && pfn & ((1 << private) - 1) == 0 {
             1 << private
         } else {
             1
@@ -127,7 +137,7 @@ pub fn classify(
         return exclude(Class::Free, pages);
     }
     if level & DL_EXCLUDE_FREE != 0 && layout.unaccepted.is_some_and(|m| m.matches(mapcount)) {
-        let block = 1u64 << (layout.max_order - 1);
+        let block = 1u64 << (max_order - 1);
         let pages = if pfn & (block - 1) == 0 { block } else { 1 };
         return exclude(Class::Free, pages);
     }

@@ -11,7 +11,8 @@ use crate::{Error, Result};
 pub struct TypeMark(u32);
 
 impl TypeMark {
-    fn from_number(value: i64) -> TypeMark {
+    /// The mark a VMCOREINFO `NUMBER(PAGE_*_MAPCOUNT_VALUE)` stands for.
+    pub fn from_number(value: i64) -> TypeMark {
         TypeMark(value as u32)
     }
 

@@ -15,7 +15,9 @@ pub use classify::{
     Class, DL_EXCLUDE_CACHE, DL_EXCLUDE_CACHE_PRI, DL_EXCLUDE_FREE, DL_EXCLUDE_USER_DATA,
     DL_EXCLUDE_ZERO, Decision, classify,
 };
-pub use layout::{PageLayout, SectionLayout};
+pub use layout::{
+    BuddyMark, HugetlbMark, OrderField, PageLayout, SectionLayout, SlabMark, TypeMark,
+};
 
 use crate::kernel::KernelMemory;
 use crate::phys::PhysMemory;
@@ -92,6 +94,12 @@ impl<M: PhysMemory> PageFilter<M> {
     ) -> Result<Self> {
         if level > 31 {
             return Err(Error::malformed(format!("dump level {level} is not 0-31")));
+        }
+        if !(32..=256).contains(&layout.size) {
+            return Err(Error::malformed(format!(
+                "struct page of {} bytes is not plausible",
+                layout.size
+            )));
         }
         let page_size = memory.phys().page_size();
         if !page_size.is_power_of_two() {
