@@ -66,3 +66,109 @@ pub fn compare(dump: &Path, elf: &Path) -> Result<PageCount> {
     }
     Ok(count)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kdumpfile::{Compression, DumpInfo, Machine, PageSource, PfnBits, write_dump};
+    use vmcore::synthetic::ElfCoreBuilder;
+
+    const PAGE: usize = 4096;
+    const PAGES: u64 = 4;
+
+    fn page(pfn: u64) -> Vec<u8> {
+        (0..PAGE).map(|i| (i as u64 * 7 + pfn * 13) as u8).collect()
+    }
+
+    /// Serves the vmcore's pages, leaves pfn 2 out, and changes one byte of `corrupt`, if any.
+    struct Source {
+        corrupt: Option<u64>,
+    }
+
+    impl PageSource for Source {
+        fn exclude(&mut self, dumpable: &mut PfnBits) -> std::io::Result<()> {
+            if dumpable.pfns().contains(&2) {
+                dumpable.set(2, false);
+            }
+            Ok(())
+        }
+        fn read_page(&mut self, pfn: u64, out: &mut [u8]) -> std::io::Result<()> {
+            out.copy_from_slice(&page(pfn));
+            if self.corrupt == Some(pfn) {
+                out[100] ^= 1;
+            }
+            Ok(())
+        }
+    }
+
+    fn write(dir: &Path, corrupt: Option<u64>) -> (std::path::PathBuf, std::path::PathBuf) {
+        let memory: Vec<u8> = (0..PAGES).flat_map(page).collect();
+        let elf = dir.join(format!("vmcore-{corrupt:?}"));
+        std::fs::write(
+            &elf,
+            ElfCoreBuilder::new(vmcore::Machine::X86_64)
+                .vmcoreinfo("OSRELEASE=6.1.0-test\nPAGESIZE=4096\n")
+                .load(0, 0, memory)
+                .build(),
+        )
+        .unwrap();
+        let info = DumpInfo {
+            machine: Machine::X86_64,
+            release: "6.1.0-test".into(),
+            version: String::new(),
+            crash_time: 0,
+            phys_base: 0,
+            page_size: PAGE as u32,
+            max_mapnr: PAGES,
+            notes: Vec::new(),
+            vmcoreinfo: None,
+            nr_cpus: 1,
+            dump_level: 31,
+            compression: Compression::Zlib,
+        };
+        let dump = dir.join(format!("dump-{corrupt:?}"));
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&dump)
+            .unwrap();
+        write_dump(
+            &mut file,
+            &info,
+            &[0..PAGES],
+            &mut Source { corrupt },
+            &mut |_| {},
+        )
+        .unwrap();
+        (dump, elf)
+    }
+
+    #[test]
+    fn kept_pages_must_be_the_vmcore_s() {
+        let dir = std::env::temp_dir().join(format!("compat-pages-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+
+        let (dump, elf) = write(&dir, None);
+        assert_eq!(
+            compare(&dump, &elf).unwrap(),
+            PageCount {
+                dumped: 3,
+                excluded: 1
+            }
+        );
+
+        let (dump, elf) = write(&dir, Some(3));
+        let err = compare(&dump, &elf).unwrap_err().to_string();
+        assert!(
+            err.contains("pfn 0x3 differs") && err.contains("byte 100"),
+            "{err}"
+        );
+
+        let err = compare(&elf, &elf).unwrap_err().to_string();
+        assert!(err.contains("not a dump lastgasp can read"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
