@@ -217,6 +217,20 @@ fn an_initramfs_that_is_no_archive_is_refused() {
 }
 
 #[test]
+fn in_a_capture_kernel_it_says_so_first() {
+    let root = ready_root();
+    // As in a capture kernel: no reservation, no initramfs of its own.
+    root.file(
+        "proc/cmdline",
+        "elfcorehdr=0x2e000000 console=ttyS0 irqpoll nr_cpus=1 reset_devices\n",
+    );
+    root.file("sys/kernel/kexec_crash_size", "0\n");
+    fs::remove_dir_all(root.path().join("var/lib/lastgasp")).unwrap();
+    let out = run(&root, &["--kdump", "--dry-run"]);
+    assert_one_line_error(&out, &["this is a capture kernel"]);
+}
+
+#[test]
 fn no_reservation_says_to_add_crashkernel() {
     let root = ready_root();
     root.file("sys/kernel/kexec_crash_size", "0\n");

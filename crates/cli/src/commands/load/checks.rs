@@ -14,8 +14,9 @@ pub struct Sizes {
     pub initramfs: u64,
 }
 
-/// A reason the load cannot work, checked before calling the kernel.
-pub fn before_load(state: &KexecState, running_cmdline: &str, sizes: Sizes) -> Result<(), String> {
+/// A capture kernel has nothing to load: checked first, since nothing else about it (no
+/// reservation, no initramfs of its own) is the real reason.
+pub fn not_in_capture_kernel(running_cmdline: &str) -> Result<(), String> {
     if sys::cmdline::find(running_cmdline, "elfcorehdr").is_some() {
         return Err(
             "this is a capture kernel (elfcorehdr= on its command line): a capture \
@@ -23,6 +24,11 @@ pub fn before_load(state: &KexecState, running_cmdline: &str, sizes: Sizes) -> R
                 .to_string(),
         );
     }
+    Ok(())
+}
+
+/// A reason the load cannot work, checked before calling the kernel.
+pub fn before_load(state: &KexecState, running_cmdline: &str, sizes: Sizes) -> Result<(), String> {
     if state.load_disabled == Some(true) {
         return Err(disabled());
     }
@@ -297,17 +303,10 @@ mod tests {
 
     #[test]
     fn a_capture_kernel_does_not_load_another() {
-        let state = KexecState {
-            crash_size: Some(0),
-            ..ready()
-        };
-        let message = before_load(
-            &state,
-            "elfcorehdr=0x20000000 console=ttyS0 nr_cpus=1",
-            SIZES,
-        )
-        .unwrap_err();
+        let message =
+            not_in_capture_kernel("elfcorehdr=0x20000000 console=ttyS0 nr_cpus=1").unwrap_err();
         assert!(message.starts_with("this is a capture kernel"), "{message}");
+        assert_eq!(not_in_capture_kernel("root=/dev/vda"), Ok(()));
     }
 
     #[test]

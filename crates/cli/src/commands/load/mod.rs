@@ -65,6 +65,8 @@ pub fn run(config: &Config, root: &Path, args: &LoadArgs, quiet: bool) -> Result
         return unload(root, &state, args, quiet);
     }
     let running = read_trimmed(&under_root(root, Path::new(PROC_CMDLINE)))?;
+    checks::not_in_capture_kernel(&running)
+        .map_err(|why| anyhow!("cannot load the capture kernel: {why}"))?;
     let plan = plan(config, root, &running)?;
     let sizes = Sizes {
         kernel: plan.kernel_bytes,
