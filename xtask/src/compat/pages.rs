@@ -137,7 +137,7 @@ mod tests {
         write_dump(
             &mut file,
             &info,
-            &[0..PAGES],
+            std::slice::from_ref(&(0..PAGES)),
             &mut Source { corrupt },
             &mut |_| {},
         )
