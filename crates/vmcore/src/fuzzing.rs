@@ -64,14 +64,13 @@ pub fn check_vmcoreinfo(data: &[u8]) {
     );
 }
 
-/// A synthetic kernel's ring buffer, built from the first bytes and then damaged by the rest:
-/// reading it never panics, and whatever it returns stays within the ring's bounds.
+/// A synthetic kernel's log, built from the first bytes and then damaged by the rest: the
+/// lockless ring, or with the first byte's top bit the pre-5.10 `log_buf`. Reading it never
+/// panics, and whatever it returns stays within the log's bounds.
 pub fn check_printk(data: &[u8]) {
     let [shape, sizes, first_id, rest @ ..] = data else {
         return;
     };
-    let count_bits = u32::from(shape % 8) + 1;
-    let size_bits = u32::from(sizes % 8) + 7;
     let (seed, damage) = rest.split_at(rest.len().min(64));
     let records: Vec<SyntheticRecord> = seed
         .chunks(4)
@@ -83,31 +82,55 @@ pub fn check_printk(data: &[u8]) {
         })
         .collect();
     let mut kernel = SyntheticKernel::new();
-    let start_id = (u64::from(*first_id) << 54).wrapping_sub(u64::from(*first_id));
-    let at = kernel.lockless_ring(&records, count_bits, size_bits, start_id & ((1 << 62) - 1));
-    // Damage: (target, offset, byte) triples over the ring struct, descriptors, infos, text.
-    let spans = [
-        (at.ring, 88u64),
-        (at.descs, 24 << count_bits),
-        (at.infos, 88 << count_bits),
-        (at.data, 1 << size_bits),
-        (at.prb_var, 8),
-    ];
+    // Damage goes to (physical address, length) spans; text is bounded by `max_text`.
+    let (spans, max_records, max_text): (Vec<(u64, u64)>, usize, usize) = if shape & 0x80 == 0 {
+        let count_bits = u32::from(shape % 8) + 1;
+        let size_bits = u32::from(sizes % 8) + 7;
+        let start_id = (u64::from(*first_id) << 54).wrapping_sub(u64::from(*first_id));
+        let at = kernel.lockless_ring(&records, count_bits, size_bits, start_id & ((1 << 62) - 1));
+        let spans = vec![
+            (at.ring, 88u64),
+            (at.descs, 24 << count_bits),
+            (at.infos, 88 << count_bits),
+            (at.data, 1 << size_bits),
+            (at.prb_var, 8),
+        ];
+        (spans, 1 << count_bits, (1 << size_bits) - 1)
+    } else {
+        let buf_len = 1u32 << (9 + sizes % 4);
+        let records: Vec<SyntheticRecord> =
+            records.into_iter().filter(|r| !r.text.is_empty()).collect();
+        let buf = kernel.structured_log(&records, buf_len);
+        let info = kernel.info();
+        let var = |name: &str| {
+            info.symbol(name)
+                .map_or(0, |va| va.wrapping_sub(crate::translate::START_KERNEL_MAP))
+        };
+        let spans = vec![
+            (buf, u64::from(buf_len)),
+            (var("log_buf"), 8),
+            (var("log_buf_len"), 4),
+            (var("log_first_idx"), 4),
+            (var("log_next_idx"), 4),
+        ];
+        (spans, usize::MAX, usize::from(u16::MAX))
+    };
     for triple in damage.chunks_exact(3) {
         let [target, offset, byte] = [triple[0], triple[1], triple[2]];
         let (base, len) = spans[usize::from(target) % spans.len()];
         let position = (u64::from(offset) * 7919 + u64::from(target)) % len;
         kernel.poke_phys(base + position, &[byte]);
     }
-    let Ok(paging) = Paging::from_vmcoreinfo(crate::Machine::X86_64, &kernel.info()) else {
+    let info = kernel.info();
+    let Ok(paging) = Paging::from_vmcoreinfo(crate::Machine::X86_64, &info) else {
         return;
     };
     let memory = KernelMemory::new(&kernel, paging);
-    if let Ok(log) = read_log(&memory, &kernel.info()) {
+    if let Ok(log) = read_log(&memory, &info) {
         check_log(&log);
-        assert!(log.records.len() <= 1 << count_bits);
+        assert!(log.records.len() <= max_records);
         for record in &log.records {
-            assert!(record.text.len() < 1 << size_bits);
+            assert!(record.text.len() <= max_text);
         }
     }
 }
