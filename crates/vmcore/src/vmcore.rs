@@ -196,9 +196,8 @@ impl Vmcore {
 
     fn require_vmcoreinfo(&self) -> Result<&VmcoreInfo> {
         self.vmcoreinfo.as_ref().ok_or_else(|| {
-            Error::MissingInfo(
-                "note at all: the dump has no VMCOREINFO (a QEMU guest needs -device vmcoreinfo)"
-                    .into(),
+            Error::Unsupported(
+                "the dump has no VMCOREINFO note (a QEMU guest needs -device vmcoreinfo)".into(),
             )
         })
     }
