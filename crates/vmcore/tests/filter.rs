@@ -17,6 +17,8 @@ const PFNS: u64 = RAM_SIZE >> 12;
 #[derive(Clone, Copy, PartialEq)]
 enum Kernel {
     V6_1,
+    /// 6.6 - 6.8: folio order in the first tail's flags, hugetlb as a flag there, slab a flag.
+    V6_7,
     V6_12,
 }
 
@@ -43,7 +45,7 @@ struct Bits {
 
 fn bits(kernel: Kernel) -> Bits {
     match kernel {
-        Kernel::V6_1 => Bits {
+        Kernel::V6_1 | Kernel::V6_7 => Bits {
             lru: 1 << 4,
             private: 1 << 13,
             head: 1 << 16,
@@ -118,6 +120,19 @@ impl Machine {
             ]
             .map(String::from)
             .to_vec(),
+            Kernel::V6_7 => [
+                "NUMBER(PG_lru)=4",
+                "NUMBER(PG_private)=13",
+                "NUMBER(PG_swapbacked)=19",
+                "NUMBER(PG_slab)=9",
+                "NUMBER(PG_hwpoison)=23",
+                "NUMBER(PG_head_mask)=65536",
+                "NUMBER(PG_hugetlb)=24",
+                "NUMBER(PAGE_BUDDY_MAPCOUNT_VALUE)=-129",
+                "NUMBER(PAGE_OFFLINE_MAPCOUNT_VALUE)=-257",
+            ]
+            .map(String::from)
+            .to_vec(),
             Kernel::V6_12 => [
                 "NUMBER(PG_lru)=5",
                 "NUMBER(PG_private)=14",
@@ -166,7 +181,7 @@ impl Machine {
                 let at = self.map + (head + 1 - FIRST_PFN) * 64 + COMPOUND_ORDER;
                 self.kernel.poke_phys(at, &[order as u8]);
             }
-            Kernel::V6_12 => self.put(head + 1, FLAGS, u64::from(order)),
+            Kernel::V6_7 | Kernel::V6_12 => self.put(head + 1, FLAGS, u64::from(order)),
         }
     }
 
@@ -214,7 +229,7 @@ fn populate(m: &mut Machine) -> Layout {
     m.put(l.cache_private, FLAGS, b.lru | b.private);
     m.put(l.cache_private, MAPPING, 0xffff_8880_0100_0000);
     let swap = (1 << 10)
-        | if m.version == Kernel::V6_1 {
+        | if m.version != Kernel::V6_12 {
             1 << 19
         } else {
             1 << 17
@@ -236,9 +251,10 @@ fn populate(m: &mut Machine) -> Layout {
     // A hugetlbfs page of order 5, not anonymous.
     m.compound(l.hugetlb, 5, 0);
     m.put(l.hugetlb, MAPPING, 0xffff_8880_0300_0000);
-    match b.hugetlb_type {
-        Some(t) => m.put(l.hugetlb, MAPCOUNT, u64::from(t)),
-        None => {
+    match (m.version, b.hugetlb_type) {
+        (_, Some(t)) => m.put(l.hugetlb, MAPCOUNT, u64::from(t)),
+        (Kernel::V6_7, None) => m.put(l.hugetlb + 1, FLAGS, 5 | 1 << 24),
+        (_, None) => {
             let at = m.map + (l.hugetlb + 1 - FIRST_PFN) * 64 + COMPOUND_DTOR;
             m.kernel.poke_phys(at, &[2]);
         }
@@ -300,7 +316,7 @@ fn run(core: &Vmcore, level: u8, window_bytes: usize) -> (BTreeSet<u64>, Exclude
 
 #[test]
 fn every_level_leaves_out_exactly_its_classes() {
-    for version in [Kernel::V6_1, Kernel::V6_12] {
+    for version in [Kernel::V6_1, Kernel::V6_7, Kernel::V6_12] {
         let mut m = Machine::new(version);
         let l = populate(&mut m);
         let core = m.vmcore();
@@ -329,7 +345,7 @@ fn every_level_leaves_out_exactly_its_classes() {
 
 #[test]
 fn small_windows_give_the_same_answer() {
-    for version in [Kernel::V6_1, Kernel::V6_12] {
+    for version in [Kernel::V6_1, Kernel::V6_7, Kernel::V6_12] {
         let mut m = Machine::new(version);
         populate(&mut m);
         let core = m.vmcore();
@@ -403,6 +419,7 @@ fn missing_vmcoreinfo_entries_are_named() {
 fn name(k: Kernel) -> &'static str {
     match k {
         Kernel::V6_1 => "6.1",
+        Kernel::V6_7 => "6.7",
         Kernel::V6_12 => "6.12",
     }
 }
@@ -477,4 +494,28 @@ mod properties {
             }
         }
     }
+}
+
+#[test]
+fn a_flat_mem_section_array_without_sparsemem_extreme() {
+    let mut m = Machine::new(Kernel::V6_1);
+    populate(&mut m);
+    let (extreme, _) = run(&m.vmcore(), 31, 4096);
+    // Without SPARSEMEM_EXTREME `mem_section` is the array of sections itself, one "root" per
+    // section: 32 sections for 32 physical address bits.
+    let roots = m
+        .kernel
+        .vmcoreinfo
+        .iter()
+        .find_map(|l| l.strip_prefix("SYMBOL(mem_section)="))
+        .map(|v| u64::from_str_radix(v, 16).unwrap())
+        .unwrap();
+    let sections = m.kernel.peek_phys_u64(roots - direct_va(0));
+    m.kernel
+        .set_info("SYMBOL(mem_section)", &format!("{sections:x}"));
+    m.kernel.set_info("LENGTH(mem_section)", "32");
+    m.kernel.set_info("NUMBER(MAX_PHYSMEM_BITS)", "32");
+    let (flat, counts) = run(&m.vmcore(), 31, 4096);
+    assert_eq!(flat, extreme);
+    assert!(counts.total() > 600);
 }
