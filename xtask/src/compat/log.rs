@@ -7,30 +7,68 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::shell;
-
 /// `makedumpfile --dump-dmesg FILE OUT`'s text (it writes a file and talks on stdout).
 pub fn makedumpfile(makedumpfile: &Path, vmcore: &Path, scratch: &Path) -> Result<Vec<u8>> {
     let out = scratch.join("makedumpfile-dmesg.txt");
     // It refuses to overwrite.
     let _ = std::fs::remove_file(&out);
-    shell::run(
-        Command::new(makedumpfile)
-            .arg("--dump-dmesg")
-            .arg(vmcore)
-            .arg(&out),
-    )?;
+    let run = Command::new(makedumpfile)
+        .arg("--dump-dmesg")
+        .arg(vmcore)
+        .arg(&out)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .with_context(|| format!("running {}", makedumpfile.display()))?;
+    if !run.status.success() {
+        bail!(
+            "makedumpfile --dump-dmesg failed ({}): {}",
+            run.status,
+            last_lines(&String::from_utf8_lossy(&run.stderr), 4)
+        );
+    }
     std::fs::read(&out).with_context(|| format!("reading {}", out.display()))
+}
+
+/// `cmd`'s standard output, or an error quoting the end of its standard error.
+fn stdout_of(cmd: &mut Command, name: &str) -> Result<Vec<u8>> {
+    let run = cmd
+        .stdin(std::process::Stdio::null())
+        .output()
+        .with_context(|| format!("running {name}"))?;
+    if !run.status.success() {
+        bail!(
+            "{name} failed ({}): {}",
+            run.status,
+            last_lines(&String::from_utf8_lossy(&run.stderr), 3)
+        );
+    }
+    Ok(run.stdout)
+}
+
+/// The last `count` non-empty lines of a tool's messages, on one line: where it says why.
+pub fn last_lines(text: &str, count: usize) -> String {
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect();
+    lines
+        .get(lines.len().saturating_sub(count)..)
+        .unwrap_or_default()
+        .join(" | ")
 }
 
 /// `vmcore-dmesg FILE`'s standard output.
 pub fn vmcore_dmesg(vmcore_dmesg: &Path, vmcore: &Path) -> Result<Vec<u8>> {
-    Ok(shell::run(Command::new(vmcore_dmesg).arg(vmcore))?.stdout)
+    stdout_of(Command::new(vmcore_dmesg).arg(vmcore), "vmcore-dmesg")
 }
 
 /// `lastgasp dmesg FILE`'s standard output.
 pub fn lastgasp(lastgasp: &Path, vmcore: &Path) -> Result<Vec<u8>> {
-    Ok(shell::run(Command::new(lastgasp).arg("dmesg").arg(vmcore))?.stdout)
+    stdout_of(
+        Command::new(lastgasp).arg("dmesg").arg(vmcore),
+        "lastgasp dmesg",
+    )
 }
 
 /// `Ok` with a line count when `got` is `expected` byte for byte, else the first difference.
@@ -101,6 +139,17 @@ pub fn first_difference(left: &[u8], right: &[u8]) -> Option<Difference> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failing_tool_is_quoted_by_its_last_lines() {
+        let text =
+            "progress\n\nreadmem: a\n__vtop4_x86_64: b\ncheck_release: c\n\nmakedumpfile Failed.\n";
+        assert_eq!(
+            last_lines(text, 3),
+            "__vtop4_x86_64: b | check_release: c | makedumpfile Failed."
+        );
+        assert_eq!(last_lines("", 3), "");
+    }
 
     #[test]
     fn equal_logs_have_no_difference() {
