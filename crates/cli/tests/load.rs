@@ -378,3 +378,24 @@ fn garbage_in_a_kernel_state_file_names_the_file() {
     let out = run(&root, &["--kdump", "--dry-run"]);
     assert_one_line_error(&out, &["sys/kernel/kexec_crash_loaded", "\"yes\""]);
 }
+
+#[test]
+fn help_explains_and_shows_examples() {
+    let out = FakeRoot::new()
+        .cmd()
+        .args(["load", "--help"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = stdout_of(&out);
+    for needle in [
+        "kexec_file_load",
+        "crashkernel=",
+        "/var/lib/lastgasp/initramfs-<release>.img",
+        "Examples:\n  lastgasp load --kdump ",
+        "lastgasp load --unload",
+        "--dry-run",
+    ] {
+        assert!(help.contains(needle), "{needle:?} not in\n{help}");
+    }
+}
