@@ -31,8 +31,9 @@ pub const DUMP_LABEL: &str = "lastgasp-dumps";
 pub const CRASH: &str = "null";
 
 /// `crashkernel=` the scenario uses by default: the smallest that worked for both kernels in
-/// `--crashkernel-search` (docs/kdump.md), plus one 8 MiB step of margin.
-pub const DEFAULT_CRASHKERNEL_MIB: u32 = 256;
+/// `--crashkernel-search` (96M on 6.1, 80M on 6.12; docs/kdump.md), plus one 8 MiB step of
+/// margin.
+pub const DEFAULT_CRASHKERNEL_MIB: u32 = 104;
 
 /// Modules of the capture path the guest carries as the distribution installs them, with
 /// their dependencies, for `lastgasp initramfs` to choose from: the disk's drivers and ext4.
@@ -222,8 +223,9 @@ pub fn run(
             .arg(format!("if=virtio,format=raw,file={}", dumps.display()))
             .arg("-append")
             .arg(format!(
-                "{console} panic=1 oops=panic printk.time=1 lab.backend=none lab.crash={CRASH} \
+                "{console} {} panic=1 oops=panic printk.time=1 lab.backend=none lab.crash={CRASH} \
                  lab.kdump=lastgasp crashkernel={}M",
+                qemu::GUEST_PARAMETERS,
                 scenario.crashkernel_mib
             ));
         qemu::supervise(&mut cmd, arch.qemu(), &run, limit, || Ok(()))

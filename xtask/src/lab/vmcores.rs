@@ -513,7 +513,10 @@ fn boot(job: &Job, kernel: &Kernel, initramfs: &Path, run: &RunDir, limit: Durat
             "if=virtio,format=raw,file={}",
             run.out_disk.display()
         ));
-    let mut append = format!("{console} oops=panic printk.time=1 lab.backend=none lab.crash=null");
+    let mut append = format!(
+        "{console} {} oops=panic printk.time=1 lab.backend=none lab.crash=null",
+        qemu::GUEST_PARAMETERS
+    );
     match job.method {
         Method::Kdump { crashkernel_mib } => {
             append.push_str(&format!(
