@@ -174,24 +174,24 @@ mod tests {
         assert_eq!(error.errno(), Some(libc::EINVAL));
     }
 
-    /// /dev/null is not a kernel: whatever stops the call first (no kexec in this kernel or
-    /// sandbox, no CAP_SYS_BOOT, kexec disabled, or the loader rejecting the image), it must
-    /// fail and report the kernel's errno under the call's name.
+    /// A real call that cannot change anything: an unknown flag bit makes the kernel return
+    /// EINVAL before it looks at the images (a failed crash load would free the loaded capture
+    /// kernel, and tests may run as root on a machine with kdump armed). Where kexec is missing
+    /// or refused the errno is ENOSYS or EPERM; either way it comes back under the call's name.
     #[test]
-    fn loading_a_non_kernel_fails_with_the_kernels_errno() {
+    fn a_real_call_reports_the_kernels_errno() {
         let file = File::open("/dev/null").unwrap();
-        let error =
-            kexec_file_load(file.as_fd(), None, "console=ttyS0", KexecFlags::ON_CRASH).unwrap_err();
+        let unknown = KexecFlags(1 << 31);
+        let error = kexec_file_load(
+            file.as_fd(),
+            None,
+            "console=ttyS0",
+            KexecFlags::ON_CRASH | unknown,
+        )
+        .unwrap_err();
         let errno = error.errno().unwrap();
         assert!(
-            [
-                libc::ENOSYS,
-                libc::EPERM,
-                libc::ENOEXEC,
-                libc::EINVAL,
-                libc::EBADF
-            ]
-            .contains(&errno),
+            [libc::ENOSYS, libc::EPERM, libc::EINVAL].contains(&errno),
             "{error}"
         );
         assert!(
