@@ -154,6 +154,10 @@ fn check_vmcore(report: &mut Report, setup: &Setup, vmcore: &LabVmcore, scratch:
             pages::compare(&dump, &vmcore.path)
                 .map(|count| format!("{} pages equal, {} excluded", count.dumped, count.excluded)),
         );
+        outcome(
+            "lastgasp dmesg reads it back",
+            log::lastgasp(lastgasp, &dump).and_then(|text| log::equal(&expected_log, &text)),
+        );
         for (check, result) in opening_checks(peers, cache, &dump, &expected, &expected_log) {
             record(check, result);
         }
