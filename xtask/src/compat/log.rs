@@ -20,10 +20,17 @@ pub fn makedumpfile(makedumpfile: &Path, vmcore: &Path, scratch: &Path) -> Resul
         .output()
         .with_context(|| format!("running {}", makedumpfile.display()))?;
     if !run.status.success() {
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        // What it cannot do is said once, early; the lines at the end are the consequences.
+        let unsupported = stderr
+            .lines()
+            .find(|line| line.contains("unsupported"))
+            .map(|line| format!("{} | ", line.trim()))
+            .unwrap_or_default();
         bail!(
-            "makedumpfile --dump-dmesg failed ({}): {}",
+            "makedumpfile --dump-dmesg failed ({}): {unsupported}{}",
             run.status,
-            last_lines(&String::from_utf8_lossy(&run.stderr), 4)
+            last_lines(&stderr, 4)
         );
     }
     std::fs::read(&out).with_context(|| format!("reading {}", out.display()))
