@@ -23,7 +23,7 @@ enum Command {
     /// Boot Debian's kernel in QEMU, crash it for real and check what `lastgasp save` collects.
     Lab(lab::LabArgs),
     /// Install what the lab needs, crash a real kernel once and print `lastgasp show` of the report.
-    Demo,
+    Demo(DemoArgs),
     /// The whole test suite: fmt, clippy, every crate's tests, then the lab scenarios.
     Ci,
     /// Time lastgasp against the peer tools (systemd-pstore) on the same records.
@@ -35,10 +35,17 @@ enum Command {
     Compat(compat::CompatArgs),
 }
 
+#[derive(clap::Args)]
+struct DemoArgs {
+    /// Capture the crash with kdump (a capture kernel and lastgasp capture) instead of pstore.
+    #[arg(long)]
+    kdump: bool,
+}
+
 fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Lab(args) => lab::run(&args),
-        Command::Demo => lab::demo(),
+        Command::Demo(args) => lab::demo(args.kdump),
         Command::Ci => ci::run(),
         Command::Bench(args) => bench::run(&args),
         Command::Man => man::run(),

@@ -523,8 +523,12 @@ fn run_vmcores(args: &LabArgs) -> Result<()> {
     Ok(())
 }
 
-/// `cargo xtask demo`: one real crash through ramoops, then the report lastgasp made of it.
-pub fn demo() -> Result<()> {
+/// `cargo xtask demo`: one real crash through ramoops, then the report lastgasp made of it;
+/// with `kdump`, the same crash captured by a capture kernel instead.
+pub fn demo(kdump: bool) -> Result<()> {
+    if kdump {
+        return demo_kdump();
+    }
     let scenario = scenario::backends(Suite::Bookworm).remove(0);
     let lab = prepare(std::slice::from_ref(&scenario))?;
     eprintln!(
@@ -537,6 +541,37 @@ pub fn demo() -> Result<()> {
     eprintln!(
         "demo: the whole report is in {}",
         collected.report_dir.display()
+    );
+    Ok(())
+}
+
+/// The kdump demo: lastgasp arms kdump in the guest (its own capture initramfs, kexec_file_load),
+/// the crash boots the capture kernel, lastgasp captures the log and a level-31 dump and
+/// reboots, and the next boot's `lastgasp save` makes the report shown here.
+fn demo_kdump() -> Result<()> {
+    let scenario = kdump::scenario(Suite::Bookworm, kdump::DEFAULT_CRASHKERNEL_MIB);
+    let lab = prepare(&[])?;
+    eprintln!(
+        "demo: booting Linux with crashkernel={}M under QEMU, arming kdump with lastgasp, crashing \
+         it; the capture kernel saves the log and a dump, the next boot makes the report \
+         (about two minutes)",
+        scenario.crashkernel_mib
+    );
+    let run = kdump::run(
+        &lab.workspace,
+        &lab.cache,
+        &lab.lastgasp,
+        &scenario,
+        Duration::from_secs(600),
+    )?;
+    kdump::verify(&lab.workspace, &lab.lastgasp, &run)
+        .with_context(|| format!("serial log: {}", run.serial.display()))?;
+    let show = std::fs::read_to_string(run.out.join("show.txt"))
+        .context("the guest wrote no `lastgasp show` output")?;
+    println!("{show}");
+    eprintln!(
+        "demo: the whole report, vmcore.kdump included, is in {}",
+        run.out.join("reports").display()
     );
     Ok(())
 }
