@@ -18,8 +18,8 @@ pub use compress::Compression;
 pub use format::{DiskDumpHeader, PageDesc, SubHeader, Utsname};
 pub use reader::KdumpFile;
 pub use writer::{
-    DL_EXCLUDE_ZERO, DumpInfo, Limits, Machine, PageSource, Progress, Summary, write_dump,
-    write_dump_with,
+    DL_EXCLUDE_ZERO, DumpInfo, DumpOutput, Limits, Machine, PageSource, Progress, Summary,
+    write_dump, write_dump_with,
 };
 
 /// Everything that can go wrong reading or writing a dump; each message is one line.

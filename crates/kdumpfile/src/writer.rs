@@ -82,6 +82,26 @@ pub trait PageSource {
     }
 }
 
+/// Where a dump goes: a seekable file the writer can read back (bitmap 2) and make durable.
+pub trait DumpOutput: Read + Write + Seek {
+    /// Makes everything written so far durable; called once, before the header is marked
+    /// complete.
+    fn sync_data(&mut self) -> io::Result<()>;
+}
+
+impl DumpOutput for std::fs::File {
+    fn sync_data(&mut self) -> io::Result<()> {
+        std::fs::File::sync_data(self)
+    }
+}
+
+/// In memory, for tests and for callers that copy the dump elsewhere.
+impl DumpOutput for io::Cursor<Vec<u8>> {
+    fn sync_data(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Pages done out of the total to dump, for a console progress line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Progress {
@@ -201,7 +221,7 @@ pub(crate) fn io_err(context: &'static str) -> impl FnOnce(io::Error) -> Error {
 ///
 /// On an error part way the file keeps `DUMP_DH_COMPRESSED_INCOMPLETE` in its header, and every
 /// descriptor written points at data already written.
-pub fn write_dump<W: Read + Write + Seek>(
+pub fn write_dump<W: DumpOutput>(
     out: &mut W,
     info: &DumpInfo,
     present: &[Range<u64>],
@@ -212,7 +232,7 @@ pub fn write_dump<W: Read + Write + Seek>(
 }
 
 /// [`write_dump`] with explicit window and buffer sizes.
-pub fn write_dump_with<W: Read + Write + Seek>(
+pub fn write_dump_with<W: DumpOutput>(
     out: &mut W,
     info: &DumpInfo,
     present: &[Range<u64>],
@@ -279,6 +299,8 @@ pub fn write_dump_with<W: Read + Write + Seek>(
     });
     summary.file_size = pages.data_end();
     out.flush().map_err(io_err("flushing the dump"))?;
+    // Durable before the header says complete: a power cut in between leaves "incomplete".
+    out.sync_data().map_err(io_err("syncing the dump"))?;
     write_header(out, info, &layout, status)?;
     out.flush().map_err(io_err("flushing the dump"))?;
     Ok(summary)

@@ -219,6 +219,11 @@ impl Read for FullDisk {
         self.file.read(buf)
     }
 }
+impl kdumpfile::DumpOutput for FullDisk {
+    fn sync_data(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
 impl Seek for FullDisk {
     fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
         self.file.seek(pos)
