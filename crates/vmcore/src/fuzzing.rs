@@ -12,17 +12,15 @@ use crate::{ElfCore, Vmcore, VmcoreInfo};
 /// Any bytes as a vmcore file: headers, notes, memory reads, and the log when VMCOREINFO
 /// describes one.
 pub fn check_elf(data: &[u8]) {
-    for segment in [data] {
-        let mut notes = Notes::new(segment);
-        for note in notes.by_ref() {
-            assert!(note.name.len() + note.desc.len() <= segment.len());
-        }
+    for note in Notes::new(data) {
+        assert!(note.name.len() + note.desc.len() <= data.len());
     }
     let Ok(core) = ElfCore::read(data) else {
         return;
     };
     let _ = core.vmcoreinfo();
-    assert!(core.cpu_count() <= data.len() / 12);
+    let note_bytes: usize = core.note_segments.iter().map(Vec::len).sum();
+    assert!(core.cpu_count() <= note_bytes / 12);
     let memory = ElfMemory::new(data, &core.loads, core.file_size, 4096);
     for range in memory.present_ranges().iter().take(8) {
         let mut buf = [0u8; 64];
