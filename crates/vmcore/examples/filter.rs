@@ -61,7 +61,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let notes = core.note_bytes();
         let info = core.vmcoreinfo().ok_or("no VMCOREINFO")?;
         let dump_info = kdumpfile::DumpInfo {
-            machine: kdumpfile::Machine::X86_64,
+            machine: match core.machine() {
+                vmcore::Machine::X86_64 => kdumpfile::Machine::X86_64,
+                vmcore::Machine::Aarch64 => kdumpfile::Machine::Aarch64,
+            },
             release: info.osrelease().unwrap_or_default().to_string(),
             version: String::new(),
             crash_time: info.crash_time().unwrap_or(0),
