@@ -34,5 +34,5 @@ pub use kexec::{KexecFlags, kexec_file_load, kexec_file_unload};
 pub use kexec_state::KexecState;
 pub use memfd::memfd;
 pub use module::{ModuleInitFlags, finit_module};
-pub use mount::{MountFlags, UnmountFlags, mount, sync, syncfs, umount};
+pub use mount::{MountFlags, UnmountFlags, mount, sync, syncfs, umount, write_back_and_drop};
 pub use power::{reboot, sysrq_reboot};

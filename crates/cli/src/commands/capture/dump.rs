@@ -41,17 +41,18 @@ pub fn write(
         page_size: u64::from(info.page_size),
         filter: filter_for(core, level)?,
     };
-    let mut file = OpenOptions::new()
+    let file = OpenOptions::new()
         .read(true)
         .write(true)
         .create_new(true)
         .open(path)
         .map_err(|e| anyhow!("cannot create {}: {e}", path.display()))?;
     // The writer buffers pages and descriptors itself.
-    let written = kdumpfile::write_dump(&mut file, &info, &present, &mut source, &mut |p| {
+    let mut out = WriteBack::new(file);
+    let written = kdumpfile::write_dump(&mut out, &info, &present, &mut source, &mut |p| {
         progress(p.done, p.total)
     });
-    let flushed = file.sync_all();
+    let flushed = out.file.sync_all();
     let bytes = std::fs::metadata(path).map_or(0, |m| m.len());
     let warnings = source
         .filter
@@ -158,6 +159,58 @@ fn utsname(core: &Vmcore) -> Option<(String, String)> {
     };
     let release = field(2);
     (!release.is_empty()).then(|| (release, field(3)))
+}
+
+/// Bytes written between two write-backs: little enough that an 80 MiB capture kernel never
+/// holds much of the dump in its page cache, large enough that the disk sees long writes.
+const WRITE_BACK_EVERY: u64 = 8 << 20;
+
+/// The dump file, written back to disk and dropped from the page cache every
+/// `WRITE_BACK_EVERY` bytes: the dump of a large machine goes through a kernel that has a few
+/// tens of MiB, and cached pages of it ran the lab's 80M capture kernel out of memory.
+struct WriteBack {
+    file: std::fs::File,
+    unsynced: u64,
+}
+
+impl WriteBack {
+    fn new(file: std::fs::File) -> Self {
+        Self { file, unsynced: 0 }
+    }
+}
+
+impl io::Write for WriteBack {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let written = self.file.write(buf)?;
+        self.unsynced += written as u64;
+        if self.unsynced >= WRITE_BACK_EVERY {
+            self.unsynced = 0;
+            sys::write_back_and_drop(&self.file).map_err(io::Error::other)?;
+        }
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+impl io::Read for WriteBack {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.file.read(buf)
+    }
+}
+
+impl kdumpfile::DumpOutput for WriteBack {
+    fn sync_data(&mut self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+}
+
+impl io::Seek for WriteBack {
+    fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
+        self.file.seek(to)
+    }
 }
 
 struct MemorySource<'a> {

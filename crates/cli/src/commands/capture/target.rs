@@ -44,7 +44,10 @@ impl Target {
         fs::create_dir_all(mount_point)
             .with_context(|| format!("cannot create {}", mount_point.display()))?;
         let node = device.node.to_string_lossy();
-        sys::mount(&node, mount_point, kind, sys::MountFlags::empty(), None).map_err(|e| {
+        // `dir` is a path from the filesystem's top, which on Btrfs is subvolume 5, not the
+        // default subvolume a plain mount would give.
+        let options = (kind == "btrfs").then_some("subvolid=5");
+        sys::mount(&node, mount_point, kind, sys::MountFlags::empty(), options).map_err(|e| {
             anyhow!(
                 "cannot mount {node} ({kind}, {spec_text}) on {}: {e}",
                 mount_point.display()
