@@ -171,25 +171,15 @@ pub fn check_target(target: &str) -> std::result::Result<(), &'static str> {
 impl KdumpLayers {
     pub(crate) fn apply(&mut self, file: KdumpSection, path: &Path) -> Result<()> {
         file.check(path)?;
-        let KdumpSection {
-            kernel,
-            initrd,
-            cmdline_append,
-            target,
-            dir,
-            dump,
-            dump_level,
-            compression,
-        } = file;
         let layer = &mut self.section;
-        layer.kernel = kernel.or(layer.kernel.take());
-        layer.initrd = initrd.or(layer.initrd.take());
-        layer.cmdline_append = cmdline_append.or(layer.cmdline_append.take());
-        layer.target = target.or(layer.target.take());
-        layer.dir = dir.or(layer.dir.take());
-        layer.dump = dump.or(layer.dump);
-        layer.dump_level = dump_level.or(layer.dump_level);
-        layer.compression = compression.or(layer.compression);
+        layer.kernel = file.kernel.or(layer.kernel.take());
+        layer.initrd = file.initrd.or(layer.initrd.take());
+        layer.cmdline_append = file.cmdline_append.or(layer.cmdline_append.take());
+        layer.target = file.target.or(layer.target.take());
+        layer.dir = file.dir.or(layer.dir.take());
+        layer.dump = file.dump.or(layer.dump);
+        layer.dump_level = file.dump_level.or(layer.dump_level);
+        layer.compression = file.compression.or(layer.compression);
         Ok(())
     }
 

@@ -251,6 +251,18 @@ mod tests {
         m
     }
 
+    fn complete_dump() -> CaptureDump {
+        CaptureDump {
+            file: DUMP.into(),
+            level: 31,
+            compression: "zstd".into(),
+            complete: true,
+            pages: 1,
+            bytes: 4,
+            error: None,
+        }
+    }
+
     #[test]
     fn names_sort_by_crash_time() {
         let a = capture_name(Some(1_764_561_000), b"log");
@@ -272,15 +284,7 @@ mod tests {
 
         fs::write(dir.dump_part(), b"dump").unwrap();
         let mut m = manifest();
-        m.dump = Some(CaptureDump {
-            file: DUMP.into(),
-            level: 31,
-            compression: "zstd".into(),
-            complete: true,
-            pages: 1,
-            bytes: 4,
-            error: None,
-        });
+        m.dump = Some(complete_dump());
         dir.finish(&m).unwrap();
         let (found, _) = find_captures(tmp.path()).unwrap();
         assert_eq!(found[0].manifest, m);
@@ -294,15 +298,7 @@ mod tests {
     fn a_part_file_is_never_called_complete() {
         let tmp = tempfile::tempdir().unwrap();
         let mut m = manifest();
-        m.dump = Some(CaptureDump {
-            file: DUMP.into(),
-            level: 31,
-            compression: "zstd".into(),
-            complete: true,
-            pages: 1,
-            bytes: 4,
-            error: None,
-        });
+        m.dump = Some(complete_dump());
         let dir = CaptureDir::publish_log(tmp.path(), "c1", b"log", &m).unwrap();
         fs::write(dir.dump_part(), b"du").unwrap();
         let (found, _) = find_captures(tmp.path()).unwrap();
