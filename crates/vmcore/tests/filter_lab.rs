@@ -108,18 +108,37 @@ fn debian_6_12_differs_from_makedumpfile_1_7_2_only_on_slab_pages() {
 #[test]
 fn a_level_31_dump_of_the_6_1_vmcore_holds_exactly_its_pages() {
     if let Some((vmcore, reference)) = lab("kdump-x86_64-6.1") {
-        write_and_check(&vmcore, &reference, true);
+        write_and_check(&vmcore, Some((&reference, true)));
     }
 }
 
 #[test]
 fn a_level_31_dump_of_the_6_12_vmcore_holds_exactly_its_pages() {
     if let Some((vmcore, reference)) = lab("kdump-x86_64-6.12-busy") {
-        write_and_check(&vmcore, &reference, false);
+        write_and_check(&vmcore, Some((&reference, false)));
     }
 }
 
-fn write_and_check(vmcore: &Path, reference: &Path, same_as_makedumpfile: bool) {
+/// An arm64 guest's memory, dumped by QEMU with its VMCOREINFO: the filter walks arm64 page
+/// tables to its `struct page`s. There is no makedumpfile for arm64 on this host to compare
+/// with, so only the pages themselves are checked.
+#[test]
+fn a_level_31_dump_of_an_arm64_vmcore_holds_exactly_its_pages() {
+    let elf = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target/lab/vmcores/qemu-aarch64-6.1/vmcore.elf");
+    if elf.is_file() {
+        write_and_check(&elf, None);
+    } else {
+        eprintln!(
+            "{} not there (cargo xtask lab makes it): skipped",
+            elf.display()
+        );
+    }
+}
+
+/// Writes `vmcore` at level 31 and checks the dump against it and, when given, against
+/// makedumpfile's dump of it (`true`: the same pages left out; `false`: a subset of them).
+fn write_and_check(vmcore: &Path, reference: Option<(&Path, bool)>) {
     use std::io;
     use vmcore::PhysMemory;
 
@@ -134,11 +153,14 @@ fn write_and_check(vmcore: &Path, reference: &Path, same_as_makedumpfile: bool) 
     let notes = core.note_bytes();
     let info = core.vmcoreinfo().unwrap();
     let dump_info = kdumpfile::DumpInfo {
-        machine: kdumpfile::Machine::X86_64,
+        machine: match core.machine() {
+            vmcore::Machine::X86_64 => kdumpfile::Machine::X86_64,
+            vmcore::Machine::Aarch64 => kdumpfile::Machine::Aarch64,
+        },
         release: info.osrelease().unwrap().into(),
         version: String::new(),
-        crash_time: info.crash_time().unwrap(),
-        phys_base: info.number_bits("phys_base").unwrap(),
+        crash_time: info.crash_time().unwrap_or(0),
+        phys_base: info.number_bits("phys_base").unwrap_or(0),
         page_size: ps as u32,
         max_mapnr: present.iter().map(|r| r.end).max().unwrap(),
         vmcoreinfo: kdumpfile::notes::find_vmcoreinfo(&notes),
@@ -176,21 +198,28 @@ fn write_and_check(vmcore: &Path, reference: &Path, same_as_makedumpfile: bool) 
     let summary =
         kdumpfile::write_dump(&mut out, &dump_info, &present, &mut source, &mut |_| {}).unwrap();
     let mut ours = KdumpFile::open(out).unwrap();
-    let mut theirs = KdumpFile::open_path(reference).unwrap();
-    if same_as_makedumpfile {
-        assert_eq!(ours.dumped_pages(), theirs.dumped_pages());
+    assert!(summary.excluded_pages > 0);
+    assert_eq!(ours.dumped_pages(), summary.dumped_pages);
+    let mut theirs = reference.map(|(path, same)| (KdumpFile::open_path(path).unwrap(), same));
+    if let Some((theirs, same)) = &theirs {
+        if *same {
+            assert_eq!(ours.dumped_pages(), theirs.dumped_pages());
+        }
+        assert_eq!(ours.vmcoreinfo(), theirs.vmcoreinfo());
+        assert_eq!(ours.notes(), theirs.notes());
     }
-    assert_eq!(ours.vmcoreinfo(), theirs.vmcoreinfo());
-    assert_eq!(ours.notes(), theirs.notes());
     let mut page = vec![0u8; ps as usize];
     let mut zero = 0;
-    for pfn in 0..theirs.max_mapnr() {
-        assert_eq!(
-            ours.is_present(pfn).unwrap(),
-            theirs.is_present(pfn).unwrap()
-        );
+    for pfn in 0..ours.max_mapnr() {
+        let here = present.iter().any(|r| r.contains(&pfn));
+        assert_eq!(ours.is_present(pfn).unwrap(), here, "pfn {pfn:#x}");
+        if let Some((theirs, _)) = &mut theirs {
+            assert_eq!(here, theirs.is_present(pfn).unwrap(), "pfn {pfn:#x}");
+        }
         let Some(held) = ours.read_page(pfn).unwrap() else {
-            assert!(!theirs.is_dumped(pfn).unwrap(), "pfn {pfn:#x}");
+            if let Some((theirs, _)) = &mut theirs {
+                assert!(!theirs.is_dumped(pfn).unwrap(), "pfn {pfn:#x}");
+            }
             continue;
         };
         memory.read_phys(pfn * ps, &mut page).unwrap();
@@ -198,5 +227,7 @@ fn write_and_check(vmcore: &Path, reference: &Path, same_as_makedumpfile: bool) 
         zero += u64::from(page.iter().all(|&b| b == 0));
     }
     assert_eq!(summary.zero_pages, zero);
-    assert!(summary.file_size < std::fs::metadata(reference).unwrap().len());
+    if let Some((path, _)) = reference {
+        assert!(summary.file_size < std::fs::metadata(path).unwrap().len());
+    }
 }
