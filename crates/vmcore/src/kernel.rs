@@ -24,6 +24,8 @@ pub struct KernelMemory<M> {
 #[derive(Default)]
 struct PageCache {
     slots: Vec<(u64, Vec<u8>)>,
+    /// The slot of the last hit: walks read one page many times in a row.
+    last: usize,
     next_victim: usize,
     hits: u64,
     misses: u64,
@@ -131,9 +133,15 @@ impl<M: PhysMemory> KernelMemory<M> {
         let frame = paddr & !(self.page_size - 1);
         let offset = (paddr - frame) as usize;
         let mut cache = self.pages.borrow_mut();
-        let slot = match cache.slots.iter().position(|(f, _)| *f == frame) {
+        let last = cache.last;
+        let found = match cache.slots.get(last) {
+            Some((f, _)) if *f == frame => Some(last),
+            _ => cache.slots.iter().position(|(f, _)| *f == frame),
+        };
+        let slot = match found {
             Some(slot) => {
                 cache.hits += 1;
+                cache.last = slot;
                 slot
             }
             None => {

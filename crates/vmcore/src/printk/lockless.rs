@@ -17,6 +17,8 @@ const MAX_COUNT_BITS: u32 = 26;
 const MAX_SIZE_BITS: u32 = 40;
 /// After this many unreadable descriptors the rest of the ring is not worth trying.
 const MAX_READ_FAILURES: usize = 256;
+/// SIZE(prb_desc) and SIZE(printk_info) are tens of bytes; more is a corrupt VMCOREINFO.
+const MAX_STRUCT_SIZE: usize = 4096;
 /// A text block holds the owning id (one `unsigned long`) before the text.
 const BLOCK_ID_SIZE: u64 = 8;
 
@@ -200,15 +202,16 @@ fn read_record<M: PhysMemory>(
     id: u64,
 ) -> Result<Option<Record>, RecordError> {
     let index = id & (ring.count - 1);
-    let desc =
-        read_struct(memory, ring.descs, index, layout.desc_size).map_err(RecordError::Read)?;
+    let mut desc_buf = [0u8; MAX_STRUCT_SIZE];
+    let desc = read_struct(memory, ring.descs, index, layout.desc_size, &mut desc_buf)
+        .map_err(RecordError::Read)?;
     let field = |offset: u64| usize::try_from(offset).unwrap_or(usize::MAX);
     let short = || {
         RecordError::Read(Error::malformed(
             "descriptor fields lie past SIZE(prb_desc)",
         ))
     };
-    let state_var = u64_at(&desc, field(layout.state_var)).ok_or_else(short)?;
+    let state_var = u64_at(desc, field(layout.state_var)).ok_or_else(short)?;
     if state_var & ID_MASK != id {
         return Ok(None);
     }
@@ -217,17 +220,18 @@ fn read_record<M: PhysMemory>(
         return Ok(None);
     }
     let lpos = layout.text_blk_lpos;
-    let begin = u64_at(&desc, field(lpos.saturating_add(layout.lpos_begin))).ok_or_else(short)?;
-    let next = u64_at(&desc, field(lpos.saturating_add(layout.lpos_next))).ok_or_else(short)?;
+    let begin = u64_at(desc, field(lpos.saturating_add(layout.lpos_begin))).ok_or_else(short)?;
+    let next = u64_at(desc, field(lpos.saturating_add(layout.lpos_next))).ok_or_else(short)?;
 
-    let info =
-        read_struct(memory, ring.infos, index, layout.info_size).map_err(RecordError::Read)?;
+    let mut info_buf = [0u8; MAX_STRUCT_SIZE];
+    let info = read_struct(memory, ring.infos, index, layout.info_size, &mut info_buf)
+        .map_err(RecordError::Read)?;
     let short = || RecordError::Read(Error::malformed("info fields lie past SIZE(printk_info)"));
-    let seq = u64_at(&info, field(layout.seq)).ok_or_else(short)?;
-    let ts_nsec = u64_at(&info, field(layout.ts_nsec)).ok_or_else(short)?;
-    let text_len = u16_at(&info, field(layout.text_len)).ok_or_else(short)?;
+    let seq = u64_at(info, field(layout.seq)).ok_or_else(short)?;
+    let ts_nsec = u64_at(info, field(layout.ts_nsec)).ok_or_else(short)?;
+    let text_len = u16_at(info, field(layout.text_len)).ok_or_else(short)?;
     let caller_id = match layout.caller_id {
-        Some(offset) => Some(u32_at(&info, field(offset)).ok_or_else(short)?),
+        Some(offset) => Some(u32_at(info, field(offset)).ok_or_else(short)?),
         None => None,
     };
 
@@ -287,22 +291,23 @@ fn text_block(ring: &Ring, begin: u64, next: u64) -> Result<Option<(u64, u64)>, 
     )))
 }
 
-fn read_struct<M: PhysMemory>(
+/// Reads element `index` of an array of `size`-byte structs into `buf`.
+fn read_struct<'b, M: PhysMemory>(
     memory: &KernelMemory<M>,
     array: u64,
     index: u64,
     size: u64,
-) -> Result<Vec<u8>> {
-    if size == 0 || size > 4096 {
-        return Err(Error::malformed(format!(
-            "struct size {size} is implausible"
-        )));
-    }
+    buf: &'b mut [u8; MAX_STRUCT_SIZE],
+) -> Result<&'b [u8]> {
+    let out = usize::try_from(size)
+        .ok()
+        .filter(|&s| s > 0)
+        .and_then(|s| buf.get_mut(..s))
+        .ok_or_else(|| Error::malformed(format!("struct size {size} is implausible")))?;
     let address = index
         .checked_mul(size)
         .and_then(|o| array.checked_add(o))
         .ok_or_else(|| Error::malformed("descriptor address overflows"))?;
-    let mut buf = vec![0; size as usize];
-    memory.read(address, &mut buf)?;
-    Ok(buf)
+    memory.read(address, out)?;
+    Ok(out)
 }
