@@ -229,6 +229,21 @@ impl kdumpfile::PageSource for MemorySource<'_> {
         }
     }
 
+    /// One read for the whole run; where the run crosses the end of a memory range, page by
+    /// page, so that an error names the page that is missing.
+    fn read_pages(&mut self, first: u64, page_size: usize, pages: &mut [u8]) -> io::Result<()> {
+        let whole = first
+            .checked_mul(self.page_size)
+            .is_some_and(|paddr| self.memory.read_phys(paddr, pages).is_ok());
+        if whole {
+            return Ok(());
+        }
+        for (pfn, page) in (first..).zip(pages.chunks_mut(page_size)) {
+            self.read_page(pfn, page)?;
+        }
+        Ok(())
+    }
+
     fn read_page(&mut self, pfn: u64, page: &mut [u8]) -> io::Result<()> {
         let paddr = pfn
             .checked_mul(self.page_size)
