@@ -12,11 +12,16 @@ use crate::{Error, Result};
 const CACHED_PAGES: usize = 64;
 /// Translations kept before the cache starts over.
 const CACHED_TRANSLATIONS: usize = 4096;
+/// Virtual addresses are translated 4 KiB at a time, the smallest page of either machine: a
+/// dump's own unit (a kdump file's block size, 64 KiB from QEMU for arm64) says nothing about
+/// how the kernel mapped its memory.
+const TRANSLATION_GRANULE: u64 = 4096;
 
 pub struct KernelMemory<M> {
     phys: M,
     paging: Paging,
-    page_size: u64,
+    /// The dump's unit of storage (and of the page cache), 4 to 64 KiB.
+    cache_page: u64,
     pages: RefCell<PageCache>,
     translations: RefCell<HashMap<u64, u64>>,
 }
@@ -40,11 +45,13 @@ pub struct ReadStats {
 
 impl<M: PhysMemory> KernelMemory<M> {
     pub fn new(phys: M, paging: Paging) -> Self {
-        let page_size = phys.page_size().clamp(4096, 1 << 16);
+        let cache_page = Some(phys.page_size())
+            .filter(|s| s.is_power_of_two())
+            .map_or(4096, |s| s.clamp(4096, 1 << 16));
         KernelMemory {
             phys,
             paging,
-            page_size,
+            cache_page,
             pages: RefCell::default(),
             translations: RefCell::default(),
         }
@@ -68,7 +75,7 @@ impl<M: PhysMemory> KernelMemory<M> {
 
     /// The physical address of `vaddr`.
     pub fn translate(&self, vaddr: u64) -> Result<u64> {
-        let offset_mask = self.page_size - 1;
+        let offset_mask = TRANSLATION_GRANULE - 1;
         if self.paging.is_direct(vaddr) {
             return self.paging.translate(&PhysReader(self), vaddr);
         }
@@ -85,7 +92,7 @@ impl<M: PhysMemory> KernelMemory<M> {
         Ok(frame | (vaddr & offset_mask))
     }
 
-    /// Fills `buf` from kernel virtual address `vaddr`, page by page.
+    /// Fills `buf` from kernel virtual address `vaddr`, 4 KiB piece by piece.
     pub fn read(&self, vaddr: u64, buf: &mut [u8]) -> Result<()> {
         let mut done = 0usize;
         while done < buf.len() {
@@ -95,7 +102,7 @@ impl<M: PhysMemory> KernelMemory<M> {
                     vaddr,
                     why: "range wraps around the address space".into(),
                 })?;
-            let in_page = self.page_size - (va & (self.page_size - 1));
+            let in_page = TRANSLATION_GRANULE - (va & (TRANSLATION_GRANULE - 1));
             let len = usize::try_from(in_page)
                 .unwrap_or(usize::MAX)
                 .min(buf.len() - done);
@@ -130,7 +137,7 @@ impl<M: PhysMemory> KernelMemory<M> {
     /// Reads within one physical page through the cache; a page the dump has only in part
     /// is read directly instead.
     fn read_phys_cached(&self, paddr: u64, buf: &mut [u8]) -> Result<()> {
-        let frame = paddr & !(self.page_size - 1);
+        let frame = paddr & !(self.cache_page - 1);
         let offset = (paddr - frame) as usize;
         let mut cache = self.pages.borrow_mut();
         let last = cache.last;
@@ -145,7 +152,7 @@ impl<M: PhysMemory> KernelMemory<M> {
                 slot
             }
             None => {
-                let mut page = vec![0; self.page_size as usize];
+                let mut page = vec![0; self.cache_page as usize];
                 if self.phys.read_phys(frame, &mut page).is_err() {
                     drop(cache);
                     return self.phys.read_phys(paddr, buf);
@@ -179,7 +186,7 @@ struct PhysReader<'a, M>(&'a KernelMemory<M>);
 impl<M: PhysMemory> ReadPhysU64 for PhysReader<'_, M> {
     fn read_phys_u64(&self, paddr: u64) -> Result<u64> {
         let mut b = [0; 8];
-        if paddr & (self.0.page_size - 1) <= self.0.page_size - 8 {
+        if paddr & (self.0.cache_page - 1) <= self.0.cache_page - 8 {
             self.0.read_phys_cached(paddr, &mut b)?;
         } else {
             self.0.phys.read_phys(paddr, &mut b)?;

@@ -344,3 +344,43 @@ fn warnings_are_bounded() {
     assert_eq!(log.warnings.len(), 65);
     assert_eq!(log.warnings[64], "136 more warnings like these");
 }
+
+/// A dump whose unit is larger than the kernel's pages (QEMU writes arm64 kdump files with
+/// 64 KiB blocks for a 4 KiB-page kernel): reads that cross a kernel page must translate each
+/// page, not assume the dump's unit is mapped contiguously.
+#[test]
+fn translation_follows_kernel_pages_not_the_dump_unit() {
+    struct BigUnit(vmcore::ElfMemory<Vec<u8>>);
+    impl vmcore::PhysMemory for BigUnit {
+        fn read_phys(&self, paddr: u64, buf: &mut [u8]) -> vmcore::Result<()> {
+            self.0.read_phys(paddr, buf)
+        }
+        fn page_size(&self) -> u64 {
+            65536
+        }
+        fn present_ranges(&self) -> Vec<std::ops::Range<u64>> {
+            self.0.present_ranges()
+        }
+    }
+    let mut kernel = SyntheticKernel::new();
+    // Direct-map page 0x100_8000 is backed by frame 0x101_f000 instead of its own.
+    let pt_direct = 0x100_3000u64;
+    kernel.poke_phys_u64(pt_direct + 8 * 8, 0x101_f000 | 0x63);
+    kernel.poke_phys(0x100_7ffc, b"left");
+    kernel.poke_phys(0x101_f000, b"right");
+    let bytes = kernel.elf(1);
+    let core = vmcore::ElfCore::read(bytes.as_slice()).unwrap();
+    let memory = BigUnit(vmcore::ElfMemory::new(
+        bytes.clone(),
+        &core.loads,
+        core.file_size,
+        4096,
+    ));
+    let paging =
+        vmcore::translate::Paging::from_vmcoreinfo(vmcore::Machine::X86_64, &kernel.info())
+            .unwrap();
+    let virt = vmcore::KernelMemory::new(memory, paging);
+    let mut buf = [0u8; 9];
+    virt.read(direct_va(0x100_7ffc), &mut buf).unwrap();
+    assert_eq!(&buf, b"leftright");
+}
