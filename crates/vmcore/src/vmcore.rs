@@ -141,7 +141,11 @@ impl Vmcore {
             path,
             format: DumpFormat::KdumpCompressed,
             machine,
-            page_size: memory.page_size(),
+            // QEMU writes arm64 dumps in 64 KiB blocks whatever the kernel's pages are.
+            page_size: vmcoreinfo
+                .as_ref()
+                .and_then(VmcoreInfo::page_size)
+                .unwrap_or(memory.page_size()),
             incomplete: memory.is_incomplete(),
             note_segments: vec![memory.notes()],
             vmcoreinfo,
@@ -181,6 +185,7 @@ impl Vmcore {
         self.notes().filter(Note::is_prstatus).count()
     }
 
+    /// The crashed kernel's page size: VMCOREINFO's PAGESIZE, else the dump's own unit.
     pub fn page_size(&self) -> u64 {
         self.page_size
     }

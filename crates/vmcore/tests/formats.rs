@@ -20,6 +20,7 @@ fn kernel_with_log() -> SyntheticKernel {
 struct Ram<'a> {
     kernel: &'a SyntheticKernel,
     excluded: u64,
+    unit: u64,
 }
 
 impl PageSource for Ram<'_> {
@@ -31,13 +32,23 @@ impl PageSource for Ram<'_> {
     }
 
     fn read_page(&mut self, pfn: u64, page: &mut [u8]) -> io::Result<()> {
-        let at = (pfn * 4096 - RAM_BASE) as usize;
-        page.copy_from_slice(&self.kernel.ram[at..at + 4096]);
+        let at = (pfn * self.unit - RAM_BASE) as usize;
+        page.copy_from_slice(&self.kernel.ram[at..at + self.unit as usize]);
         Ok(())
     }
 }
 
 fn kdump_of(kernel: &SyntheticKernel, excluded_pfn: u64, compression: Compression) -> Vec<u8> {
+    kdump_with_unit(kernel, excluded_pfn, compression, 4096)
+}
+
+/// A kdump-compressed file of `unit`-byte blocks (QEMU uses 64 KiB for arm64 guests).
+fn kdump_with_unit(
+    kernel: &SyntheticKernel,
+    excluded_pfn: u64,
+    compression: Compression,
+    unit: u64,
+) -> Vec<u8> {
     let elf = ElfCore::read(kernel.elf(2).as_slice()).unwrap();
     let notes = elf.note_segments[0].clone();
     let text = kernel.vmcoreinfo_text();
@@ -51,8 +62,8 @@ fn kdump_of(kernel: &SyntheticKernel, excluded_pfn: u64, compression: Compressio
         version: String::new(),
         crash_time: 1_764_547_200,
         phys_base: 0,
-        page_size: 4096,
-        max_mapnr: (RAM_BASE + RAM_SIZE) / 4096,
+        page_size: unit as u32,
+        max_mapnr: (RAM_BASE + RAM_SIZE) / unit,
         notes,
         vmcoreinfo: Some(start..start + text.len()),
         nr_cpus: 2,
@@ -63,11 +74,12 @@ fn kdump_of(kernel: &SyntheticKernel, excluded_pfn: u64, compression: Compressio
     let mut source = Ram {
         kernel,
         excluded: excluded_pfn,
+        unit,
     };
     write_dump(
         &mut out,
         &info,
-        std::slice::from_ref(&(RAM_BASE / 4096..(RAM_BASE + RAM_SIZE) / 4096)),
+        std::slice::from_ref(&(RAM_BASE / unit..(RAM_BASE + RAM_SIZE) / unit)),
         &mut source,
         &mut |_| {},
     )
@@ -103,6 +115,20 @@ fn kdump_compressed_reads_like_the_elf_core() {
         assert_eq!(ranges.len(), 1);
         assert_eq!(ranges[0], RAM_BASE..RAM_BASE + RAM_SIZE);
     }
+}
+
+#[test]
+fn kdump_blocks_larger_than_the_kernel_pages() {
+    let kernel = kernel_with_log();
+    let expected = Vmcore::from_source(kernel.elf(1), "elf".into())
+        .unwrap()
+        .dmesg()
+        .unwrap();
+    let dump = kdump_with_unit(&kernel, 0, Compression::Zlib, 65536);
+    let core = Vmcore::from_source(dump, "kdump".into()).unwrap();
+    assert_eq!(core.memory().page_size(), 65536);
+    assert_eq!(core.page_size(), 4096, "the kernel's, from VMCOREINFO");
+    assert_eq!(core.dmesg().unwrap(), expected);
 }
 
 /// makedumpfile's flattened layout: a 4 KiB header, then big-endian (offset, size) records.
