@@ -12,6 +12,7 @@ use crate::kernel::KernelMemory;
 use crate::note::{Note, Notes};
 use crate::phys::{ElfMemory, PhysMemory};
 use crate::printk::{Log, read_log};
+use crate::prstatus::CpuState;
 use crate::read_at::ReadAt;
 use crate::translate::Paging;
 use crate::vmcoreinfo::VmcoreInfo;
@@ -183,6 +184,13 @@ impl Vmcore {
     /// CPUs that saved registers (NT_PRSTATUS notes).
     pub fn cpu_count(&self) -> usize {
         self.notes().filter(Note::is_prstatus).count()
+    }
+
+    /// Each CPU's task, program counter and stack pointer at the crash, in note order.
+    pub fn cpus(&self) -> Vec<CpuState> {
+        self.notes()
+            .filter_map(|note| CpuState::parse(self.machine, &note))
+            .collect()
     }
 
     /// The crashed kernel's page size: VMCOREINFO's PAGESIZE, else the dump's own unit.

@@ -240,3 +240,49 @@ fn page_walk_agrees_with_proc_vmcore_vaddrs() {
         eprintln!("{}: {checked} addresses agree", dump.display());
     }
 }
+
+/// In a kdump vmcore the crashing CPU's NT_PRSTATUS holds the registers of the oops: the pid
+/// and kernel stack pointer the log printed ("CPU: 0 PID: 1 ...", "RSP: 0018:...").
+#[test]
+fn kdump_prstatus_matches_the_oops() {
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dirs = [
+        crate_dir.join("tests/fixtures/x86_64-6.1-null"),
+        crate_dir.join("tests/fixtures/x86_64-6.12-null"),
+        crate_dir.join("../../tests/fixtures/vmcore/kdump-x86_64-6.1"),
+        crate_dir.join("../../tests/fixtures/vmcore/kdump-x86_64-6.12-busy"),
+    ];
+    let mut checked = 0;
+    for dir in dirs.iter().filter(|d| d.is_dir()) {
+        let log = fs::read_to_string(dir.join("dmesg.makedumpfile.txt")).unwrap();
+        let after = |marker: &str| {
+            log.lines()
+                .find_map(|l| l.split_once(marker).map(|(_, rest)| rest.to_owned()))
+                .unwrap_or_else(|| panic!("{}: no {marker:?} line", dir.display()))
+        };
+        let pid: u32 = after(" PID: ")
+            .split_whitespace()
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap();
+        let rsp = u64::from_str_radix(&after("RSP: 0018:")[..16], 16).unwrap();
+        let dump = fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| {
+                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                name.starts_with("vmcore") && !name.ends_with(".txt")
+            })
+            .unwrap();
+        let cpus = Vmcore::open(&dump).unwrap().cpus();
+        assert_eq!(cpus.len(), 1, "{}", dump.display());
+        assert_eq!(cpus[0].pid, pid, "{}", dump.display());
+        assert_eq!(cpus[0].sp, rsp, "{}", dump.display());
+        assert!(
+            cpus[0].pc >= 0xffff_ffff_c000_0000,
+            "in the crash-test module"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 2);
+}
