@@ -193,11 +193,14 @@ The same `{command}` run, on one real vmcore from the lab:
     for (tool, version) in &bench.versions {
         let _ = writeln!(out, "| {tool} | {version} |");
     }
+    let runs = |rows: &[Row]| rows.first().map_or(0, |r| r.summary.runs);
     let _ = write!(
         out,
-        "\nWhole-process wall time in milliseconds, median (min) of {} runs each; peak memory is\n\
-         the highest resident set size over those runs.\n\n### Log extraction\n\n",
-        bench.iterations
+        "\nWhole-process wall time in milliseconds, median (min); peak memory is the highest\n\
+         resident set size over all runs. The log readers take a few milliseconds, so each runs\n\
+         {} times; each dump writer {} times.\n\n### Log extraction\n\n",
+        runs(&bench.log),
+        runs(&bench.dump)
     );
     table(&mut out, &bench.log, true);
     out.push('\n');
