@@ -154,6 +154,7 @@ pub fn traced_reads(cmd: &mut Command, file: &Path, scratch: &Path) -> Result<Ve
 }
 
 /// What trimming kept.
+#[derive(Debug)]
 pub struct Trimmed {
     pub pages: usize,
     pub bytes: u64,
@@ -172,9 +173,11 @@ pub fn trim(input: &Path, reads: &[(u64, u64)], output: &Path) -> Result<Trimmed
         }
         for &(offset, length) in reads {
             let start = offset.max(phdr.offset);
-            let end = (offset + length).min(phdr.offset + phdr.filesz);
+            let end = offset
+                .saturating_add(length)
+                .min(phdr.offset.saturating_add(phdr.filesz));
             let mut page = (start - phdr.offset) / PAGE * PAGE;
-            while start < end && phdr.offset + page < end {
+            while start < end && phdr.offset.saturating_add(page) < end {
                 kept.insert((index, page));
                 page += PAGE;
             }
@@ -216,9 +219,9 @@ pub fn trim(input: &Path, reads: &[(u64, u64)], output: &Path) -> Result<Trimmed
     for &(index, start, length) in &runs {
         let phdr = phdrs[index];
         let length = length.min(phdr.filesz - start);
-        let from = usize::try_from(phdr.offset + start)?;
+        let from = usize::try_from(phdr.offset.saturating_add(start))?;
         let body = vmcore
-            .get(from..from + usize::try_from(length)?)
+            .get(from..from.saturating_add(usize::try_from(length)?))
             .context("a PT_LOAD runs past the end of the file")?;
         new_phdrs.push(Phdr {
             kind: PT_LOAD,
@@ -259,7 +262,7 @@ pub fn trim(input: &Path, reads: &[(u64, u64)], output: &Path) -> Result<Trimmed
     let note_from = usize::try_from(note.offset)?;
     out.extend_from_slice(
         vmcore
-            .get(note_from..note_from + usize::try_from(note.filesz)?)
+            .get(note_from..note_from.saturating_add(usize::try_from(note.filesz)?))
             .context("the PT_NOTE runs past the end of the file")?,
     );
     for (offset, body) in bodies {
@@ -274,4 +277,94 @@ pub fn trim(input: &Path, reads: &[(u64, u64)], output: &Path) -> Result<Trimmed
         pages: runs.iter().map(|(_, _, len)| (len / PAGE) as usize).sum(),
         bytes: out.len() as u64,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An ELF64 core with one PT_NOTE and two PT_LOADs of `pages` pages each, every page filled
+    /// with its own number.
+    fn core(pages: u64) -> Vec<u8> {
+        let note = b"NOTEDATA".to_vec();
+        let phnum = 3u16;
+        let data_start = 4096u64;
+        let mut out = vec![0u8; EHDR_SIZE];
+        out[..6].copy_from_slice(b"\x7fELF\x02\x01");
+        out[32..40].copy_from_slice(&(EHDR_SIZE as u64).to_le_bytes());
+        out[54..56].copy_from_slice(&(PHDR_SIZE as u16).to_le_bytes());
+        out[56..58].copy_from_slice(&phnum.to_le_bytes());
+        let note_offset = (EHDR_SIZE + 3 * PHDR_SIZE) as u64;
+        let loads = [
+            (0x10_0000u64, data_start),
+            (0x80_0000, data_start + pages * PAGE),
+        ];
+        let mut headers = vec![(PT_NOTE, note_offset, 0, 0, note.len() as u64)];
+        for (paddr, offset) in loads {
+            headers.push((
+                PT_LOAD,
+                offset,
+                paddr + 0xffff_8000_0000_0000,
+                paddr,
+                pages * PAGE,
+            ));
+        }
+        for (kind, offset, vaddr, paddr, size) in headers {
+            out.extend_from_slice(&kind.to_le_bytes());
+            out.extend_from_slice(&7u32.to_le_bytes());
+            for value in [offset, vaddr, paddr, size, size, 0] {
+                out.extend_from_slice(&value.to_le_bytes());
+            }
+        }
+        out.extend_from_slice(&note);
+        out.resize(data_start as usize, 0);
+        for page in 0..2 * pages {
+            out.extend(std::iter::repeat_n(page as u8, PAGE as usize));
+        }
+        out
+    }
+
+    #[test]
+    fn keeps_only_the_pages_read_at_their_addresses() {
+        let dir = std::env::temp_dir().join(format!("lab-trim-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let input = dir.join("core");
+        let output = dir.join("trimmed");
+        std::fs::write(&input, core(4)).unwrap();
+        // Page 1 of the first segment (a read straddling into page 2), and page 3 of the second.
+        let reads = [(4096 + PAGE + 100, PAGE), (4096 + 7 * PAGE + 5, 10)];
+        let kept = trim(&input, &reads, &output).unwrap();
+        assert_eq!(kept.pages, 3);
+        let bytes = std::fs::read(&output).unwrap();
+        let phdrs = headers(&bytes).unwrap();
+        assert_eq!(phdrs.len(), 3);
+        assert_eq!(phdrs[0].kind, PT_NOTE);
+        let note = &bytes[phdrs[0].offset as usize..][..phdrs[0].filesz as usize];
+        assert_eq!(note, b"NOTEDATA");
+        let first = phdrs[1];
+        assert_eq!((first.paddr, first.filesz), (0x10_0000 + PAGE, 2 * PAGE));
+        assert_eq!(first.vaddr, 0xffff_8000_0000_0000 + 0x10_0000 + PAGE);
+        assert_eq!(bytes[first.offset as usize], 1);
+        assert_eq!(bytes[(first.offset + PAGE) as usize], 2);
+        let second = phdrs[2];
+        assert_eq!((second.paddr, second.filesz), (0x80_0000 + 3 * PAGE, PAGE));
+        assert_eq!(bytes[second.offset as usize], 7);
+        assert_eq!(bytes.len() as u64, second.offset + PAGE);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_core() {
+        let dir = std::env::temp_dir().join(format!("lab-trim-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let input = dir.join("core");
+        std::fs::write(&input, b"not an ELF file at all").unwrap();
+        let err = trim(&input, &[(0, 4)], &dir.join("out")).unwrap_err();
+        assert!(format!("{err:#}").contains("ELF"), "{err:#}");
+        let mut short = core(1);
+        short.truncate(EHDR_SIZE + 10);
+        std::fs::write(&input, short).unwrap();
+        assert!(trim(&input, &[(0, 4)], &dir.join("out")).is_err());
+        std::fs::remove_dir_all(&dir).ok();
+    }
 }
