@@ -87,6 +87,7 @@ const TOOLS: &[(&str, &str)] = &[
     ("vmcore-dmesg", "kexec-tools"),
     ("makedumpfile", "makedumpfile"),
     ("gzip", "gzip"),
+    ("strace", "strace"),
 ];
 
 fn ensure_tools() -> Result<()> {
