@@ -146,6 +146,21 @@ fn capture_writes_the_log_and_a_dump_that_reads_back() {
     assert_eq!(manifest["dump"]["compression"], "zlib");
     assert!(!capture_dir.join("vmcore.kdump.part").exists());
 
+    // The sub-header's phys_base is the kernel's, as makedumpfile places the kernel image by it.
+    let dump = fs::read(capture_dir.join("vmcore.kdump")).unwrap();
+    let block_size = u32::from_le_bytes(dump[428..432].try_into().unwrap()) as usize;
+    let phys_base = u64::from_le_bytes(dump[block_size..block_size + 8].try_into().unwrap());
+    let vmcore = fs::read(dir.join("vmcore.dmesg-pages.elf")).unwrap();
+    let text = String::from_utf8_lossy(&vmcore);
+    let number: i64 = text
+        .split("NUMBER(phys_base)=")
+        .nth(1)
+        .and_then(|rest| rest.split('\n').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(phys_base, number as u64);
+
     let again = root
         .cmd()
         .arg("dmesg")
