@@ -12,7 +12,7 @@ use super::expect::Expected;
 use super::inventory::LabVmcore;
 use super::peers::{self, Peers};
 use super::report::{Outcome, Report};
-use super::{crash, drgn, log, newer_crash, pages, symbols};
+use super::{crash, drgn, header, log, newer_crash, pages, symbols};
 
 /// What every vmcore is checked with.
 struct Setup<'a> {
@@ -150,6 +150,10 @@ fn check_vmcore(report: &mut Report, setup: &Setup, vmcore: &LabVmcore, scratch:
             );
         }
         outcome(
+            "headers = the vmcore's VMCOREINFO",
+            vmcoreinfo_of(&vmcore.path).and_then(|info| header::check(&dump, &info, *level)),
+        );
+        outcome(
             "pages = the vmcore's",
             pages::compare(&dump, &vmcore.path)
                 .map(|count| format!("{} pages equal, {} excluded", count.dumped, count.excluded)),
@@ -277,6 +281,15 @@ pub fn dump_opens(dump: &Path, log: &[u8]) -> Result<String> {
         bail!("{}", failed.join("; "));
     }
     Ok(passed.join("; "))
+}
+
+/// The VMCOREINFO of an ELF vmcore.
+fn vmcoreinfo_of(path: &Path) -> Result<vmcore::VmcoreInfo> {
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    vmcore::ElfCore::read(&file)
+        .with_context(|| format!("reading {}", path.display()))?
+        .vmcoreinfo()
+        .with_context(|| format!("{}: no VMCOREINFO", path.display()))
 }
 
 /// Where per-dump scratch files go: beside the dump.

@@ -10,6 +10,7 @@ mod crash;
 mod drgn;
 pub mod dumps;
 mod expect;
+mod header;
 pub mod inventory;
 mod log;
 mod newer_crash;
