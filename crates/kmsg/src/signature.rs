@@ -183,7 +183,10 @@ pub(crate) fn is_machinery(class: Class, name: &str) -> bool {
         Class::ListCorruption => LIST_DEBUG,
         _ => &[],
     };
-    extra.contains(&name)
+    // Memory allocation profiling (6.10+) renames the allocators' entry points with a
+    // `_noprof` suffix (`__alloc_pages_noprof`); they are the same machinery.
+    let unprofiled = name.strip_suffix("_noprof").unwrap_or(name);
+    extra.contains(&name) || extra.contains(&unprofiled)
 }
 
 /// Oops, WARN, BUG and panic reporting, exception entry (x86_64 and arm64).
