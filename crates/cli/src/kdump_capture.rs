@@ -201,7 +201,14 @@ fn read_capture(path: &Path) -> Result<Option<FoundCapture>, String> {
     }
     let dmesg = match fs::read(path.join(DMESG)) {
         Ok(data) => data,
-        Err(e) if e.kind() == io::ErrorKind::NotFound && unfinished => return Ok(None),
+        // Not a capture at all (lost+found on a dedicated dump filesystem, say), or one that
+        // died before its log was written: nothing to save either way.
+        Err(e)
+            if e.kind() == io::ErrorKind::NotFound
+                && (unfinished || !path.join(MANIFEST).exists()) =>
+        {
+            return Ok(None);
+        }
         Err(e) => return Err(format!("cannot read {DMESG}: {e}")),
     };
     let mut manifest = match fs::read(path.join(MANIFEST)) {
@@ -316,13 +323,21 @@ mod tests {
         fs::create_dir(tmp.path().join("garbage")).unwrap();
         fs::write(tmp.path().join("garbage").join(DMESG), b"x").unwrap();
         fs::write(tmp.path().join("garbage").join(MANIFEST), b"{").unwrap();
+        fs::create_dir(tmp.path().join("lost+found")).unwrap();
+        let no_log = tmp.path().join("20261201T000000Z-00000000");
+        fs::create_dir(&no_log).unwrap();
+        fs::write(no_log.join(MANIFEST), b"{}").unwrap();
         let (found, problems) = find_captures(tmp.path()).unwrap();
         assert_eq!(found.len(), 1);
         assert!(!found[0].manifest.log_complete);
         assert_eq!(found[0].manifest.warnings.len(), 2, "{found:?}");
-        assert_eq!(problems.len(), 1);
+        assert_eq!(problems.len(), 2, "{problems:?}");
         assert!(
-            problems[0].contains("not a capture manifest"),
+            problems[0].contains("cannot read dmesg.txt"),
+            "{problems:?}"
+        );
+        assert!(
+            problems[1].contains("not a capture manifest"),
             "{problems:?}"
         );
     }
