@@ -263,6 +263,14 @@ fn save_makes_a_kdump_report_with_the_pstore_signature() {
             .unwrap();
         assert!(dmesg.stdout == fs::read(report_dir.join("dmesg.txt")).unwrap());
 
+        let show = root.cmd().args(["show", &ids[0]]).output().unwrap();
+        let show = stdout_of(&show);
+        assert!(show.contains("Source        kdump"), "{show}");
+        assert!(
+            show.contains("Dump          vmcore.kdump: level 0, none,"),
+            "{show}"
+        );
+
         // Nothing left to collect: a second save is quiet and writes nothing.
         let again = root.cmd().arg("save").output().unwrap();
         assert!(again.status.success());

@@ -98,6 +98,23 @@ fn render(
     for f in &m.files {
         fact("File", &format!("{} ({} bytes)", f.name, f.size));
     }
+    if let Some(kdump) = &m.kdump {
+        fact("Vmcore", &format!("{} bytes", kdump.vmcore_bytes));
+        if let Some(dump) = &kdump.dump {
+            fact(
+                "Dump",
+                &format!(
+                    "{}: level {}, {}, {} pages{} (crash or drgn with the kernel's debug \
+                     symbols open it)",
+                    dump.file,
+                    dump.level,
+                    dump.compression,
+                    dump.pages,
+                    if dump.complete { "" } else { ", incomplete" }
+                ),
+            );
+        }
+    }
     if problems.is_empty() {
         fact("Integrity", "ok");
     } else {
