@@ -56,7 +56,7 @@ last section, *Notes*, is written by hand and kept across runs.
 | kernel | {kernel} |
 | record copies in | {records_dir} ({records_fs}) |
 | outputs in | {work_dir} ({fs}) |
-| lastgasp | {lastgasp} (release build, commit {commit}) |
+| lastgasp | {lastgasp} (static `dist` build, as shipped; commit {commit}) |
 | systemd-pstore | Debian systemd {systemd} (`/lib/systemd/systemd-pstore`) |
 | unshare | {unshare} |
 | rustc | {rustc} |

@@ -66,7 +66,7 @@ pub struct BenchArgs {
     /// vmcore-dmesg), or all; kdump is skipped when its lab vmcore is not there.
     #[arg(long, value_enum, default_value_t = Suite::All)]
     suite: Suite,
-    /// A ready lastgasp binary to time instead of a fresh release build.
+    /// A ready lastgasp binary to time instead of a fresh static `dist` build.
     #[arg(long, value_name = "FILE")]
     lastgasp: Option<PathBuf>,
     /// The lab vmcore (a directory under target/lab/vmcores) the kdump half runs on.
@@ -277,24 +277,10 @@ pub(crate) fn workspace_root() -> Result<PathBuf> {
         .context("xtask is not inside the workspace")
 }
 
-/// `cargo build --release -p lastgasp`, and the binary it made.
+/// The binary that ships: the static `dist` build the lab puts in its guests (and checks
+/// against the 4 MiB budget), so what is measured is what runs in a capture kernel.
 pub(crate) fn build_lastgasp(workspace: &Path) -> Result<PathBuf> {
-    eprintln!("building lastgasp (release)");
-    let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .args(["build", "--release", "-p", "lastgasp"])
-        .current_dir(workspace)
-        .status()
-        .context("cannot run cargo")?;
-    if !status.success() {
-        bail!("cargo build --release -p lastgasp failed ({status})");
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| workspace.join("target"), PathBuf::from);
-    let binary = target.join("release/lastgasp");
-    if !binary.is_file() {
-        bail!("{}: not there after the release build", binary.display());
-    }
-    Ok(binary)
+    crate::lab::assets::lastgasp_binary(workspace)
 }
 
 /// The systemd-pstore binary, installing Debian's systemd package when it is missing.

@@ -42,7 +42,7 @@ pub struct CompatArgs {
     #[arg(long, value_name = "N", default_value_t = dumps::LEVEL,
           value_parser = clap::value_parser!(u8).range(0..=31))]
     level: u8,
-    /// A ready lastgasp binary to check instead of a fresh release build.
+    /// A ready lastgasp binary to check instead of a fresh static `dist` build.
     #[arg(long, value_name = "FILE")]
     lastgasp: Option<PathBuf>,
     /// Check only that this dump (a capture's vmcore.kdump) opens in crash, drgn and

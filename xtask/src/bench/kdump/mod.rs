@@ -252,7 +252,7 @@ fn versions(programs: &Programs) -> Vec<(String, String)> {
         .unwrap_or_else(|| "unknown".into());
     versions.insert(
         0,
-        ("lastgasp".into(), format!("{lastgasp} (release build)")),
+        ("lastgasp".into(), format!("{lastgasp} (static dist build)")),
     );
     versions
 }

@@ -127,9 +127,7 @@ fn dump_info(
         crash_time: info.crash_time().unwrap_or(0),
         // Negative when the kernel sits below its link address (6.12 in the lab's guests: -136
         // MiB); the sub-header holds it as the same 64 bits, as makedumpfile writes it.
-        phys_base: info
-            .number("phys_base")
-            .map_or(0, |n| u64::from_ne_bytes(n.to_ne_bytes())),
+        phys_base: info.number_bits("phys_base").unwrap_or(0),
         page_size,
         max_mapnr,
         vmcoreinfo: kdumpfile::notes::find_vmcoreinfo(&notes),
