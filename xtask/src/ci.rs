@@ -35,6 +35,8 @@ pub fn run() -> Result<()> {
     step("cargo test", cargo().args(["test", "--workspace"]))?;
     eprintln!("ci: lab (real kernels under QEMU)");
     crate::lab::ci()?;
+    eprintln!("ci: real vmcores for the compatibility checks");
+    crate::lab::ci_vmcores()?;
     eprintln!("ci: compatibility with crash, drgn, makedumpfile and vmcore-dmesg");
     crate::compat::ci()
 }
