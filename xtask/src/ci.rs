@@ -37,6 +37,17 @@ pub fn run() -> Result<()> {
     crate::lab::ci()?;
     eprintln!("ci: real vmcores for the compatibility checks");
     crate::lab::ci_vmcores()?;
+    step(
+        "cargo test: vmcore tests on the lab's full-size vmcores",
+        cargo().args([
+            "test",
+            "--release",
+            "-p",
+            "lastgasp-vmcore",
+            "--",
+            "--ignored",
+        ]),
+    )?;
     eprintln!("ci: compatibility with crash, drgn, makedumpfile and vmcore-dmesg");
     crate::compat::ci()
 }

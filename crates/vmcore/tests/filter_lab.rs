@@ -1,7 +1,8 @@
 //! The page filter on the lab's real vmcores (Debian 6.1 and 6.12 kernels crashed under QEMU,
 //! /proc/vmcore copied by the capture kernel), against makedumpfile's level-31 dump of the same
-//! vmcore, pfn by pfn. The vmcores are large and made by `cargo xtask lab`; without them these
-//! tests say so and pass.
+//! vmcore, pfn by pfn. The vmcores are large and made by `cargo xtask lab --vmcores`, so these
+//! tests are ignored by a plain `cargo test`; `cargo xtask ci` makes the vmcores and runs them,
+//! and without the vmcores they fail saying which is missing.
 //!
 //! 6.1: the two agree on every pfn. 6.12: Debian 12's makedumpfile (1.7.2) says "kernel version
 //! not supported" and, not knowing `PAGE_SLAB_MAPCOUNT_VALUE`, takes slab pages whose `mapping`
@@ -19,15 +20,12 @@ fn lab(name: &str) -> Option<(PathBuf, PathBuf)> {
         .join("../../target/lab/vmcores")
         .join(name);
     let (vmcore, dump) = (dir.join("vmcore"), dir.join("vmcore.d31.kdump"));
-    if vmcore.is_file() && dump.is_file() {
-        Some((vmcore, dump))
-    } else {
-        eprintln!(
-            "{} not there (cargo xtask lab makes it): skipped",
-            dir.display()
-        );
-        None
-    }
+    assert!(
+        vmcore.is_file() && dump.is_file(),
+        "{} lacks vmcore or vmcore.d31.kdump: make them with `cargo xtask lab --vmcores`",
+        dir.display()
+    );
+    Some((vmcore, dump))
 }
 
 /// Pfns where lastgasp and makedumpfile disagree: (only lastgasp excludes, only makedumpfile).
@@ -63,6 +61,7 @@ fn differences(vmcore: &Path, dump: &Path) -> (u64, Vec<u64>, Vec<u64>) {
 }
 
 #[test]
+#[ignore = "reads the lab's full-size vmcores: cargo xtask ci runs it after making them"]
 fn debian_6_1_level_31_matches_makedumpfile_on_every_pfn() {
     let Some((vmcore, dump)) = lab("kdump-x86_64-6.1") else {
         return;
@@ -73,6 +72,7 @@ fn debian_6_1_level_31_matches_makedumpfile_on_every_pfn() {
 }
 
 #[test]
+#[ignore = "reads the lab's full-size vmcores: cargo xtask ci runs it after making them"]
 fn debian_6_12_differs_from_makedumpfile_1_7_2_only_on_slab_pages() {
     let Some((vmcore, dump)) = lab("kdump-x86_64-6.12-busy") else {
         return;
@@ -106,6 +106,7 @@ fn debian_6_12_differs_from_makedumpfile_1_7_2_only_on_slab_pages() {
 /// page it holds is the vmcore's; it leaves out what makedumpfile leaves out (on 6.12, less:
 /// the slab pages above), zero pages sharing one stored page.
 #[test]
+#[ignore = "reads the lab's full-size vmcores: cargo xtask ci runs it after making them"]
 fn a_level_31_dump_of_the_6_1_vmcore_holds_exactly_its_pages() {
     if let Some((vmcore, reference)) = lab("kdump-x86_64-6.1") {
         write_and_check(&vmcore, Some((&reference, true)));
@@ -113,6 +114,7 @@ fn a_level_31_dump_of_the_6_1_vmcore_holds_exactly_its_pages() {
 }
 
 #[test]
+#[ignore = "reads the lab's full-size vmcores: cargo xtask ci runs it after making them"]
 fn a_level_31_dump_of_the_6_12_vmcore_holds_exactly_its_pages() {
     if let Some((vmcore, reference)) = lab("kdump-x86_64-6.12-busy") {
         write_and_check(&vmcore, Some((&reference, false)));
@@ -123,17 +125,16 @@ fn a_level_31_dump_of_the_6_12_vmcore_holds_exactly_its_pages() {
 /// tables to its `struct page`s. There is no makedumpfile for arm64 on this host to compare
 /// with, so only the pages themselves are checked.
 #[test]
+#[ignore = "reads the lab's full-size vmcores: cargo xtask ci runs it after making them"]
 fn a_level_31_dump_of_an_arm64_vmcore_holds_exactly_its_pages() {
     let elf = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../target/lab/vmcores/qemu-aarch64-6.1/vmcore.elf");
-    if elf.is_file() {
-        write_and_check(&elf, None);
-    } else {
-        eprintln!(
-            "{} not there (cargo xtask lab makes it): skipped",
-            elf.display()
-        );
-    }
+    assert!(
+        elf.is_file(),
+        "{} is missing: make it with `cargo xtask lab --vmcores`",
+        elf.display()
+    );
+    write_and_check(&elf, None);
 }
 
 /// Writes `vmcore` at level 31 and checks the dump against it and, when given, against

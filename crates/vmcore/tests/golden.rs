@@ -163,10 +163,16 @@ fn assert_console_lines_in_log(console: &str, log: &vmcore::Log, dir: &Path) {
 /// The lab's QEMU dumps, full size: the ELF and the flattened kdump-compressed dump of the same
 /// crash give the same log, and it holds every console line.
 #[test]
-#[ignore = "reads the lab's full-size dumps; run with --ignored after a lab run"]
+#[ignore = "reads the lab's full-size dumps: cargo xtask ci runs it after making them"]
 fn lab_qemu_dumps_agree_with_each_other_and_the_console() {
     let lab = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/lab/vmcores");
-    for dir in fixture_dirs(&lab) {
+    let dirs = fixture_dirs(&lab);
+    assert!(
+        !dirs.is_empty(),
+        "no vmcores in {}: make them with `cargo xtask lab --vmcores`",
+        lab.display()
+    );
+    for dir in dirs {
         let (elf, flat) = (dir.join("vmcore.elf"), dir.join("vmcore.kdump-zlib"));
         let Ok(console) = fs::read_to_string(dir.join("serial.log")) else {
             continue;
@@ -189,10 +195,16 @@ fn lab_qemu_dumps_agree_with_each_other_and_the_console() {
 }
 
 #[test]
-#[ignore = "reads the lab's full-size dumps; run with --ignored after a lab run"]
+#[ignore = "reads the lab's full-size dumps: cargo xtask ci runs it after making them"]
 fn lab_vmcores_match_makedumpfile() {
     let lab = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/lab/vmcores");
-    for dir in fixture_dirs(&lab) {
+    let dirs = fixture_dirs(&lab);
+    assert!(
+        !dirs.is_empty(),
+        "no vmcores in {}: make them with `cargo xtask lab --vmcores`",
+        lab.display()
+    );
+    for dir in dirs {
         for (dump, tool, expected) in cases(&dir) {
             match check(&dump, tool, &expected) {
                 Ok(()) => eprintln!("{}: matches", dump.display()),
@@ -208,10 +220,16 @@ fn lab_vmcores_match_makedumpfile() {
 /// /proc/vmcore's PT_LOADs carry the direct-map address of each RAM range: the page-table walk
 /// from init_top_pgt must land on the same physical addresses.
 #[test]
-#[ignore = "reads the lab's full-size dumps; run with --ignored after a lab run"]
+#[ignore = "reads the lab's full-size dumps: cargo xtask ci runs it after making them"]
 fn page_walk_agrees_with_proc_vmcore_vaddrs() {
     let lab = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/lab/vmcores");
-    for dir in fixture_dirs(&lab) {
+    let dirs = fixture_dirs(&lab);
+    assert!(
+        !dirs.is_empty(),
+        "no vmcores in {}: make them with `cargo xtask lab --vmcores`",
+        lab.display()
+    );
+    for dir in dirs {
         let dump = dir.join("vmcore");
         let Ok(file) = fs::File::open(&dump) else {
             continue;
