@@ -66,15 +66,3 @@ pub fn assert_schema_valid(report_dir: &Path) {
         "schema violations: {errors:#?}\n{manifest:#}"
     );
 }
-
-/// Whether this process can write into a directory whose mode is 0555 (root can).
-pub fn writes_ignore_permissions(dir: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    let probe = dir.join("probe");
-    std::fs::create_dir(&probe).unwrap();
-    std::fs::set_permissions(&probe, std::fs::Permissions::from_mode(0o555)).unwrap();
-    let ignored = std::fs::write(probe.join("x"), b"").is_ok();
-    std::fs::set_permissions(&probe, std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::remove_dir_all(&probe).unwrap();
-    ignored
-}
