@@ -46,6 +46,11 @@ pub fn run() -> Result<()> {
             "lastgasp-vmcore",
             "--",
             "--ignored",
+            // makedumpfile 1.7.2 does not support 6.12: how far its level-31 choices match ours
+            // depends on each fresh vmcore's memory (docs/kdump.md); compat checks our 6.12
+            // dumps with crash and drgn instead.
+            "--skip",
+            "6_12",
         ]),
     )?;
     eprintln!("ci: compatibility with crash, drgn, makedumpfile and vmcore-dmesg");

@@ -72,7 +72,7 @@ fn debian_6_1_level_31_matches_makedumpfile_on_every_pfn() {
 }
 
 #[test]
-#[ignore = "reads the lab's full-size vmcores: cargo xtask ci runs it after making them"]
+#[ignore = "compares with makedumpfile 1.7.2, which does not support 6.12: run by hand on a chosen vmcore"]
 fn debian_6_12_differs_from_makedumpfile_1_7_2_only_on_slab_pages() {
     let Some((vmcore, dump)) = lab("kdump-x86_64-6.12-busy") else {
         return;
@@ -114,7 +114,7 @@ fn a_level_31_dump_of_the_6_1_vmcore_holds_exactly_its_pages() {
 }
 
 #[test]
-#[ignore = "reads the lab's full-size vmcores: cargo xtask ci runs it after making them"]
+#[ignore = "compares with makedumpfile 1.7.2, which does not support 6.12: run by hand on a chosen vmcore"]
 fn a_level_31_dump_of_the_6_12_vmcore_holds_exactly_its_pages() {
     if let Some((vmcore, reference)) = lab("kdump-x86_64-6.12-busy") {
         write_and_check(&vmcore, Some((&reference, false)));
