@@ -160,7 +160,7 @@ fn capture(config: &Config, args: &CaptureArgs, quiet: bool) -> Result<()> {
     }
 
     let mut dump_error = None;
-    if plan.dump {
+    if let Some(mut entry) = manifest.dump.take() {
         let part = dir.dump_part();
         let mut progress = progress::Console::new(quiet);
         let outcome = dump::write(
@@ -171,37 +171,25 @@ fn capture(config: &Config, args: &CaptureArgs, quiet: bool) -> Result<()> {
             &mut |done, total| progress.update(done, total),
         );
         progress.finish();
-        let entry = match outcome {
+        // The entry published with the log said "stopped while writing"; now say how it ended.
+        match outcome {
             Ok(outcome) => {
                 manifest.warnings.extend(outcome.warnings);
-                CaptureDump {
-                    file: kdump_capture::DUMP.to_string(),
-                    level: plan.level,
-                    compression: plan.compression.name().to_string(),
-                    complete: outcome.error.is_none(),
-                    pages: outcome.pages,
-                    bytes: outcome.bytes,
-                    error: outcome.error,
-                }
+                entry.complete = outcome.error.is_none();
+                entry.pages = outcome.pages;
+                entry.bytes = outcome.bytes;
+                entry.error = outcome.error;
             }
-            Err(e) => CaptureDump {
-                file: kdump_capture::DUMP.to_string(),
-                level: plan.level,
-                compression: plan.compression.name().to_string(),
-                complete: false,
-                pages: 0,
-                bytes: std::fs::metadata(&part).map_or(0, |m| m.len()),
-                error: Some(format!("{e:#}")),
-            },
-        };
+            Err(e) => {
+                entry.bytes = std::fs::metadata(&part).map_or(0, |m| m.len());
+                entry.error = Some(format!("{e:#}"));
+            }
+        }
         dump_error.clone_from(&entry.error);
-        if !part.exists() {
-            manifest.dump = None;
-            if let Some(error) = &entry.error {
-                manifest.warnings.push(format!("no dump: {error}"));
-            }
-        } else {
+        if part.exists() {
             manifest.dump = Some(entry);
+        } else if let Some(error) = &entry.error {
+            manifest.warnings.push(format!("no dump: {error}"));
         }
         if let Err(e) = dir.finish(&manifest) {
             // A full disk refuses the new manifest too; the one on disk already says the dump
