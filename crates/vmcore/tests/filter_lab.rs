@@ -1,8 +1,8 @@
 //! The page filter on the lab's real vmcores (Debian 6.1 and 6.12 kernels crashed under QEMU,
 //! /proc/vmcore copied by the capture kernel), against makedumpfile's level-31 dump of the same
 //! vmcore, pfn by pfn. The vmcores are large and made by `cargo xtask lab --vmcores`, so these
-//! tests are ignored by a plain `cargo test`; `cargo xtask ci` makes the vmcores and runs them,
-//! and without the vmcores they fail saying which is missing.
+//! tests are ignored by a plain `cargo test`: run them with `--ignored` after making the vmcores;
+//! without the vmcores they fail saying which is missing.
 //!
 //! 6.1: the two agree on every pfn. 6.12: Debian 12's makedumpfile (1.7.2) says "kernel version
 //! not supported" and, not knowing `PAGE_SLAB_MAPCOUNT_VALUE`, takes slab pages whose `mapping`
@@ -61,7 +61,7 @@ fn differences(vmcore: &Path, dump: &Path) -> (u64, Vec<u64>, Vec<u64>) {
 }
 
 #[test]
-#[ignore = "reads the lab's full-size vmcores: cargo xtask ci runs it after making them"]
+#[ignore = "reads the lab's full-size vmcores: run with --ignored after `cargo xtask lab --vmcores`"]
 fn debian_6_1_level_31_matches_makedumpfile_on_every_pfn() {
     let Some((vmcore, dump)) = lab("kdump-x86_64-6.1") else {
         return;
@@ -106,7 +106,7 @@ fn debian_6_12_differs_from_makedumpfile_1_7_2_only_on_slab_pages() {
 /// page it holds is the vmcore's; it leaves out what makedumpfile leaves out (on 6.12, less:
 /// the slab pages above), zero pages sharing one stored page.
 #[test]
-#[ignore = "reads the lab's full-size vmcores: cargo xtask ci runs it after making them"]
+#[ignore = "reads the lab's full-size vmcores: run with --ignored after `cargo xtask lab --vmcores`"]
 fn a_level_31_dump_of_the_6_1_vmcore_holds_exactly_its_pages() {
     if let Some((vmcore, reference)) = lab("kdump-x86_64-6.1") {
         write_and_check(&vmcore, Some((&reference, true)));
@@ -125,7 +125,7 @@ fn a_level_31_dump_of_the_6_12_vmcore_holds_exactly_its_pages() {
 /// tables to its `struct page`s. There is no makedumpfile for arm64 on this host to compare
 /// with, so only the pages themselves are checked.
 #[test]
-#[ignore = "reads the lab's full-size vmcores: cargo xtask ci runs it after making them"]
+#[ignore = "reads the lab's full-size vmcores: run with --ignored after `cargo xtask lab --vmcores`"]
 fn a_level_31_dump_of_an_arm64_vmcore_holds_exactly_its_pages() {
     let elf = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../target/lab/vmcores/qemu-aarch64-6.1/vmcore.elf");

@@ -163,7 +163,7 @@ fn assert_console_lines_in_log(console: &str, log: &vmcore::Log, dir: &Path) {
 /// The lab's QEMU dumps, full size: the ELF and the flattened kdump-compressed dump of the same
 /// crash give the same log, and it holds every console line.
 #[test]
-#[ignore = "reads the lab's full-size dumps: cargo xtask ci runs it after making them"]
+#[ignore = "reads the lab's full-size dumps: run with --ignored after `cargo xtask lab --vmcores`"]
 fn lab_qemu_dumps_agree_with_each_other_and_the_console() {
     let lab = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/lab/vmcores");
     let dirs = fixture_dirs(&lab);
@@ -195,7 +195,7 @@ fn lab_qemu_dumps_agree_with_each_other_and_the_console() {
 }
 
 #[test]
-#[ignore = "reads the lab's full-size dumps: cargo xtask ci runs it after making them"]
+#[ignore = "reads the lab's full-size dumps: run with --ignored after `cargo xtask lab --vmcores`"]
 fn lab_vmcores_match_makedumpfile() {
     let lab = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/lab/vmcores");
     let dirs = fixture_dirs(&lab);
@@ -220,7 +220,7 @@ fn lab_vmcores_match_makedumpfile() {
 /// /proc/vmcore's PT_LOADs carry the direct-map address of each RAM range: the page-table walk
 /// from init_top_pgt must land on the same physical addresses.
 #[test]
-#[ignore = "reads the lab's full-size dumps: cargo xtask ci runs it after making them"]
+#[ignore = "reads the lab's full-size dumps: run with --ignored after `cargo xtask lab --vmcores`"]
 fn page_walk_agrees_with_proc_vmcore_vaddrs() {
     let lab = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/lab/vmcores");
     let dirs = fixture_dirs(&lab);

@@ -495,13 +495,6 @@ fn crashkernel_search(args: &LabArgs) -> Result<()> {
     Ok(())
 }
 
-/// For `cargo xtask ci`: every real vmcore the compatibility checks run on (kdump's
-/// /proc/vmcore on both kernels, QEMU's dumps), made afresh, so that those checks never pass
-/// for want of input.
-pub fn ci_vmcores() -> Result<()> {
-    make_vmcores(&vmcores::jobs(), Duration::from_secs(600))
-}
-
 /// Runs the vmcore `jobs` under `target/lab/vmcores`; fails naming those that failed.
 fn make_vmcores(jobs: &[vmcores::Job], limit: Duration) -> Result<()> {
     let workspace = workspace();
