@@ -2,7 +2,7 @@
 //! bytes to this crate's parsers and panics only if an invariant they promise is broken.
 
 use crate::cmdline::{find, is_space, key, split};
-use crate::kexec_image::{ImageKind, bzimage_cmdline_size, initramfs_format};
+use crate::kexec_image::{ImageKind, bzimage_cmdline_size, image_memory_size, initramfs_format};
 
 /// Command lines: every parameter is a non-empty slice of the input, in order, trimmed; no
 /// character but whitespace outside them is lost; a parameter's name has no `=`.
@@ -46,5 +46,8 @@ pub fn check_image_header(data: &[u8]) {
     }
     if bzimage_cmdline_size(data).is_some() {
         assert_eq!(kind, ImageKind::BzImage);
+    }
+    if image_memory_size(data).is_some() {
+        assert!(matches!(kind, ImageKind::BzImage | ImageKind::Arm64Image));
     }
 }

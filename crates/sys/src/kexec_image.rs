@@ -17,8 +17,9 @@ pub enum ImageKind {
     Unknown,
 }
 
-/// How many bytes [`ImageKind::detect`] looks at.
-pub const HEADER_LEN: usize = 0x240;
+/// How many bytes [`ImageKind::detect`] and the setup-header readers below look at (through
+/// the bzImage's `init_size` at 0x260).
+pub const HEADER_LEN: usize = 0x268;
 
 impl ImageKind {
     pub fn detect(header: &[u8]) -> Self {
@@ -63,6 +64,30 @@ pub fn bzimage_cmdline_size(header: &[u8]) -> Option<u32> {
     Some(u32::from_le_bytes(
         header.get(0x238..0x23c)?.try_into().ok()?,
     ))
+}
+
+/// The memory the kernel occupies once running, as the image states it: an x86 bzImage's
+/// `init_size` (boot protocol 2.10 and later: decompressed kernel, BSS, and the room it
+/// decompresses in), an arm64 Image's `image_size` (when not 0). `None` when the image does not
+/// say (older protocols, compressed images), so the caller has to assume.
+pub fn image_memory_size(header: &[u8]) -> Option<u64> {
+    let u32_at = |offset: usize| -> Option<u32> {
+        Some(u32::from_le_bytes(
+            header.get(offset..offset + 4)?.try_into().ok()?,
+        ))
+    };
+    match ImageKind::detect(header) {
+        ImageKind::BzImage => {
+            let version = u16::from_le_bytes(header.get(0x206..0x208)?.try_into().ok()?);
+            (version >= 0x020a).then_some(())?;
+            u32_at(0x260).filter(|&size| size > 0).map(u64::from)
+        }
+        ImageKind::Arm64Image => {
+            let size = u64::from_le_bytes(header.get(16..24)?.try_into().ok()?);
+            (size > 0).then_some(size)
+        }
+        _ => None,
+    }
 }
 
 /// How an initramfs starts: a newc cpio archive, or one of the compressions the kernel can
@@ -130,6 +155,24 @@ mod tests {
         let mut arm64 = vec![0u8; 0x240];
         arm64[0x38..0x3c].copy_from_slice(b"ARM\x64");
         assert_eq!(bzimage_cmdline_size(&arm64), None);
+    }
+
+    #[test]
+    fn the_memory_size_comes_from_the_image_header() {
+        let mut header = bzimage_header();
+        header[0x206..0x208].copy_from_slice(&0x020fu16.to_le_bytes());
+        // Debian 12's 6.1.0-57-amd64: 63.6 MiB.
+        header[0x260..0x264].copy_from_slice(&0x03f9_8000u32.to_le_bytes());
+        assert_eq!(image_memory_size(&header), Some(0x03f9_8000));
+        header[0x206..0x208].copy_from_slice(&0x0209u16.to_le_bytes());
+        assert_eq!(image_memory_size(&header), None);
+        assert_eq!(image_memory_size(&header[..0x262]), None);
+        let mut arm64 = vec![0u8; 0x40];
+        arm64[0x38..0x3c].copy_from_slice(b"ARM\x64");
+        assert_eq!(image_memory_size(&arm64), None);
+        arm64[16..24].copy_from_slice(&(40u64 << 20).to_le_bytes());
+        assert_eq!(image_memory_size(&arm64), Some(40 << 20));
+        assert_eq!(image_memory_size(&[0x1f, 0x8b, 8, 0]), None);
     }
 
     #[test]

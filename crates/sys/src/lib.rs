@@ -15,6 +15,7 @@ mod identity;
 pub mod kexec;
 pub mod kexec_image;
 pub mod kexec_state;
+pub mod kmsg_tail;
 mod memfd;
 pub mod module;
 pub mod mount;
