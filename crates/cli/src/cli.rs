@@ -84,6 +84,8 @@ pub enum Command {
     Capture(CaptureArgs),
     Dmesg(DmesgArgs),
     Initramfs(InitramfsArgs),
+    Status(StatusArgs),
+    Selftest(SelftestArgs),
 }
 
 /// Load the kdump capture kernel, or unload it
@@ -420,6 +422,83 @@ pub struct DmesgArgs {
     #[arg(value_name = "VMCORE")]
     pub vmcore: PathBuf,
     /// Print the records and what is known of the dump as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Say what is armed, what is not and why, with the fix for each problem
+#[derive(Debug, Args)]
+#[command(
+    long_about = "\
+Say on one screen whether this machine is armed to keep a crash's log, and what is wrong when
+it is not: the mode setup chose (/var/lib/lastgasp/setup.json); the pstore backend registered
+(/sys/module/pstore/parameters/backend) and, for ramoops, its region (module parameters, and the
+/proc/iomem line that must keep it out of the kernel's hands); records waiting in pstore and
+kdump captures waiting to be saved; the crash kernel reservation (/sys/kernel/kexec_crash_size)
+against what `lastgasp estimate` says this machine needs, and whether the capture kernel is
+loaded; each sysctl setup wants against the value in effect; whether the running kernel's
+command line holds every parameter setup wrote; the crash-loop guard; the newest report; the
+last selftest's result; then each problem, one line each, with its fix.
+
+\"armed\" means a crash now would be kept: what setup asked for is in effect. A sysctl that
+differs, or a selftest never run, is a warning, not a reason to say unarmed.",
+    after_help = "\
+Examples:
+  lastgasp status                  the one screen
+  lastgasp status --json | jq .armed
+  lastgasp status || echo 'not armed'
+
+Exit status: 0 armed, 3 not armed (the problems say why), 1 when the state cannot be read."
+)]
+pub struct StatusArgs {
+    /// Print the whole status as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Check that the armed pstore backend keeps a record across a reboot, without a crash
+#[derive(Debug, Args)]
+#[command(
+    long_about = "\
+Check that a record written through the armed pstore backend survives a reboot, without
+crashing the machine. It writes a canary and records the selftest as pending in
+/var/lib/lastgasp/selftest.json (its id, the backend, this boot's id, the time); then reboot. At
+the next boot `lastgasp save` (lastgasp-save.service) recognises the canary, makes no crash
+report of it, removes it from pstore and marks the selftest passed (\"survives a reboot\"); when
+the boot changed and no canary came back, it marks the selftest failed with the likely reason.
+Run `lastgasp selftest` again after the reboot to see the result (`lastgasp status` shows it too).
+
+The canary, per backend: efi: a UEFI variable in efi-pstore's own format (dump-type0-...,
+vendor GUID cfc8fc79-be2e-4ddc-97f0-9f98bfe298a0), read back by efi-pstore at boot; a full
+variable store is reported as such. ramoops: a pmsg record when the kernel has /dev/pmsg0;
+otherwise the canary line goes into the kernel log and ramoops is reloaded with
+max_reason=4 (KMSG_DUMP_SHUTDOWN), so the kernel itself writes its log through ramoops at the
+reboot. blk: pstore_blk reloaded the same way. erst: the firmware's store takes records only
+from a crash, so only --crash tests it.
+
+--crash does the real thing: it records the selftest, logs the canary, syncs and crashes the
+kernel with SysRq 'c', after asking for confirmation on the terminal (--yes skips it).",
+    after_help = "\
+Examples:
+  lastgasp selftest                write the canary (then reboot); after the reboot: the result
+  lastgasp selftest --json
+  lastgasp selftest --again        start a new selftest even though a result is there
+  lastgasp selftest --crash        crash the machine for real, after asking
+  lastgasp selftest --crash --yes  no question (for scripts)
+
+Exit status: 0 when a selftest was started or passed, 1 when it failed or on error."
+)]
+pub struct SelftestArgs {
+    /// Start a new selftest even when the last one's result has not been looked at
+    #[arg(long)]
+    pub again: bool,
+    /// Crash the kernel for real (SysRq 'c') instead of writing a canary
+    #[arg(long)]
+    pub crash: bool,
+    /// With --crash: do not ask for confirmation
+    #[arg(long, requires = "crash")]
+    pub yes: bool,
+    /// Print the selftest as JSON
     #[arg(long)]
     pub json: bool,
 }

@@ -27,6 +27,11 @@ fn main() -> ExitCode {
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) if output::is_broken_pipe(&error) => ExitCode::SUCCESS,
+        Err(error) if error.is::<commands::Exit>() => ExitCode::from(
+            error
+                .downcast_ref::<commands::Exit>()
+                .map_or(1, |exit| exit.0),
+        ),
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE

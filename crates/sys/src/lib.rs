@@ -28,12 +28,12 @@ pub use identity::running_as_root;
 pub mod errno {
     pub use libc::{
         EADDRNOTAVAIL, EBADMSG, EBUSY, EEXIST, EINVAL, EIO, EKEYREJECTED, ENOENT, ENOEXEC, ENOMEM,
-        ENOPKG, ENOSYS, EPERM,
+        ENOPKG, ENOSPC, ENOSYS, EPERM,
     };
 }
 pub use kexec::{KexecFlags, kexec_file_load, kexec_file_unload};
 pub use kexec_state::KexecState;
 pub use memfd::memfd;
-pub use module::{ModuleInitFlags, finit_module};
+pub use module::{ModuleInitFlags, delete_module, finit_module};
 pub use mount::{MountFlags, UnmountFlags, mount, sync, syncfs, umount, write_back_and_drop};
 pub use power::{reboot, sysrq_reboot};

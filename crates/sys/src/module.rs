@@ -1,6 +1,6 @@
 //! `finit_module(2)`: loads a kernel module from an open file, as `ramoops` with the parameters
 //! lastgasp computed, without depending on modprobe being present (the capture initramfs has
-//! none).
+//! none); and `delete_module(2)`, to reload one with other parameters.
 
 use std::ffi::CString;
 use std::ops::BitOr;
@@ -52,6 +52,17 @@ pub fn finit_module(file: impl AsFd, params: &str, flags: ModuleInitFlags) -> Re
         .map_err(|errno| Error::syscall("finit_module", errno))
 }
 
+/// `delete_module(2)` with O_NONBLOCK: unloads module `name` (as `rmmod` does), failing with
+/// EBUSY while something uses it and ENOENT when it is not loaded.
+pub fn delete_module(name: &str) -> Result<(), Error> {
+    let name = CString::new(name).map_err(|_| Error::NulByte {
+        call: "delete_module",
+        argument: "module name",
+    })?;
+    rustix::system::delete_module(&name, libc::O_NONBLOCK)
+        .map_err(|errno| Error::syscall("delete_module", errno))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,6 +92,17 @@ mod tests {
             "{error}"
         );
         assert!(error.to_string().starts_with("finit_module: "), "{error}");
+    }
+
+    #[test]
+    fn unloading_a_module_that_is_not_loaded_fails_with_the_errno() {
+        let error = delete_module("lastgasp_no_such_module").unwrap_err();
+        let errno = error.errno().unwrap();
+        assert!(
+            [libc::ENOENT, libc::EPERM, libc::ENOSYS].contains(&errno),
+            "{error}"
+        );
+        assert!(error.to_string().starts_with("delete_module: "), "{error}");
     }
 
     #[test]

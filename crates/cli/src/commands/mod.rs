@@ -2,6 +2,7 @@
 //! command-line overrides) and the report store.
 
 mod analyze;
+pub(crate) mod backend;
 mod capture;
 mod config;
 mod dmesg;
@@ -11,7 +12,9 @@ mod list;
 mod load;
 mod save;
 mod save_kdump;
+pub(crate) mod selftest;
 mod show;
+mod status;
 
 use anyhow::Result;
 
@@ -24,7 +27,7 @@ pub fn run(cli: Cli) -> Result<()> {
         // analyze needs no configuration, so a broken config file cannot stop it.
         Command::Analyze(args) => analyze::run(args),
         Command::Load(args) => load::run(&settings(global)?, &global.root, args, global.quiet),
-        Command::Save(args) => save::run(&settings(global)?, args, global.quiet),
+        Command::Save(args) => save::run(&settings(global)?, &global.root, args, global.quiet),
         Command::List(args) => list::run(&settings(global)?, args),
         Command::Show(args) => show::run(&settings(global)?, args),
         Command::Export(args) => export::run(&settings(global)?, args, global.quiet),
@@ -35,6 +38,10 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Initramfs(args) => {
             initramfs::run(&settings(global)?, &global.root, args, global.quiet)
+        }
+        Command::Status(args) => status::run(&settings(global)?, &global.root, args),
+        Command::Selftest(args) => {
+            selftest::run(&settings(global)?, &global.root, args, global.quiet)
         }
     }
 }
@@ -61,6 +68,19 @@ fn settings(global: &GlobalArgs) -> Result<Config> {
 fn store(config: &Config) -> report::Store {
     report::Store::open(&config.reports_dir)
 }
+
+/// A command's answer that is not an error but is still a nonzero exit status (`status`: not
+/// armed); `main` exits with it without printing anything more.
+#[derive(Debug)]
+pub struct Exit(pub u8);
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit status {}", self.0)
+    }
+}
+
+impl std::error::Error for Exit {}
 
 /// An OS error without its "(os error N)" tail.
 pub(crate) fn os_cause(error: &std::io::Error) -> String {

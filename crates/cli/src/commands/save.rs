@@ -14,6 +14,8 @@ use crate::cli::SaveArgs;
 use crate::config::Config;
 use crate::output;
 
+use super::selftest::settle::settle;
+
 /// How long to wait for another `lastgasp save` to finish before giving up.
 const LOCK_WAIT: Duration = Duration::from_secs(30);
 const LOCK_FILE: &str = ".lock";
@@ -41,13 +43,15 @@ pub(super) struct Saved {
     pub records_removed: Vec<PathBuf>,
 }
 
-pub fn run(config: &Config, args: &SaveArgs, quiet: bool) -> Result<()> {
+pub fn run(config: &Config, root: &Path, args: &SaveArgs, quiet: bool) -> Result<()> {
     let mut output = SaveOutput {
         reports: Vec::new(),
         pruned: Vec::new(),
     };
     // A first look without the lock, so that a boot with nothing to collect creates nothing.
-    if read_records(config, false)?.is_empty() && !super::save_kdump::any_captures(config) {
+    // A selftest's canaries are settled here and never become reports.
+    let first = settle(root, read_records(config, false)?);
+    if first.is_empty() && !super::save_kdump::any_captures(config) {
         tracing::info!(dir = %config.pstore_dir.display(), "nothing to collect");
         return print_json(args.json, &output);
     }
@@ -56,7 +60,7 @@ pub fn run(config: &Config, args: &SaveArgs, quiet: bool) -> Result<()> {
     let _lock = lock(store.dir())?;
     // Read again under the lock: a concurrent save may have removed records meanwhile, and a
     // half-seen set of records would make a second, partial report.
-    let records = read_records(config, true)?;
+    let records = settle(root, read_records(config, true)?);
     tracing::info!(count = records.len(), "pstore records found");
 
     let mut unlink_failures = Vec::new();
