@@ -1,5 +1,6 @@
 //! `cargo xtask ci`: the whole test suite, as CI runs it: formatting, lints, every crate's tests
-//! (unit, property, golden, fuzz-corpus replay), then the real-kernel lab scenarios.
+//! (unit, property, golden, fuzz-corpus replay), the packages (`cargo xtask dist`), then the
+//! real-kernel lab scenarios.
 
 use anyhow::Result;
 use std::process::Command;
@@ -33,6 +34,9 @@ pub fn run() -> Result<()> {
         ]),
     )?;
     step("cargo test", cargo().args(["test", "--workspace"]))?;
+    // The packages, before the lab: its disk-image scenarios install the .deb.
+    eprintln!("ci: packages (cargo xtask dist)");
+    crate::dist::ci()?;
     eprintln!("ci: lab (real kernels under QEMU)");
     crate::lab::ci()?;
     eprintln!("ci: compatibility with crash, drgn, makedumpfile and vmcore-dmesg");

@@ -4,6 +4,7 @@
 mod bench;
 mod ci;
 mod compat;
+mod dist;
 mod lab;
 mod man;
 mod shell;
@@ -33,6 +34,10 @@ enum Command {
     /// Check lastgasp's kdump output with crash, drgn, makedumpfile and vmcore-dmesg on the
     /// lab's vmcores.
     Compat(compat::CompatArgs),
+    /// Build the packages: the static binary, the install tree, the Debian package
+    /// (target/dist/lastgasp_<version>_amd64.deb, checked with lintian and a real install and
+    /// removal) and the Arch package tree with its PKGBUILD (target/dist/arch).
+    Dist(dist::DistArgs),
 }
 
 #[derive(clap::Args)]
@@ -50,5 +55,6 @@ fn main() -> Result<()> {
         Command::Bench(args) => bench::run(&args),
         Command::Man => man::run(),
         Command::Compat(args) => compat::run(&args),
+        Command::Dist(args) => dist::run(&args),
     }
 }

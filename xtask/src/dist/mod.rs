@@ -1,0 +1,132 @@
+//! `cargo xtask dist`: the packages. Builds the static `lastgasp` (the `dist` profile, as the
+//! lab runs it), stages the install tree with the one install step, makes
+//! target/dist/lastgasp_<version>_amd64.deb and the Arch package tree under target/dist/arch
+//! (with its PKGBUILD), and checks the .deb: dpkg-deb's view of it, lintian, and a real install
+//! and removal into a throwaway root.
+
+mod arch;
+mod check;
+mod completions;
+mod deb;
+mod install;
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+pub use install::Flavor;
+
+#[derive(clap::Args)]
+pub struct DistArgs {
+    /// Only run the install step into DESTDIR (what the PKGBUILD's package() does).
+    #[arg(long, value_name = "DESTDIR", conflicts_with = "binary_only")]
+    install: Option<PathBuf>,
+    /// The layout for --install.
+    #[arg(long, value_enum, default_value = "arch", requires = "install")]
+    flavor: Flavor,
+    /// Only build the static binary and print its path (what the PKGBUILD's build() does).
+    #[arg(long)]
+    binary_only: bool,
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .expect("the workspace exists")
+}
+
+pub fn run(args: &DistArgs) -> Result<()> {
+    let workspace = workspace();
+    let binary = static_binary(&workspace)?;
+    if args.binary_only {
+        println!("{}", binary.display());
+        return Ok(());
+    }
+    if let Some(dest) = &args.install {
+        return install::install(&workspace, &binary, dest, args.flavor);
+    }
+    let deb = packages(&workspace, &binary)?;
+    println!("{}", deb.display());
+    Ok(())
+}
+
+/// What `cargo xtask ci` runs: the packages, checked, so the lab's disk images find the .deb.
+pub fn ci() -> Result<()> {
+    let workspace = workspace();
+    let binary = static_binary(&workspace)?;
+    let deb = packages(&workspace, &binary)?;
+    eprintln!("dist: {}", deb.display());
+    Ok(())
+}
+
+/// The Debian package built from `binary` (the lab's static build), for the lab's disk images,
+/// which check it by installing it on real systems.
+pub fn deb_package(workspace: &Path, binary: &Path) -> Result<PathBuf> {
+    deb::build(workspace, binary)
+}
+
+fn packages(workspace: &Path, binary: &Path) -> Result<PathBuf> {
+    let deb = deb::build(workspace, binary)?;
+    check::deb(workspace, &deb)?;
+    let tree = arch::build(workspace, binary)?;
+    eprintln!("dist: Arch package tree in {}", tree.display());
+    Ok(deb)
+}
+
+/// The static build the lab also boots, checked to need no loader (a stray RUSTFLAGS in the
+/// environment would silently override the static flag).
+fn static_binary(workspace: &Path) -> Result<PathBuf> {
+    let binary = crate::lab::assets::lastgasp_binary(workspace)?;
+    let bytes = fs::read(&binary).with_context(|| format!("reading {}", binary.display()))?;
+    match ::initramfs::elf::linking(&bytes) {
+        Ok(::initramfs::elf::Linking::Static) => Ok(binary),
+        Ok(::initramfs::elf::Linking::Dynamic { interpreter }) => bail!(
+            "{} is dynamically linked (it needs {interpreter}): is RUSTFLAGS set? It overrides \
+             the static build's target flags",
+            binary.display()
+        ),
+        Err(e) => bail!("{}: {e}", binary.display()),
+    }
+}
+
+/// Empties `dir` (ours, under target/dist) and creates it.
+fn fresh_dir(dir: &Path) -> Result<()> {
+    if dir.exists() {
+        fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))?;
+    }
+    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))
+}
+
+/// One file or link of a tree.
+struct Entry {
+    /// Relative to the tree's root.
+    path: PathBuf,
+    size: u64,
+    link: bool,
+}
+
+/// Every file and link under `root`, sorted by path.
+fn files(root: &Path) -> Result<Vec<Entry>> {
+    let mut out = Vec::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+            let path = entry?.path();
+            let meta = fs::symlink_metadata(&path)?;
+            if meta.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            out.push(Entry {
+                path: path.strip_prefix(root)?.to_path_buf(),
+                size: meta.size(),
+                link: meta.file_type().is_symlink(),
+            });
+        }
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(out)
+}
