@@ -4,8 +4,10 @@ use crate::block::{Block, read_block};
 use crate::class::Class;
 use crate::compat::{abrt_duphash, chromeos_signature};
 use crate::cpuline::{banner_release, parse_cpu_line};
-use crate::frame::{base_name, parse_symbol};
+use crate::frame::{TraceLine, base_name, parse_symbol, parse_trace_line};
+use crate::guilty;
 use crate::line::{Line, split_lines};
+use crate::lockdep;
 use crate::model::{Analysis, Frame, Hashes};
 use crate::modules::{parse_kernel_offset, parse_modules};
 use crate::scan::{Choice, choose};
@@ -45,15 +47,36 @@ fn from_choice(lines: &[Line<'_>], choice: Choice, chromeos: String) -> Analysis
     let class = refine_class(choice.class, block.fault.as_ref());
 
     let panic_message = choice.panic.as_ref().and_then(|p| p.message.clone());
-    let named = named_function(class, event.function.as_deref(), panic_message.as_deref());
+    let mut named: Vec<Frame> =
+        named_function(class, event.function.as_deref(), panic_message.as_deref())
+            .into_iter()
+            .collect();
+    if class == Class::Lockdep {
+        named.extend(lockdep::at_frames(lines, event.lines.clone()));
+    }
+    let headline_text = lines.get(event.lines.start).map_or("", |l| l.trimmed());
+    let rules = guilty::rules_for(class, headline_text, event.location.as_deref());
     let sig = signature::compute(&Input {
         class,
         fault: block.fault.as_ref(),
         frames: &block.frames,
-        named: named.as_ref(),
+        named: &named,
+        rules,
         location: event.location.as_deref(),
         panic_message: panic_message.as_deref(),
     });
+    // A lockdep report prints the dependency chain's stacks before its own trace; ABRT's koops
+    // parser reads frames wherever they are in the report, so its hash starts with the chain's.
+    let abrt_frames = if class == Class::Lockdep {
+        frames_anywhere(lines, event.lines.clone())
+    } else {
+        block.frames.clone()
+    };
+    let faulting_function = block
+        .fault
+        .as_ref()
+        .or_else(|| block.frames.iter().find(|f| f.reliable))
+        .map(|f| base_name(&f.function).to_owned());
     let crash_time = lines.get(event.lines.start).and_then(|l| l.ts).or_else(|| {
         let p = choice.panic.as_ref()?;
         lines.get(p.lines.start)?.ts
@@ -78,6 +101,7 @@ fn from_choice(lines: &[Line<'_>], choice: Choice, chromeos: String) -> Analysis
         signature: sig.text,
         title,
         function: sig.function,
+        faulting_function,
         headline,
         panic_message,
         kernel_release: cpu.release,
@@ -93,7 +117,7 @@ fn from_choice(lines: &[Line<'_>], choice: Choice, chromeos: String) -> Analysis
         fault_address: event.address.clone(),
         hashes: Hashes {
             chromeos: Some(chromeos),
-            abrt: abrt_duphash(&block.frames),
+            abrt: abrt_duphash(&abrt_frames),
         },
         frames: block.frames,
         signature_frames: sig.names,
@@ -103,6 +127,19 @@ fn from_choice(lines: &[Line<'_>], choice: Choice, chromeos: String) -> Analysis
         bug_location: event.location.clone(),
         oops_count: choice.oops_count,
     }
+}
+
+/// Every frame line of `range`, under whatever header.
+fn frames_anywhere(lines: &[Line<'_>], range: std::ops::Range<usize>) -> Vec<Frame> {
+    lines
+        .get(range)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|l| match parse_trace_line(l.text) {
+            Some(TraceLine::Frame(f)) => Some(f),
+            _ => None,
+        })
+        .collect()
 }
 
 /// A fault inside CONFIG_DEBUG_LIST's checkers is list corruption: the checker crashed on a
@@ -206,7 +243,8 @@ fn no_crash(lines: &[Line<'_>], chromeos: String) -> Analysis {
         class: Class::Unknown,
         fault: None,
         frames: &[],
-        named: None,
+        named: &[],
+        rules: guilty::Rules::PLAIN,
         location: None,
         panic_message: None,
     });
@@ -217,6 +255,7 @@ fn no_crash(lines: &[Line<'_>], chromeos: String) -> Analysis {
         signature: sig.text,
         title: "No crash found in the log".to_owned(),
         function: None,
+        faulting_function: None,
         headline: None,
         panic_message: None,
         kernel_release: cpu.release,

@@ -147,7 +147,7 @@ pub(crate) fn parse_lr(t: &str) -> Option<Frame> {
     parse_symbol(rest)
 }
 
-fn skip_addresses(mut s: &str) -> &str {
+pub(crate) fn skip_addresses(mut s: &str) -> &str {
     loop {
         let trimmed = s.trim_start();
         let Some(inner) = trimmed.strip_prefix("[<") else {

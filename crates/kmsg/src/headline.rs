@@ -168,43 +168,42 @@ fn die_line(t: &str) -> Option<Headline> {
 fn bug_or_warning(t: &str) -> Option<Headline> {
     for prefix in ["kernel BUG at ", "Kernel BUG at "] {
         if let Some(rest) = t.strip_prefix(prefix) {
-            let mut h = Headline::new(Class::Bug, Role::Die);
+            // CONFIG_DEBUG_LIST's and hardened usercopy's BUG()s say what they found.
+            let class = if rest.starts_with("lib/list_debug.c") {
+                Class::ListCorruption
+            } else if rest.starts_with("mm/usercopy.c") {
+                Class::Usercopy
+            } else {
+                Class::Bug
+            };
+            let mut h = Headline::new(class, Role::Die);
             let loc = rest.split(['!', ' ']).next().unwrap_or_default();
             h.location = (!loc.is_empty()).then(|| loc.to_owned());
             return Some(h);
         }
     }
+    if lockdep_headline(t) {
+        return Some(Headline::new(Class::Lockdep, Role::Warn));
+    }
     if let Some(rest) = t.strip_prefix("WARNING: ") {
-        let mut h = Headline::new(Class::Warning, Role::Warn);
-        let at = if rest.starts_with("CPU: ") {
-            rest.find(" at ").map(|i| &rest[i + 4..])
-        } else {
-            rest.strip_prefix("at ")
-        };
-        match at {
-            Some(at) => {
-                let first = at.split_whitespace().next().unwrap_or_default();
-                if is_location(first) {
-                    h.location = Some(first.to_owned());
-                    let after = at.trim_start()[first.len()..].trim();
-                    h.function = (!after.is_empty()).then(|| after.to_owned());
-                } else {
-                    h.function = Some(at.trim().to_owned());
-                }
-            }
-            // lockdep prints `WARNING: possible circular locking dependency detected`.
-            None if rest.contains("lock") => h.class = Class::Lockdep,
-            None => {}
+        return warning(rest);
+    }
+    // Sanitizers name the function in their headline: `... in func+0x1/0x2`, KCSAN
+    // `data-race in a / b`.
+    for (prefix, class) in [
+        ("BUG: KASAN: ", Class::Kasan),
+        ("BUG: KASan: ", Class::Kasan),
+        ("BUG: KFENCE: ", Class::Kfence),
+        ("BUG: KCSAN: ", Class::Bug),
+        ("BUG: KMSAN: ", Class::Bug),
+    ] {
+        if let Some(rest) = t.strip_prefix(prefix) {
+            let mut h = Headline::new(class, Role::Warn);
+            h.function = rest
+                .split_once(" in ")
+                .map(|(_, f)| f.split(" / ").next().unwrap_or(f).trim().to_owned());
+            return Some(h);
         }
-        return Some(h);
-    }
-    if let Some(rest) = t.strip_prefix("BUG: KASAN: ") {
-        let mut h = Headline::new(Class::Kasan, Role::Warn);
-        h.function = rest.split_once(" in ").map(|(_, f)| f.trim().to_owned());
-        return Some(h);
-    }
-    if t.starts_with("BUG: KFENCE: ") {
-        return Some(Headline::new(Class::Kfence, Role::Warn));
     }
     if let Some(rest) = t.strip_prefix("UBSAN: ") {
         let mut h = Headline::new(Class::Ubsan, Role::Warn);
@@ -223,6 +222,74 @@ fn bug_or_warning(t: &str) -> Option<Headline> {
         return Some(Headline::new(Class::Bug, Role::Warn));
     }
     None
+}
+
+/// The text after `WARNING: `: `CPU: 0 PID: 1 at f.c:12 func+0x1/0x2`, the old `at f.c:12
+/// func()`, the layout of new kernels `[cond] f.c:12 at func+0x1/0x2, CPU#0: comm/1`, and a
+/// few other kernel reports (`kernel stack regs at ... has bad 'bp' value`). Any other printk
+/// that starts with `WARNING:` (sshd, mount options, Spectre notices) is no crash.
+fn warning(rest: &str) -> Option<Headline> {
+    let mut h = Headline::new(Class::Warning, Role::Warn);
+    let at = if rest.starts_with("CPU: ") {
+        rest.find(" at ").map(|i| &rest[i + 4..])
+    } else if let Some(at) = rest.strip_prefix("at ") {
+        Some(at)
+    } else {
+        // `[!ptr] drivers/x.c:12 at func+0x1/0x2, CPU#0: comm/1`; the condition is optional.
+        let body = match rest.strip_prefix('[') {
+            Some(r) => r.split_once("] ").map_or(r, |(_, after)| after),
+            None => rest,
+        };
+        let (loc, func) = body.split_once(" at ")?;
+        if !is_location(loc) {
+            return rest.starts_with("kernel stack ").then_some(h);
+        }
+        h.location = Some(loc.to_owned());
+        let func = func.split(", CPU#").next().unwrap_or(func).trim();
+        h.function = (!func.is_empty()).then(|| func.to_owned());
+        return Some(h);
+    };
+    let at = at?;
+    let first = at.split_whitespace().next().unwrap_or_default();
+    if is_location(first) {
+        h.location = Some(first.to_owned());
+        let after = at.trim_start()[first.len()..].trim();
+        h.function = (!after.is_empty()).then(|| after.to_owned());
+    } else {
+        h.function = Some(at.trim().to_owned());
+    }
+    Some(h)
+}
+
+/// lockdep's reports (and RCU-lockdep's), in today's `WARNING: ...` and the old bracketed
+/// `[ INFO: ... ]` / `[ BUG: ... ]` spellings.
+fn lockdep_headline(t: &str) -> bool {
+    const REPORTS: [&str; 16] = [
+        "possible circular locking dependency detected",
+        "possible recursive locking detected",
+        "inconsistent lock state",
+        "possible irq lock inversion dependency detected",
+        "SOFTIRQ-safe -> SOFTIRQ-unsafe lock order detected",
+        "HARDIRQ-safe -> HARDIRQ-unsafe lock order detected",
+        "SOFTIRQ-READ-safe -> SOFTIRQ-READ-unsafe lock order detected",
+        "HARDIRQ-READ-safe -> HARDIRQ-READ-unsafe lock order detected",
+        "bad unlock balance detected",
+        "held lock freed",
+        "lock held when returning to user space",
+        "suspicious RCU usage",
+        "trying to register non-static key",
+        "nested lock was not taken",
+        "lock held at task exit time",
+        "possible deadlock",
+    ];
+    let t = t.strip_prefix("[ ").unwrap_or(t);
+    let Some(rest) = ["WARNING: ", "INFO: ", "BUG: "]
+        .iter()
+        .find_map(|p| t.strip_prefix(p))
+    else {
+        return false;
+    };
+    REPORTS.iter().any(|r| rest.starts_with(r)) || rest.contains(" still has locks held!")
 }
 
 fn watchdog_or_other(t: &str) -> Option<Headline> {
@@ -261,11 +328,6 @@ fn watchdog_or_other(t: &str) -> Option<Headline> {
         || t.starts_with("Machine check: ")
     {
         return Some(Headline::new(Class::MachineCheck, Role::Intro));
-    }
-    if t.starts_with("INFO: possible recursive locking detected")
-        || t.starts_with("INFO: possible circular locking dependency detected")
-    {
-        return Some(Headline::new(Class::Lockdep, Role::Warn));
     }
     None
 }

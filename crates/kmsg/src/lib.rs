@@ -34,8 +34,10 @@ mod cpuline;
 mod frame;
 #[doc(hidden)]
 pub mod fuzzing;
+mod guilty;
 mod headline;
 mod line;
+mod lockdep;
 mod model;
 mod modules;
 mod render;

@@ -15,10 +15,15 @@ pub struct Analysis {
     pub signature: String,
     /// One human line describing the crash.
     pub title: String,
-    /// The function the signature names: the faulting function, else the first meaningful
-    /// frame, else a slug of the panic message.
+    /// The function the signature names: the guilty frame (docs/signature.md §3), else a slug
+    /// of the panic message.
     #[serde(default)]
     pub function: Option<String>,
+    /// The function the crash happened in, before the guilty frame was looked for: the
+    /// faulting instruction's (RIP, pc), else the first reliable frame of the trace. It is a
+    /// helper or reporting function where `function` names the caller to blame.
+    #[serde(default)]
+    pub faulting_function: Option<String>,
     /// The line that opened the crash block, as logged (prefixes removed).
     #[serde(default)]
     pub headline: Option<String>,

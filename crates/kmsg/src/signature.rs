@@ -7,6 +7,7 @@ use sha2::{Digest, Sha256};
 
 use crate::class::Class;
 use crate::frame::base_name;
+use crate::guilty::{self, Candidate, Rules};
 use crate::model::Frame;
 
 /// How many names are hashed.
@@ -20,8 +21,11 @@ pub(crate) struct Input<'a> {
     /// The faulting instruction (RIP/pc).
     pub fault: Option<&'a Frame>,
     pub frames: &'a [Frame],
-    /// A function the report names outright (stack-protector's victim, WARNING's `%pS`).
-    pub named: Option<&'a Frame>,
+    /// Functions the report names outright, in order (stack-protector's victim, WARNING's and
+    /// the sanitizers' `%pS`, lockdep's `at:` lines).
+    pub named: &'a [Frame],
+    /// How the guilty frame is found among the candidates.
+    pub rules: Rules,
     /// `file:line` of BUG/WARNING/UBSAN.
     pub location: Option<&'a str>,
     pub panic_message: Option<&'a str>,
@@ -75,12 +79,13 @@ pub(crate) fn compute(input: &Input<'_>) -> Signature {
     }
 }
 
-/// The `module:function` names hashed: the faulting function, then the reliable frames,
-/// without the crash-reporting machinery, compiler suffixes and repeats; the first six.
+/// The `module:function` names hashed: from the guilty frame on, the named functions, the
+/// faulting function, then the reliable frames, without the crash-reporting machinery,
+/// compiler suffixes and repeats; the first six.
 fn significant_names(input: &Input<'_>) -> Vec<String> {
     let class = input.class;
     let mut candidates: Vec<(&str, Option<&str>)> = Vec::new();
-    if let Some(named) = input.named {
+    for named in input.named {
         candidates.push((&named.function, named.module.as_deref()));
     }
     if let Some(f) = input.fault {
@@ -109,8 +114,18 @@ fn significant_names(input: &Input<'_>) -> Vec<String> {
             candidates.push((&f.function, f.module.as_deref()));
         }
     }
+    // Helpers and reporting code before the guilty frame are left out; from it on, only the
+    // machinery lists apply, so a crash whose first frame was already guilty keeps its names.
+    let bases: Vec<Candidate<'_>> = candidates
+        .iter()
+        .map(|(f, m)| Candidate {
+            name: base_name(f),
+            in_module: m.is_some(),
+        })
+        .collect();
+    let start = guilty::choose(&bases, input.rules, |n| is_machinery(class, n)).unwrap_or(0);
     let mut names: Vec<String> = Vec::new();
-    for (function, module) in candidates {
+    for &(function, module) in &candidates[start..] {
         let base = base_name(function);
         if base.is_empty() || is_machinery(class, base) {
             continue;
@@ -482,7 +497,8 @@ mod tests {
             class,
             fault,
             frames,
-            named: None,
+            named: &[],
+            rules: Rules::PLAIN,
             location: None,
             panic_message: None,
         }
