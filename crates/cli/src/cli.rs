@@ -84,46 +84,97 @@ pub enum Command {
     Capture(CaptureArgs),
     Dmesg(DmesgArgs),
     Initramfs(InitramfsArgs),
+    Estimate(EstimateArgs),
     Status(StatusArgs),
     Selftest(SelftestArgs),
 }
 
-/// Load the kdump capture kernel, or unload it
+/// Arm what setup chose: the pstore backend and/or the kdump capture kernel
 #[derive(Debug, Args)]
 #[command(
     long_about = "\
-Load the kdump capture kernel into the memory reserved by crashkernel=, with kexec_file_load, so
+Arm what `lastgasp setup` chose (/var/lib/lastgasp/setup.json), for this boot: the pstore
+backend's module loaded with setup's parameters (ramoops with its reserved region, efi_pstore,
+pstore_blk on its partition; ERST is built in and only checked), then
+/sys/module/pstore/parameters/backend read back to say which backend pstore holds, or exactly
+why none (another backend such as erst registered first, no UEFI, the module is missing, the
+region is not reserved in this boot); and the kdump capture kernel when the mode wants it. Mode
+pstore falls back to kdump when pstore cannot be armed and crashkernel= reserved memory.
+--pstore or --kdump restrict it to one half. Without setup.json, `load --kdump` loads the
+capture kernel as below, and a plain `load` says to run `lastgasp setup`.
+
+The capture kernel is loaded with kexec_file_load into the memory reserved by crashkernel=, so
 that a panic boots it and `lastgasp capture` saves the crashed kernel's log. The kernel is
 [kdump] kernel, else the running one (/usr/lib/modules/<release>/vmlinuz, else
 /boot/vmlinuz-<release>); the initramfs is [kdump] initrd, else the one `lastgasp initramfs`
 makes (/var/lib/lastgasp/initramfs-<release>.img). The command line is the running kernel's
 without the parameters a capture kernel must not get (crashkernel=, huge pages, quiet, ...), plus
 nr_cpus=1 reset_devices panic=10 (and irqpoll on x86) and [kdump] cmdline_append; docs/kdump.md
-lists them and why.
+lists them and why. Before loading it checks the reservation, kernel.kexec_load_disabled and the
+image format, and every failure is one line with the fix. --unload takes it out again.
 
-Before loading it checks the reservation, kernel.kexec_load_disabled and the image format, and
-every failure, before or after the call, is one line with the fix. After loading it reads
-/sys/kernel/kexec_crash_loaded back. Prints one line on success. --unload takes the capture
-kernel out again.",
+At boot (--boot, what lastgasp-load.service and lastgasp-kdump.service run) it also keeps the
+crash-loop guard's record, /var/lib/lastgasp/boots.json: this boot as started, and at shutdown
+(--shutdown, the ExecStop of lastgasp-load.service) as ended cleanly. When the last
+[load] crash_loop_boots boots (3) all ended without a clean shutdown, it arms pstore only, no
+capture kernel, and says so here and in the journal. lastgasp-load.service arms the pstore half
+early; lastgasp-kdump.service runs `load --boot --kdump` later for the capture kernel.",
     after_help = "\
 Examples:
-  lastgasp load --kdump                  what the boot-time service runs
+  lastgasp load                          arm what setup chose, now
+  lastgasp load --dry-run                what would be armed, with the module parameters
+  lastgasp load --boot                   what lastgasp-load.service runs early in boot
+  lastgasp load --boot --kdump           what lastgasp-kdump.service runs later
+  lastgasp load --shutdown               record a clean shutdown (the unit's ExecStop)
+  lastgasp load --kdump                  load the capture kernel, with or without setup
   lastgasp load --kdump --dry-run        show kernel, initramfs and command line; load nothing
-  lastgasp load --kdump --json
   lastgasp load --unload                 unload the capture kernel"
 )]
-#[command(group(clap::ArgGroup::new("what").required(true).args(["kdump", "unload"])))]
 pub struct LoadArgs {
-    /// Load the capture kernel for kdump (kexec_file_load with KEXEC_FILE_ON_CRASH)
+    /// Arm only the pstore backend setup chose
+    #[arg(long, conflicts_with_all = ["kdump", "unload", "shutdown"])]
+    pub pstore: bool,
+    /// Load only the capture kernel for kdump (kexec_file_load with KEXEC_FILE_ON_CRASH)
     #[arg(long)]
     pub kdump: bool,
     /// Unload the capture kernel (KEXEC_FILE_UNLOAD | KEXEC_FILE_ON_CRASH)
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["kdump", "boot", "shutdown"])]
     pub unload: bool,
-    /// Print what would be loaded and check it, without loading
+    /// At boot: record this boot for the crash-loop guard, and arm as setup.json and the guard say
+    #[arg(long, conflicts_with = "shutdown")]
+    pub boot: bool,
+    /// At shutdown: record that this boot ended cleanly
+    #[arg(long, conflicts_with_all = ["kdump", "dry_run"])]
+    pub shutdown: bool,
+    /// Print what would be armed and check it, without arming or recording anything
     #[arg(long)]
     pub dry_run: bool,
     /// Print the result as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Say how much memory crashkernel= must reserve on this machine, and how that was worked out
+#[derive(Debug, Args)]
+#[command(
+    long_about = "\
+Say how much memory crashkernel= must reserve for a full kdump capture on this machine, and how
+the number was reached. It adds up what is in the reservation while the capture kernel runs: the
+capture kernel as its image says it spreads out in memory (a bzImage's init_size), the capture
+initramfs twice (packed, as kexec loads it, and unpacked into the rootfs), the peak memory of
+`lastgasp capture` measured in the lab (11.8 MiB) with page bitmaps that grow with this machine's
+memory, the capture kernel's runtime allocations, its struct pages, and one 8 MiB step of margin;
+then it rounds up to 8 MiB and never goes below the smallest reservation that captured in the lab
+for that kernel series (96M on 6.1, 80M on 6.12; docs/kdump.md). The kernel and initramfs are
+those `lastgasp load --kdump` would load; before `lastgasp initramfs` has run, the initramfs is
+assumed from this program's size. `lastgasp setup` writes the same value.",
+    after_help = "\
+Examples:
+  lastgasp estimate                 crashkernel=104M, then one line per part
+  lastgasp estimate --json | jq -r .crashkernel"
+)]
+pub struct EstimateArgs {
+    /// Print the estimate and its parts as JSON
     #[arg(long)]
     pub json: bool,
 }

@@ -16,6 +16,8 @@ use crate::size::ByteSize;
 pub const DEFAULT_MAX_REPORTS: usize = 50;
 pub const DEFAULT_MAX_BYTES: u64 = 100 << 20;
 pub const DEFAULT_MAX_RECORD_BYTES: u64 = 64 << 20;
+/// Boots in a row ended without a clean shutdown after which `load` arms pstore only.
+pub const DEFAULT_CRASH_LOOP_BOOTS: u32 = 3;
 
 /// The effective settings after merging every file, with paths already under `--root`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +30,9 @@ pub struct Config {
     pub keep: bool,
     pub max_record_bytes: u64,
     pub kdump: KdumpConfig,
+    /// `[load] crash_loop_boots`: after this many boots in a row ended without a clean
+    /// shutdown, `load` arms pstore only (0: never).
+    pub crash_loop_boots: u32,
     /// The files that were read, in the order they were applied.
     pub sources: Vec<PathBuf>,
     /// For each key a file set (`reports.max_reports`, ...), the last file that set it, or
@@ -45,6 +50,8 @@ struct FileConfig {
     pstore: PstoreSection,
     #[serde(default)]
     kdump: KdumpSection,
+    #[serde(default)]
+    load: LoadSection,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -64,6 +71,12 @@ struct PstoreSection {
     max_record_bytes: Option<ByteSize>,
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoadSection {
+    crash_loop_boots: Option<u32>,
+}
+
 /// The merge result before paths are resolved; tracks only what a file set.
 #[derive(Debug, Default)]
 struct Layered {
@@ -75,6 +88,7 @@ struct Layered {
     keep: Option<bool>,
     max_record_bytes: Option<u64>,
     kdump: KdumpLayers,
+    crash_loop_boots: Option<u32>,
     origins: BTreeMap<&'static str, String>,
 }
 
@@ -120,6 +134,7 @@ impl Layered {
             reports,
             pstore,
             kdump,
+            load,
         } = file;
         let absolute = |key: &str, value: Option<PathBuf>| -> Result<Option<PathBuf>> {
             match value {
@@ -145,6 +160,7 @@ impl Layered {
         note("pstore.systemd_archive", pstore.systemd_archive.is_some());
         note("pstore.keep", pstore.keep.is_some());
         note("pstore.max_record_bytes", pstore.max_record_bytes.is_some());
+        note("load.crash_loop_boots", load.crash_loop_boots.is_some());
         for key in kdump.present() {
             note(key, true);
         }
@@ -161,6 +177,7 @@ impl Layered {
             absolute("[pstore] systemd_archive", pstore.systemd_archive)?,
         );
         set(&mut self.keep, pstore.keep);
+        set(&mut self.crash_loop_boots, load.crash_loop_boots);
         set(
             &mut self.max_record_bytes,
             pstore.max_record_bytes.map(|b| b.0),
@@ -181,6 +198,7 @@ impl Layered {
             keep: self.keep.unwrap_or(false),
             max_record_bytes: self.max_record_bytes.unwrap_or(DEFAULT_MAX_RECORD_BYTES),
             kdump: self.kdump.resolve(root),
+            crash_loop_boots: self.crash_loop_boots.unwrap_or(DEFAULT_CRASH_LOOP_BOOTS),
             sources,
             origins: self.origins,
         }
@@ -219,6 +237,7 @@ mod tests {
         assert_eq!(c.kdump.dir, Path::new("/r/var/lib/lastgasp/kdump"));
         assert_eq!((c.kdump.dump, c.kdump.dump_level), (true, 31));
         assert_eq!(c.kdump.kernel, None);
+        assert_eq!(c.crash_loop_boots, DEFAULT_CRASH_LOOP_BOOTS);
     }
 
     #[test]
@@ -309,7 +328,7 @@ mod tests {
         assert_ne!(uncommented, shipped, "the defaults are commented out");
         let mut from_file = load_text(&[&uncommented]).unwrap();
         // kernel, initrd and target have no default to write down: the file shows examples.
-        assert_eq!(from_file.origins.len(), 12, "every key is in the file");
+        assert_eq!(from_file.origins.len(), 13, "every key is in the file");
         from_file.origins.clear();
         assert_eq!(from_file, load_text(&[]).unwrap());
         assert_eq!(load_text(&[shipped]).unwrap(), load_text(&[]).unwrap());

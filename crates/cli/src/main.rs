@@ -1,11 +1,13 @@
 //! `lastgasp`: collects the last words of a crashed Linux kernel into crash reports. This file
 //! only parses arguments, sets up logging and turns errors into one line and an exit status.
 
+mod boots;
 mod commands;
 mod config;
 mod config_files;
 mod config_kdump;
 mod kdump_capture;
+mod kmod;
 mod logging;
 mod output;
 mod paths;

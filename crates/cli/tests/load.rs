@@ -1,6 +1,7 @@
-//! `lastgasp load --kdump` / `--unload` against a fake root: what it would load (--dry-run),
-//! and the one-line explanations of every check made before the syscall. The syscall itself
-//! runs only in the QEMU lab: a load under --root is refused by design.
+//! `lastgasp load` against a fake root: what it would load (--dry-run), and the one-line
+//! explanations of every check made before the syscall; what setup.json makes it arm, its
+//! fallback from pstore to kdump and the crash-loop guard (`arm_*` tests). The syscalls run
+//! only in the QEMU lab: a load under --root is refused by design.
 
 mod common;
 
@@ -365,10 +366,17 @@ fn unload_dry_run_says_what_it_would_do() {
 }
 
 #[test]
-fn load_needs_kdump_or_unload_but_not_both() {
+fn plain_load_without_setup_says_to_run_setup() {
     let root = ready_root();
-    assert_eq!(run(&root, &[]).status.code(), Some(2));
+    root.file("proc/sys/kernel/random/boot_id", "b0\n");
+    let out = run(&root, &["--dry-run"]);
+    assert_one_line_error(&out, &["setup has not been run", "`lastgasp setup`"]);
     assert_eq!(run(&root, &["--kdump", "--unload"]).status.code(), Some(2));
+    assert_eq!(run(&root, &["--pstore", "--kdump"]).status.code(), Some(2));
+    assert_eq!(
+        run(&root, &["--shutdown", "--dry-run"]).status.code(),
+        Some(2)
+    );
 }
 
 #[test]
@@ -392,10 +400,210 @@ fn help_explains_and_shows_examples() {
         "kexec_file_load",
         "crashkernel=",
         "/var/lib/lastgasp/initramfs-<release>.img",
-        "Examples:\n  lastgasp load --kdump ",
+        "Examples:\n  lastgasp load ",
+        "lastgasp load --kdump ",
+        "setup.json",
+        "boots.json",
+        "--boot",
+        "--shutdown",
         "lastgasp load --unload",
         "--dry-run",
     ] {
         assert!(help.contains(needle), "{needle:?} not in\n{help}");
     }
+}
+
+/// setup.json as `lastgasp setup` writes it (the shared format), for `mode` and `backend`.
+fn setup_json(mode: &str, backend: &str) -> String {
+    format!(
+        r#"{{"version":1,"mode":"{mode}","backend":{backend},"bootloader":"grub",
+            "kernel_params":["memmap=1M$0x30000000","crashkernel=256M"],
+            "ramoops":{{"placement":"memmap","address":805306368,"size":1048576,
+                        "record_size":65536,"mem_name":null}},
+            "blk":null,"crashkernel":"256M","sysctl":{{"kernel.panic_on_oops":"1"}},
+            "files":[],"pending_commands":[]}}"#
+    )
+}
+
+/// A machine set up by `lastgasp setup`, booted with id `now`.
+fn armed_root(mode: &str, backend: &str) -> FakeRoot {
+    let root = ready_root();
+    root.file("var/lib/lastgasp/setup.json", &setup_json(mode, backend));
+    root.file("proc/sys/kernel/random/boot_id", "now\n");
+    root
+}
+
+/// boots.json with `unclean` boots that ended without a clean shutdown after a clean one.
+fn boots_json(unclean: usize) -> String {
+    let boot = |id: String, clean: bool| {
+        format!(
+            r#"{{"boot_id":"{id}","started":"2026-12-01T08:00:00Z","release":"{RELEASE}",
+                "clean_shutdown":{}}}"#,
+            if clean {
+                "\"2026-12-01T08:10:00Z\""
+            } else {
+                "null"
+            }
+        )
+    };
+    let mut boots = vec![boot("first".into(), true)];
+    boots.extend((0..unclean).map(|i| boot(format!("crashed{i}"), false)));
+    format!(r#"{{"version":1,"boots":[{}]}}"#, boots.join(","))
+}
+
+fn json_of(out: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}{}", stdout_of(out), stderr_of(out)))
+}
+
+#[test]
+fn arm_ramoops_with_setups_region() {
+    let root = armed_root("pstore", "\"ramoops\"");
+    let out = run(&root, &["--dry-run"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let stdout = stdout_of(&out);
+    assert!(
+        stdout.contains(
+            "pstore: would load ramoops with mem_address=0x30000000 mem_size=0x100000 \
+             record_size=0x10000 ecc=0"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("kdump: skipped: setup's mode is pstore"),
+        "{stdout}"
+    );
+    let json = json_of(&run(&root, &["--dry-run", "--json"]));
+    assert_eq!(json["mode"], "pstore");
+    assert_eq!(json["pstore"]["module"], "ramoops");
+    assert_eq!(json["pstore"]["action"], "dry-run");
+    assert_eq!(json["guard"]["active"], false);
+    // A dry run records nothing.
+    assert!(!root.path().join("var/lib/lastgasp/boots.json").exists());
+}
+
+#[test]
+fn arm_falls_back_to_kdump_when_pstore_cannot_be_armed() {
+    // efi chosen, but this machine did not boot through UEFI.
+    let root = armed_root("pstore", "\"efi\"");
+    let out = run(&root, &["--dry-run"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let stdout = stdout_of(&out);
+    assert!(stdout.contains("pstore: efi not armed: this machine did not boot through UEFI"));
+    assert!(stdout.contains("kdump: fallback to kdump: "), "{stdout}");
+    let json = json_of(&run(&root, &["--dry-run", "--json"]));
+    assert_eq!(json["kdump"]["action"], "dry-run");
+    assert_eq!(json["kdump"]["release"], RELEASE);
+
+    // At boot the early unit leaves the fallback to the kdump unit.
+    let out = run(&root, &["--boot", "--dry-run"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(
+        stdout_of(&out).contains(
+            "kdump: the fallback, since pstore could not be armed: left to \
+             lastgasp-kdump.service"
+        ),
+        "{}",
+        stdout_of(&out)
+    );
+
+    // No reservation: nothing can be armed, and it says why.
+    root.file("sys/kernel/kexec_crash_size", "0\n");
+    let out = run(&root, &["--dry-run"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr_of(&out).contains("no crash reservation for the kdump fallback"),
+        "{}",
+        stderr_of(&out)
+    );
+}
+
+#[test]
+fn arm_says_which_backend_holds_pstore() {
+    let root = armed_root("pstore", "\"ramoops\"");
+    root.file("sys/module/pstore/parameters/backend", "erst\n");
+    let json = json_of(&run(&root, &["--dry-run", "--json", "--pstore"]));
+    let why = json["pstore"]["why"].as_str().unwrap();
+    assert!(why.starts_with("pstore is held by erst"), "{why}");
+    assert!(json["kdump"].is_null(), "--pstore leaves kdump alone");
+    root.file("sys/module/pstore/parameters/backend", "ramoops\n");
+    let out = run(&root, &["--dry-run", "--pstore"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(stdout_of(&out).contains("pstore: ramoops armed already"));
+}
+
+#[test]
+fn arm_the_crash_loop_guard_holds_kdump_back() {
+    let root = armed_root("both", "\"ramoops\"");
+    root.file("var/lib/lastgasp/boots.json", &boots_json(3));
+    let out = run(&root, &["--dry-run"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let stdout = stdout_of(&out);
+    assert!(
+        stdout.starts_with("crash-loop guard: the last 3 boots ended without a clean shutdown"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("pstore: would load ramoops"), "{stdout}");
+    assert!(
+        stdout.contains("kdump: skipped: held back by the crash-loop guard"),
+        "{stdout}"
+    );
+    // Two unclean boots are not a loop yet; a configured limit of 2 makes them one.
+    root.file("var/lib/lastgasp/boots.json", &boots_json(2));
+    let json = json_of(&run(&root, &["--dry-run", "--json"]));
+    assert_eq!(json["guard"]["unclean-in-a-row"], 2);
+    assert_eq!(json["kdump"]["action"], "dry-run");
+    root.file(
+        "etc/lastgasp/lastgasp.toml",
+        "[load]\ncrash_loop_boots = 2\n",
+    );
+    let json = json_of(&run(&root, &["--dry-run", "--json"]));
+    assert_eq!(json["guard"]["active"], true);
+    assert_eq!(json["kdump"]["action"], "skipped");
+}
+
+#[test]
+fn arm_shutdown_records_a_clean_end() {
+    let root = armed_root("pstore", "\"ramoops\"");
+    let mut boots: serde_json::Value = serde_json::from_str(&boots_json(1)).unwrap();
+    boots["boots"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({
+            "boot_id": "now", "started": "2026-12-01T09:00:00Z", "release": RELEASE,
+            "clean_shutdown": null, "guarded": false, "armed": ["pstore ramoops"],
+            "pstore_failed": false
+        }));
+    root.file("var/lib/lastgasp/boots.json", &boots.to_string());
+    let out = run(&root, &["--shutdown"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(stdout_of(&out), "boot now recorded as ended cleanly\n");
+    let after: serde_json::Value = serde_json::from_str(
+        &fs::read_to_string(root.path().join("var/lib/lastgasp/boots.json")).unwrap(),
+    )
+    .unwrap();
+    let now = &after["boots"][2];
+    assert_eq!(now["boot_id"], "now");
+    assert!(now["clean_shutdown"].is_string(), "{after}");
+    assert!(after["boots"][1]["clean_shutdown"].is_null());
+    // The clean end resets the guard's count for the next boot.
+    root.file("proc/sys/kernel/random/boot_id", "next\n");
+    let json = json_of(&run(&root, &["--dry-run", "--json"]));
+    assert_eq!(json["guard"]["unclean-in-a-row"], 0);
+}
+
+#[test]
+fn arm_for_real_under_a_fake_root_is_refused() {
+    let root = armed_root("pstore", "\"ramoops\"");
+    let out = run(&root, &["--boot"]);
+    assert_one_line_error(&out, &["works only with --dry-run"]);
+    assert!(!root.path().join("var/lib/lastgasp/boots.json").exists());
+}
+
+#[test]
+fn arm_a_damaged_setup_json_names_the_file() {
+    let root = armed_root("pstore", "\"ramoops\"");
+    root.file("var/lib/lastgasp/setup.json", "{\"version\":1,");
+    let out = run(&root, &["--dry-run"]);
+    assert_one_line_error(&out, &["setup.json", "run `lastgasp setup` again"]);
 }

@@ -6,10 +6,11 @@ pub(crate) mod backend;
 mod capture;
 mod config;
 mod dmesg;
+pub(crate) mod estimate;
 mod export;
 pub(crate) mod initramfs;
 mod list;
-mod load;
+pub(crate) mod load;
 mod save;
 mod save_kdump;
 pub(crate) mod selftest;
@@ -36,6 +37,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Capture(args) => {
             capture::run(&global.root, &settings(global)?, args, global.quiet)
         }
+        Command::Estimate(args) => estimate::run(&settings(global)?, &global.root, args),
         Command::Initramfs(args) => {
             initramfs::run(&settings(global)?, &global.root, args, global.quiet)
         }

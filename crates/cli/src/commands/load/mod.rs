@@ -1,11 +1,14 @@
-//! `lastgasp load --kdump`: load the capture kernel into the crash reservation with
-//! kexec_file_load, so a panic boots it and it can save the crashed kernel's log; and
-//! `load --unload` to take it out again. Everything that can be known before the syscall is
-//! checked first, and every failure is one line saying what to do.
+//! `lastgasp load`: arm what setup chose (`arm`: the pstore backend in `pstore`, the crash-loop
+//! guard's boot record in crate::boots), and here the kdump half: load the capture kernel into
+//! the crash reservation with kexec_file_load, so a panic boots it and it can save the crashed
+//! kernel's log; and `load --unload` to take it out again. Everything that can be known before
+//! the syscall is checked first, and every failure is one line saying what to do.
 
+mod arm;
 mod checks;
 mod cmdline;
-mod image;
+pub(crate) mod image;
+mod pstore;
 
 use std::fs::{self, File};
 use std::os::fd::AsFd;
@@ -60,10 +63,50 @@ struct LoadOutput {
 }
 
 pub fn run(config: &Config, root: &Path, args: &LoadArgs, quiet: bool) -> Result<()> {
-    let state = KexecState::read(root)?;
     if args.unload {
+        let state = KexecState::read(root)?;
         return unload(root, &state, args, quiet);
     }
+    if args.shutdown {
+        return arm::shutdown(root, args, quiet);
+    }
+    if args.kdump && !args.boot {
+        return kdump_only(config, root, args, quiet);
+    }
+    arm::run(config, root, args, quiet)
+}
+
+/// `load --kdump`: the capture kernel alone, whatever setup chose.
+fn kdump_only(config: &Config, root: &Path, args: &LoadArgs, quiet: bool) -> Result<()> {
+    let done = kdump(config, root, args.dry_run)?;
+    if args.dry_run {
+        print(args.json, &done.out)?;
+        // The plan is printed either way; the exit status says whether a load would be tried.
+        return match done.refused {
+            Some(why) => Err(anyhow!("a load would fail: {why}")),
+            None => Ok(()),
+        };
+    }
+    if args.json {
+        print(true, &done.out)
+    } else if quiet {
+        Ok(())
+    } else {
+        Ok(output::line(&done.summary)?)
+    }
+}
+
+/// The kdump half's result: what was loaded (or planned), and its one-line summary.
+struct KdumpDone {
+    out: LoadOutput,
+    /// Dry run: why a load would be refused.
+    refused: Option<String>,
+    summary: String,
+}
+
+/// Checks, then loads the capture kernel (a dry run: plans and checks only).
+fn kdump(config: &Config, root: &Path, dry_run: bool) -> Result<KdumpDone> {
+    let state = KexecState::read(root)?;
     let running = read_trimmed(&under_root(root, Path::new(PROC_CMDLINE)))?;
     checks::not_in_capture_kernel(&running)
         .map_err(|why| anyhow!("cannot load the capture kernel: {why}"))?;
@@ -74,23 +117,28 @@ pub fn run(config: &Config, root: &Path, args: &LoadArgs, quiet: bool) -> Result
     };
     let checked = checks::before_load(&state, &running, sizes)
         .and_then(|()| checks::cmdline_fits(plan.cmdline.len(), plan.cmdline_size));
-    if args.dry_run {
-        print(
-            args.json,
-            &LoadOutput {
+    if dry_run {
+        let summary = format!(
+            "would load the capture kernel {} ({}) with {}",
+            plan.release,
+            plan.kernel.display(),
+            plan.initramfs.display()
+        );
+        return Ok(KdumpDone {
+            out: LoadOutput {
                 action: "dry-run",
                 crash_reservation_bytes: state.crash_size,
                 was_loaded: state.crash_loaded,
                 crash_loaded: state.crash_loaded,
                 plan: Some(plan),
             },
-        )?;
-        // The plan is printed either way; the exit status says whether a load would be tried.
-        return checked.map_err(|why| anyhow!("a load would fail: {why}"));
+            refused: checked.err(),
+            summary,
+        });
     }
     checked.map_err(|why| anyhow!("cannot load the capture kernel: {why}"))?;
     only_into_this_machine(root)?;
-    load(root, &state, plan, sizes, args, quiet)
+    load(root, &state, plan, sizes)
 }
 
 /// Finds the kernel and initramfs, checks the kernel's format and builds the command line.
@@ -118,14 +166,7 @@ fn plan(config: &Config, root: &Path, running: &str) -> Result<Plan> {
     })
 }
 
-fn load(
-    root: &Path,
-    state: &KexecState,
-    plan: Plan,
-    sizes: Sizes,
-    args: &LoadArgs,
-    quiet: bool,
-) -> Result<()> {
+fn load(root: &Path, state: &KexecState, plan: Plan, sizes: Sizes) -> Result<KdumpDone> {
     let kernel = open_kernel(&plan)?;
     let initramfs = File::open(&plan.initramfs)
         .with_context(|| format!("cannot open {}", plan.initramfs.display()))?;
@@ -173,20 +214,17 @@ fn load(
             _ => " (kexec_crash_loaded unreadable)",
         }
     );
-    let out = LoadOutput {
-        action: "loaded",
-        crash_reservation_bytes: state.crash_size,
-        was_loaded: state.crash_loaded,
-        crash_loaded: after,
-        plan: Some(plan),
-    };
-    if args.json {
-        print(true, &out)
-    } else if quiet {
-        Ok(())
-    } else {
-        Ok(output::line(&summary)?)
-    }
+    Ok(KdumpDone {
+        out: LoadOutput {
+            action: "loaded",
+            crash_reservation_bytes: state.crash_size,
+            was_loaded: state.crash_loaded,
+            crash_loaded: after,
+            plan: Some(plan),
+        },
+        refused: None,
+        summary,
+    })
 }
 
 /// The syscall acts on the running kernel whatever --root says, so a load or unload planned
