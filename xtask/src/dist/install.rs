@@ -57,9 +57,16 @@ impl Tree<'_> {
         self.bytes(path, &bytes, mode)
     }
 
-    /// A symbolic link `path` to `to`.
+    /// A symbolic link `path` to `to`, replacing what was there (installing twice into the same
+    /// DESTDIR, or into /, works).
     fn link(&self, path: &str, to: &str) -> Result<()> {
         let target = self.target(path)?;
+        match fs::remove_file(&target) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(e).with_context(|| format!("replacing {}", target.display()));
+            }
+            _ => {}
+        }
         symlink(to, &target).with_context(|| format!("linking {} to {to}", target.display()))
     }
 }
@@ -328,6 +335,15 @@ mod tests {
             .unwrap();
             assert_eq!(roff, page.roff, "{}", page.file_name);
         }
+    }
+
+    #[test]
+    fn installing_twice_into_the_same_destdir_gives_the_same_tree() {
+        let (dest, first) = installed(Flavor::Debian);
+        let binary = dest.path().join("lastgasp.bin");
+        let root = dest.path().join("root");
+        install(&workspace(), &binary, &root, Flavor::Debian).unwrap();
+        assert_eq!(listing(&root), first);
     }
 
     #[test]
