@@ -115,6 +115,7 @@ mod tests {
                 path: "/etc/default/grub.d/lastgasp.cfg".into(),
                 action: FileAction::Created,
                 backup: None,
+                sha256: None,
             }],
             pending_commands: vec!["update-grub".into()],
         }

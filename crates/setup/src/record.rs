@@ -22,4 +22,8 @@ pub struct FileRecord {
     pub action: FileAction,
     /// The original content, kept under /var/lib/lastgasp/setup-backup/; `None` for a created file.
     pub backup: Option<PathBuf>,
+    /// SHA-256 (hex) of what setup wrote: unsetup restores the backup byte for byte only while
+    /// the file still has it, and otherwise takes out only setup's own part.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
 }
