@@ -5,6 +5,7 @@
 //! Schema every manifest written here validates against.
 
 mod attach;
+mod context;
 mod durable;
 mod error;
 mod export;
@@ -16,6 +17,7 @@ mod retention;
 mod store;
 mod tombstones;
 
+pub use context::{CONTEXT_DIR, ContextItem, ContextKind, Describes};
 pub use error::Error;
 pub use export::{ArchiveFormat, ExportOutcome};
 pub use id::{is_valid_id, report_id};

@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::context::ContextItem;
+
 /// The manifest format this crate writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -39,6 +41,9 @@ pub struct Manifest {
     /// analysis an older or newer `kmsg` cannot read still loads, without it.
     #[serde(default, deserialize_with = "lenient_analysis")]
     pub analysis: Option<kmsg::Analysis>,
+    /// Facts about the machine read at save time (see `context`); absent when none was asked for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub context: Vec<ContextItem>,
 }
 
 /// One kmsg dump (`Panic#1`, `Oops#2`) and which of its parts were found: pstore's own

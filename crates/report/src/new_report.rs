@@ -4,6 +4,7 @@
 use crate::id::report_id;
 use std::path::PathBuf;
 
+use crate::context::{CONTEXT_DIR, ContextItem};
 use crate::manifest::{DumpEntry, KdumpEntry, RecordEntry};
 
 /// Everything `Store::write` needs to make one report.
@@ -24,6 +25,8 @@ pub struct NewReport {
     pub attached: Vec<AttachedFile>,
     pub kdump: Option<KdumpEntry>,
     pub analysis: Option<kmsg::Analysis>,
+    /// Facts about the machine read at save time; their files (under `context/`) are in `files`.
+    pub context: Vec<ContextItem>,
 }
 
 /// A file that goes into the report directory from where it lies: hard-linked when it is on the
@@ -85,6 +88,7 @@ impl NewReport {
             attached: Vec::new(),
             kdump: None,
             analysis,
+            context: Vec::new(),
         }
     }
 
@@ -118,15 +122,27 @@ impl NewReport {
             attached: dump.into_iter().collect(),
             kdump: Some(kdump),
             analysis,
+            context: Vec::new(),
         }
     }
 
+    /// Adds a context item kept as a file: `file_name` goes into the report under `context/`,
+    /// and the item names it.
+    pub fn add_context_file(&mut self, mut item: ContextItem, file_name: &str, data: Vec<u8>) {
+        let name = format!("{CONTEXT_DIR}/{file_name}");
+        item.file = Some(name.clone());
+        self.files.push(ReportFile { name, data });
+        self.context.push(item);
+    }
+
     /// The content-derived id this report gets (see `report_id`). Without records (never the case
-    /// for pstore crashes) the files' content stands in for them.
+    /// for pstore crashes) the files' content stands in for them, the context files left out:
+    /// they change from one save to the next, the crash does not.
     pub fn id(&self) -> String {
         let hashes: Vec<String> = if self.records.is_empty() {
             self.files
                 .iter()
+                .filter(|f| !is_context_file(&f.name))
                 .map(|f| crate::store::sha256_hex(&f.data))
                 .collect()
         } else {
@@ -135,6 +151,12 @@ impl NewReport {
         let refs: Vec<&str> = hashes.iter().map(String::as_str).collect();
         report_id(self.crash_time, &refs)
     }
+}
+
+/// Whether a report file is context (under `context/`) rather than crash data.
+fn is_context_file(name: &str) -> bool {
+    name.strip_prefix(CONTEXT_DIR)
+        .is_some_and(|rest| rest.starts_with('/'))
 }
 
 /// `extra/<record file name>`, with anything but `[A-Za-z0-9._-]` replaced by '_' and no leading

@@ -296,6 +296,7 @@ fn build_manifest(
         files,
         kdump: report.kdump.clone(),
         analysis: report.analysis.clone(),
+        context: report.context.clone(),
     }
 }
 

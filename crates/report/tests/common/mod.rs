@@ -40,6 +40,7 @@ pub fn sample(log: &str, crash_time: Option<i64>) -> NewReport {
         attached: vec![],
         kdump: None,
         analysis: Some(kmsg::analyze(log)),
+        context: Vec::new(),
     }
 }
 
