@@ -4,7 +4,8 @@
 use std::ops::Range;
 
 use crate::cpuline::{CpuLine, parse_cpu_line, parse_taint_line};
-use crate::frame::{TraceLine, parse_symbol, parse_trace_line};
+use crate::frame::{TraceLine, parse_symbol, parse_trace_line, split_marker};
+use crate::headline::classify_line;
 use crate::line::Line;
 use crate::model::{Frame, Module};
 use crate::modules::parse_modules;
@@ -12,6 +13,9 @@ use crate::scan::is_trace_header;
 
 /// Bounds the frames kept from one trace; a stack overflow prints thousands.
 const MAX_FRAMES: usize = 256;
+/// Other output (another subsystem's printk, `...` where a log was cut) may interrupt a trace
+/// without a caller id to tell it apart; after this many such lines in a row the trace is over.
+const MAX_STRAY_LINES: usize = 8;
 
 /// What one block says.
 #[derive(Debug, Default)]
@@ -36,6 +40,7 @@ pub(crate) fn read_block(lines: &[Line<'_>], range: Range<usize>) -> Block {
     let mut discard = false;
     let mut skip_next_trace = false;
     let mut context: Option<String> = None;
+    let mut stray = 0;
     for line in lines.get(range).unwrap_or_default() {
         if let (Some(a), Some(c)) = (owner, line.caller)
             && a != c
@@ -50,12 +55,19 @@ pub(crate) fn read_block(lines: &[Line<'_>], range: Range<usize>) -> Block {
             b.link = parse_lr(t);
         }
         if in_trace {
-            let ended = match parse_trace_line(line.text) {
+            let mut text = line.text;
+            if let Some((TraceLine::Open(name) | TraceLine::Close(name), rest)) = split_marker(text)
+            {
+                context = Some(name);
+                text = rest;
+            }
+            let ended = match parse_trace_line(text) {
                 Some(TraceLine::Frame(mut f)) => {
                     if !discard && b.frames.len() < MAX_FRAMES {
                         f.context = context.clone();
                         b.frames.push(f);
                     }
+                    stray = 0;
                     false
                 }
                 Some(TraceLine::Open(name)) => {
@@ -66,8 +78,12 @@ pub(crate) fn read_block(lines: &[Line<'_>], range: Range<usize>) -> Block {
                     context = None;
                     name == "task"
                 }
-                None if is_register_line(t) || is_unknown_frame(t) => false,
-                None => true,
+                None if is_register_line(t) || is_unknown_frame(t) || t.is_empty() => false,
+                None if ends_trace(t) => true,
+                None => {
+                    stray += 1;
+                    stray > MAX_STRAY_LINES
+                }
             };
             if !ended {
                 continue;
@@ -158,6 +174,21 @@ pub(crate) fn skip_addresses(mut s: &str) -> &str {
             None => return trimmed,
         }
     }
+}
+
+/// A line that starts something else: a section header (`Allocated by task 1:`, `rcu: Stack
+/// dump where RCU GP kthread last ran:`), another trace or CPU's report, a headline, the end
+/// marker or the module list.
+fn ends_trace(t: &str) -> bool {
+    t.ends_with(':')
+        || t.starts_with("---[")
+        || is_trace_header(t)
+        || t.starts_with("Modules linked in")
+        || t.starts_with("NMI backtrace")
+        || t.starts_with("Sending NMI")
+        || t.starts_with("Kernel Offset")
+        || parse_cpu_line(t).is_some()
+        || classify_line(t).is_some()
 }
 
 /// A `</TASK>` closing marker belongs to the trace it ends.
@@ -253,6 +284,23 @@ mod tests {
         let names: Vec<_> = b.frames.iter().map(|f| f.function.as_str()).collect();
         assert_eq!(names, ["caller"]);
         assert!(b.has_trace);
+    }
+
+    #[test]
+    fn other_output_inside_a_trace_does_not_end_it() {
+        let log = "kernel BUG at include/linux/skbuff.h:2069!\n\
+                   Call Trace:\n\
+                   sctp: [Deprecated]: syz-executor0 (pid 22212) Use of int in max_burst\n\
+                   Use struct sctp_assoc_value instead\n \
+                   esp6_gro_receive+0xb4/0xbe0\n\
+                   ...\n \
+                   SyS_writev+0x27/0x30\n\
+                   Allocated by task 1:\n \
+                   kmalloc_trace+0x1/0x2\n";
+        let lines = split_lines(log);
+        let b = read_block(&lines, 0..lines.len());
+        let names: Vec<_> = b.frames.iter().map(|f| f.function.as_str()).collect();
+        assert_eq!(names, ["esp6_gro_receive", "SyS_writev"]);
     }
 
     #[test]

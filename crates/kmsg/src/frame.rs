@@ -32,6 +32,16 @@ pub(crate) fn parse_trace_line(text: &str) -> Option<TraceLine> {
     Some(TraceLine::Frame(frame))
 }
 
+/// A pre-4.15 x86 trace line that starts with a stack marker and goes on with a frame:
+/// ` <IRQ>  [<ffffffff8104e2b4>] ip_idents_reserve+0x84/0x90`.
+pub(crate) fn split_marker(text: &str) -> Option<(TraceLine, &str)> {
+    let t = text.trim();
+    let close = t.find('>')?;
+    let marker = parse_marker(&t[..=close])?;
+    let rest = t[close + 1..].trim_start();
+    (!rest.is_empty()).then_some((marker, rest))
+}
+
 /// `<TASK>`, `</IRQ>`, `<#DF>`, `<EOI>`, `<<EOE>>`.
 fn parse_marker(t: &str) -> Option<TraceLine> {
     if t == "<<EOE>>" {
@@ -67,27 +77,53 @@ fn skip_bracket_address(s: &str) -> Option<&str> {
         .then(|| &inner[close + 2..])
 }
 
-/// `func+0x12/0x40`, optionally followed by ` [mod]` or ` [mod buildid]`. The text after
-/// the symbol must be empty or a module tag, so that prose is not mistaken for a frame.
+/// `func+0x12/0x40`, optionally followed by ` [mod]` or ` [mod buildid]`, and frames that
+/// syzkaller or `decode_stacktrace.sh` symbolized: `func+0x12/0x40 net/x.c:12`,
+/// `func+0x12/0x40 (net/x.c:12)`, and the inlined `func net/x.h:34 [inline]` (no offset). The
+/// text after the symbol must be empty, a module tag or a source location, so that prose is
+/// not mistaken for a frame.
 pub(crate) fn parse_symbol(s: &str) -> Option<Frame> {
     let s = s.trim();
     let (symbol, tail) = match s.find(' ') {
         Some(sp) => (&s[..sp], s[sp..].trim_start()),
         None => (s, ""),
     };
-    let plus = symbol.rfind("+0x")?;
-    let function = &symbol[..plus];
+    let (function, offset, size) = match symbol.rfind("+0x") {
+        Some(plus) => {
+            let (offset, size) = match symbol[plus + 1..].split_once('/') {
+                Some((o, z)) => (parse_hex(o)?, Some(parse_hex(z)?)),
+                None => (parse_hex(&symbol[plus + 1..])?, None),
+            };
+            (&symbol[..plus], Some(offset), size)
+        }
+        // An inlined frame has no address of its own, only its source line.
+        None if tail
+            .strip_suffix(" [inline]")
+            .is_some_and(is_source_location) =>
+        {
+            (symbol, None, None)
+        }
+        None => return None,
+    };
     if function.is_empty() || !function.bytes().all(is_symbol_byte) {
         return None;
     }
-    let (offset, size) = match symbol[plus + 1..].split_once('/') {
-        Some((o, z)) => (parse_hex(o)?, Some(parse_hex(z)?)),
-        None => (parse_hex(&symbol[plus + 1..])?, None),
+    let (module_tag, source) = match tail.find(']') {
+        Some(close) if tail.starts_with('[') => (&tail[..=close], tail[close + 1..].trim()),
+        _ => ("", tail),
     };
-    let module = if tail.is_empty() {
+    let source = source.strip_suffix(" [inline]").unwrap_or(source);
+    let source = source
+        .strip_prefix('(')
+        .and_then(|r| r.strip_suffix(')'))
+        .unwrap_or(source);
+    if !source.is_empty() && !is_source_location(source) {
+        return None;
+    }
+    let module = if module_tag.is_empty() {
         None
     } else {
-        let inner = tail.strip_prefix('[')?.strip_suffix(']')?;
+        let inner = module_tag.strip_prefix('[')?.strip_suffix(']')?;
         let name = inner.split(' ').next().unwrap_or_default();
         if name.is_empty() || !name.bytes().all(is_symbol_byte) {
             return None;
@@ -96,12 +132,27 @@ pub(crate) fn parse_symbol(s: &str) -> Option<Frame> {
     };
     Some(Frame {
         function: function.to_owned(),
-        offset: Some(offset),
+        offset,
         size,
         module,
         reliable: true,
         context: None,
     })
+}
+
+/// `net/ipv6/ip6_input.c:210` (a column may follow).
+fn is_source_location(s: &str) -> bool {
+    let Some((file, line)) = s.split_once(':') else {
+        return false;
+    };
+    !file.is_empty()
+        && !file.contains(' ')
+        && file.rsplit_once('.').is_some_and(|(_, ext)| {
+            !ext.is_empty() && ext.len() <= 3 && ext.bytes().all(|b| b.is_ascii_alphabetic())
+        })
+        && line
+            .split(':')
+            .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn is_symbol_byte(b: u8) -> bool {
@@ -179,6 +230,33 @@ mod tests {
         assert_eq!(parse_trace_line("f+0x1/0x2 is here"), None);
         assert_eq!(parse_trace_line(" 0xffffffffc0001234"), None);
         assert_eq!(parse_trace_line("+0x1/0x2"), None);
+    }
+
+    #[test]
+    fn symbolized_and_decoded_frames() {
+        let f = frame(" ipv6_rcv+0x113/0x1c0 net/ipv6/ip6_input.c:210");
+        assert_eq!((f.function.as_str(), f.offset), ("ipv6_rcv", Some(0x113)));
+        let f = frame(" __skb_pull include/linux/skbuff.h:2069 [inline]");
+        assert_eq!((f.function.as_str(), f.offset), ("__skb_pull", None));
+        let f = frame(" ? my_probe+0x1c/0x30 [mymod] (drivers/my/probe.c:12)");
+        assert_eq!(f.module.as_deref(), Some("mymod"));
+        assert!(!f.reliable);
+        let f = frame(" tcp_v4_rcv+0x1a/0x2b (net/ipv4/tcp_ipv4.c:2000)");
+        assert_eq!(f.function, "tcp_v4_rcv");
+        assert_eq!(
+            parse_trace_line("see the file include/linux/skbuff.h:2069 [inline]"),
+            None
+        );
+        assert_eq!(parse_trace_line("f+0x1/0x2 at net/x.c:1"), None);
+    }
+
+    #[test]
+    fn marker_and_frame_on_one_line() {
+        let (marker, rest) =
+            split_marker(" <IRQ>  [<ffffffff8104e2b4>] ip_idents_reserve+0x84/0x90").unwrap();
+        assert_eq!(marker, TraceLine::Open("irq".into()));
+        assert_eq!(frame(rest).function, "ip_idents_reserve");
+        assert!(split_marker(" <TASK>").is_none());
     }
 
     #[test]
