@@ -110,6 +110,10 @@ fn fault_headline(t: &str) -> Option<Headline> {
             return Some(h);
         }
     }
+    // x86 `df_debug()`/`exc_double_fault`: `PANIC: double fault, error_code: 0x0`.
+    if t.starts_with("PANIC: double fault") {
+        return Some(Headline::new(Class::DoubleFault, Role::Die));
+    }
     if t.starts_with("Unable to handle kernel ") {
         return Some(Headline::new(Class::PageFault, Role::Die));
     }
@@ -264,7 +268,7 @@ fn warning(rest: &str) -> Option<Headline> {
 /// lockdep's reports (and RCU-lockdep's), in today's `WARNING: ...` and the old bracketed
 /// `[ INFO: ... ]` / `[ BUG: ... ]` spellings.
 fn lockdep_headline(t: &str) -> bool {
-    const REPORTS: [&str; 16] = [
+    const REPORTS: [&str; 17] = [
         "possible circular locking dependency detected",
         "possible recursive locking detected",
         "inconsistent lock state",
@@ -281,6 +285,7 @@ fn lockdep_headline(t: &str) -> bool {
         "nested lock was not taken",
         "lock held at task exit time",
         "possible deadlock",
+        "Invalid wait context",
     ];
     let t = t.strip_prefix("[ ").unwrap_or(t);
     let Some(rest) = ["WARNING: ", "INFO: ", "BUG: "]
@@ -298,13 +303,22 @@ fn watchdog_or_other(t: &str) -> Option<Headline> {
     }
     if (t.contains("self-detected stall on CPU")
         || t.contains("detected stalls on CPUs/tasks")
+        || t.contains("detected expedited stalls on CPUs/tasks")
         || t.contains("detected stall on CPU"))
         && (t.starts_with("rcu: ") || t.starts_with("INFO: rcu"))
     {
         return Some(Headline::new(Class::RcuStall, Role::Watchdog));
     }
+    // `blocked for more than N seconds`, 6.x's `blocked in I/O wait for more than`, and
+    // `can't die for more than` (a task with a fatal signal pending that does not exit).
     if let Some(rest) = t.strip_prefix("INFO: task ")
-        && rest.contains(" blocked for more than ")
+        && [
+            " blocked for more than ",
+            " blocked in I/O wait for more than ",
+            " can't die for more than ",
+        ]
+        .iter()
+        .any(|w| rest.contains(w))
     {
         return Some(Headline::new(Class::HungTask, Role::Watchdog));
     }

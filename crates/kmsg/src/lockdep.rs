@@ -9,8 +9,9 @@ use crate::line::Line;
 use crate::model::Frame;
 
 /// The lines after which the `at:` line names the culprit, by report kind.
-const TRIGGERS: [&str; 7] = [
+const TRIGGERS: [&str; 8] = [
     "is trying to acquire",
+    "is trying to lock",
     "is trying to release lock",
     "just changed the state of lock",
     " takes:",

@@ -216,7 +216,18 @@ pub(crate) fn choose(lines: &[Line<'_>]) -> Option<Choice> {
     let before = &evs[..p];
     let cause = panic_cause(panic.message.as_deref().unwrap_or_default());
     let pick = match cause {
-        PanicCause::Oops | PanicCause::Explicit => before.iter().find(|e| e.die),
+        PanicCause::Oops => before.iter().find(|e| e.die),
+        // `BUG: scheduling while atomic` with panic_on... : `Kernel panic - not syncing:
+        // scheduling while atomic`; the report the message repeats is the crash.
+        PanicCause::Explicit => before.iter().find(|e| e.die).or_else(|| {
+            let message = panic.message.as_deref().unwrap_or_default().trim();
+            before.iter().rev().find(|e| {
+                !message.is_empty()
+                    && lines
+                        .get(e.lines.start)
+                        .is_some_and(|l| l.text.contains(message))
+            })
+        }),
         PanicCause::Warn => before.iter().find(|e| e.warn),
         PanicCause::Class(Class::OutOfMemory) => {
             before.iter().rev().find(|e| e.class == Class::OutOfMemory)
