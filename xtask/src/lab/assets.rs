@@ -55,6 +55,8 @@ fn host_tools(arch: Arch) -> &'static [(&'static str, &'static str)] {
             ("make", "make"),
             ("gcc", "gcc"),
             ("xz", "xz-utils"),
+            // Indexes the unpacked kernel's modules (see index_modules).
+            ("depmod", "kmod"),
         ],
         Arch::Aarch64 => &[
             ("qemu-system-aarch64", "qemu-system-arm"),

@@ -11,6 +11,7 @@ mod initramfs;
 mod kdump;
 mod newer_kbuild;
 mod qemu;
+mod reserve_mem;
 mod scenario;
 pub(crate) mod suite;
 mod trim;
@@ -237,6 +238,13 @@ fn run_one(lab: &Lab, scenario: &Scenario, limit: Duration) -> Result<check::Col
     check::verify(scenario, &collected, &serial)
         .and_then(|()| check_golden_signature(lab, scenario, &collected))
         .with_context(context)?;
+    if scenario.backend == scenario::Backend::RamoopsReserveMem {
+        let region = reserve_mem::verify(&serial).with_context(context)?;
+        eprintln!(
+            "lab: {}: the region was {region} on both boots",
+            scenario.name
+        );
+    }
     Ok(collected)
 }
 

@@ -134,6 +134,11 @@ pub fn boot(
             append.push_str(arch.ramoops_reserve());
             append.push_str(" pstore.backend=ramoops");
         }
+        Backend::RamoopsReserveMem => {
+            append.push(' ');
+            append.push_str(super::reserve_mem::PARAMETER);
+            append.push_str(" pstore.backend=ramoops");
+        }
         Backend::Efi => {
             let vars = run.dir.join("OVMF_VARS.fd");
             std::fs::copy(OVMF_VARS, &vars).with_context(|| format!("copying {OVMF_VARS}"))?;

@@ -8,6 +8,8 @@ use super::suite::Suite;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
     Ramoops,
+    /// ramoops in a region `reserve_mem=` placed (see `reserve_mem`).
+    RamoopsReserveMem,
     Efi,
     Erst,
     Blk,
@@ -18,6 +20,7 @@ impl Backend {
     pub fn guest_name(self) -> &'static str {
         match self {
             Backend::Ramoops => "ramoops",
+            Backend::RamoopsReserveMem => super::reserve_mem::GUEST_NAME,
             Backend::Efi => "efi",
             Backend::Erst => "erst",
             Backend::Blk => "blk",
@@ -27,7 +30,7 @@ impl Backend {
     /// The backend names the kernel puts in record file names (efi-pstore was `efi` before 6.2).
     pub fn kernel_names(self) -> &'static [&'static str] {
         match self {
-            Backend::Ramoops => &["ramoops"],
+            Backend::Ramoops | Backend::RamoopsReserveMem => &["ramoops"],
             Backend::Efi => &["efi", "efi_pstore"],
             Backend::Erst => &["erst"],
             Backend::Blk => &["pstore_blk", "pstore-blk"],
@@ -51,7 +54,8 @@ pub struct Scenario {
     pub corpus_boot: Option<u32>,
 }
 
-/// The four backend scenarios of the test suite, on one kernel.
+/// The four backend scenarios of the test suite, on one kernel, and on 6.12 ramoops placed by
+/// `reserve_mem=`.
 pub fn backends(suite: Suite) -> Vec<Scenario> {
     let scenario = |backend: Backend, crash: &str, panics| Scenario {
         name: format!("{}{}", backend.guest_name(), suite.name_suffix()),
@@ -62,12 +66,17 @@ pub fn backends(suite: Suite) -> Vec<Scenario> {
         panics,
         corpus_boot: None,
     };
-    vec![
+    let mut scenarios = vec![
         scenario(Backend::Ramoops, "null", true),
         scenario(Backend::Efi, "null", true),
         scenario(Backend::Erst, "null", true),
         scenario(Backend::Blk, "oops-live", false),
-    ]
+    ];
+    // reserve_mem= is Linux 6.11's: the 6.12 guests only.
+    if !suite.is_host() {
+        scenarios.push(scenario(Backend::RamoopsReserveMem, "null", true));
+    }
+    scenarios
 }
 
 /// Crash kinds of the analysis corpus (`tests/fixtures/kmsg`), each collected through ramoops.
