@@ -225,7 +225,11 @@ fn installed(root: &Path) -> Result<()> {
         "usr/lib/lastgasp/initramfs-hook",
         "etc/kernel/postinst.d/lastgasp",
     ] {
-        ensure!(root.join(path).exists(), "dpkg -i did not install {path}");
+        // symlink_metadata: the hook links are absolute, meant for inside the root.
+        ensure!(
+            fs::symlink_metadata(root.join(path)).is_ok(),
+            "dpkg -i did not install {path}"
+        );
     }
     for unit in ["lastgasp-load.service", "lastgasp-save.service"] {
         ensure!(enabled(root, unit)?, "postinst did not enable {unit}");
