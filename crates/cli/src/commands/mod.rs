@@ -15,7 +15,7 @@ mod save;
 mod save_kdump;
 pub(crate) mod selftest;
 mod show;
-mod status;
+pub(crate) mod status;
 
 use anyhow::Result;
 

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::commands::backend;
+use crate::commands::status::iomem;
 use crate::kmod::{self, ModuleError, Outcome};
 use crate::paths::under_root;
 use lastgasp::arming_state::{ArmingState, Backend, Placement};
@@ -205,6 +206,7 @@ pub fn arm(root: &Path, release: &str, state: &ArmingState, plan: Plan, dry_run:
 /// What can be known before loading anything.
 fn precondition(root: &Path, state: &ArmingState, plan: &Plan) -> Option<String> {
     match plan.backend {
+        "ramoops" => region_not_reserved(root, state),
         "efi" if !under_root(root, Path::new("/sys/firmware/efi")).is_dir() => Some(
             "this machine did not boot through UEFI (no /sys/firmware/efi): efi_pstore has no \
              variable store to write to; choose another backend with `lastgasp setup --backend`"
@@ -223,6 +225,40 @@ fn precondition(root: &Path, state: &ArmingState, plan: &Plan) -> Option<String>
         }
         _ => None,
     }
+}
+
+/// ramoops maps whatever address it is given, reserved or not: a `memmap=` region that this
+/// boot did not reserve (the parameter missing from the command line) is ordinary RAM, and
+/// ramoops would overwrite memory the kernel hands out. /proc/iomem tells: the region must not
+/// be System RAM. Without real addresses (not root) there is nothing to tell by.
+fn region_not_reserved(root: &Path, state: &ArmingState) -> Option<String> {
+    let ramoops = state.ramoops.as_ref()?;
+    let address = ramoops
+        .address
+        .filter(|_| ramoops.placement == Placement::Memmap)?;
+    let last = address.checked_add(ramoops.size.checked_sub(1)?)?;
+    let text = std::fs::read_to_string(under_root(root, Path::new("/proc/iomem"))).ok()?;
+    let resources = iomem::parse(&text);
+    if !iomem::readable(&resources) {
+        return None;
+    }
+    let in_ram = resources
+        .iter()
+        .any(|r| r.depth == 0 && r.name == "System RAM" && r.start <= last && address <= r.end);
+    let param = state
+        .kernel_params
+        .iter()
+        .find(|param| param.starts_with("memmap="))
+        .map_or("the memmap= parameter setup chose", String::as_str);
+    in_ram.then(|| {
+        format!(
+            "the ramoops region at {address:#x} ({} KiB) is ordinary RAM in this boot (/proc/iomem: \
+             System RAM), so loading ramoops there would overwrite memory in use: the running \
+             kernel's command line lacks {param}; reboot after setup, or check that the \
+             bootloader passes it (cat /proc/cmdline)",
+            ramoops.size / 1024
+        )
+    })
 }
 
 /// Loads the module; one loaded before without a backend (wrong parameters, an earlier
@@ -470,6 +506,36 @@ mod tests {
         std::fs::create_dir_all(root.path().join("sys/firmware/efi")).unwrap();
         let armed = arm(root.path(), "6.1", &efi, plan(&efi).unwrap(), true);
         assert_eq!((armed.action, armed.why), ("dry-run", None));
+    }
+
+    #[test]
+    fn a_memmap_region_this_boot_did_not_reserve_is_not_used() {
+        let root = tempfile::tempdir().unwrap();
+        let iomem = root.path().join("proc/iomem");
+        std::fs::create_dir_all(iomem.parent().unwrap()).unwrap();
+        std::fs::write(
+            &iomem,
+            "00100000-3ffdffff : System RAM\n  1a000000-1b002596 : Kernel code\n",
+        )
+        .unwrap();
+        let state = state(Backend::Ramoops);
+        let armed = arm(root.path(), "6.1", &state, plan(&state).unwrap(), true);
+        let why = armed.why.unwrap();
+        assert!(why.starts_with("the ramoops region at 0x30000000 (1024 KiB) is ordinary RAM"));
+        assert!(why.contains("lacks memmap=1M$0x30000000"), "{why}");
+        // Reserved by memmap=: used.
+        std::fs::write(
+            &iomem,
+            "00100000-2fffffff : System RAM\n30000000-300fffff : reserved\n\
+             30100000-3ffdffff : System RAM\n",
+        )
+        .unwrap();
+        let armed = arm(root.path(), "6.1", &state, plan(&state).unwrap(), true);
+        assert_eq!((armed.action, armed.why), ("dry-run", None));
+        // Addresses hidden (not root): nothing to tell by.
+        std::fs::write(&iomem, "00000000-00000000 : System RAM\n").unwrap();
+        let armed = arm(root.path(), "6.1", &state, plan(&state).unwrap(), true);
+        assert_eq!(armed.why, None);
     }
 
     #[test]

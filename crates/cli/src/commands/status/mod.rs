@@ -3,7 +3,7 @@
 //! when armed, [`NOT_ARMED`] otherwise.
 
 mod facts;
-mod iomem;
+pub(crate) mod iomem;
 mod render;
 mod verdict;
 
