@@ -54,6 +54,11 @@ const PANIC: &str = "Kernel panic - not syncing: ";
 /// Classifies one message line (already stripped of prefixes).
 pub(crate) fn classify_line(text: &str) -> Option<Headline> {
     let t = text.trim();
+    // A console login prompt the kernel's line ran into: `syzkaller login: Unable to handle`.
+    let t = match t.split_once(" login: ") {
+        Some((prompt, rest)) if !prompt.contains(' ') && !rest.is_empty() => rest,
+        _ => t,
+    };
     if t.is_empty() || t.starts_with("---[ end") {
         return None;
     }
@@ -147,17 +152,21 @@ fn die_line(t: &str) -> Option<Headline> {
             what = rest;
         }
     }
-    let class = if what.starts_with("general protection fault") {
+    // Another printk may run into the die string on one line (`kasan: GPF could be caused by
+    // NULL-ptr deref or user memory accessgeneral protection fault: 0000 [#1]`), and old
+    // kernels spell some kinds differently (`segment-related general protection fault`,
+    // `divide_error`), so the kind is looked for anywhere in the text before the code.
+    let class = if what.contains("general protection fault") {
         Class::GeneralProtectionFault
-    } else if what.starts_with("divide error") {
+    } else if what.contains("divide error") || what.contains("divide_error") {
         Class::DivideError
-    } else if what.starts_with("invalid opcode") || what.starts_with("Oops - BUG") {
+    } else if what.contains("invalid opcode") || what.starts_with("Oops - BUG") {
         Class::Bug
-    } else if what.starts_with("stack guard page") || what.starts_with("kernel stack overflow") {
+    } else if what.contains("stack guard page") || what.contains("kernel stack overflow") {
         Class::StackOverflow
-    } else if what.starts_with("double fault") {
+    } else if what.contains("double fault") {
         Class::DoubleFault
-    } else if what.starts_with("stack segment") {
+    } else if what.contains("stack segment") {
         Class::StackSegmentFault
     } else {
         Class::Oops
@@ -304,6 +313,7 @@ fn watchdog_or_other(t: &str) -> Option<Headline> {
     if (t.contains("self-detected stall on CPU")
         || t.contains("detected stalls on CPUs/tasks")
         || t.contains("detected expedited stalls on CPUs/tasks")
+        || t.contains("detected stalls on tasks")
         || t.contains("detected stall on CPU"))
         && (t.starts_with("rcu: ") || t.starts_with("INFO: rcu"))
     {
@@ -473,6 +483,26 @@ mod tests {
             Some(Class::Oops)
         );
         assert_eq!(class_of("something [#1] else"), None);
+        assert_eq!(
+            class_of(
+                "kasan: GPF could be caused by NULL-ptr deref or user memory accessgeneral protection fault: 0000 [#1] PREEMPT SMP KASAN"
+            ),
+            Some(Class::GeneralProtectionFault)
+        );
+        assert_eq!(
+            class_of("divide_error: 0000 [#1] PREEMPT SMP KASAN"),
+            Some(Class::DivideError)
+        );
+        assert_eq!(
+            class_of("PANIC: double fault, error_code: 0x0"),
+            Some(Class::DoubleFault)
+        );
+        assert_eq!(
+            class_of(
+                "syzkaller login: Unable to handle kernel paging request at virtual address fc14ef08"
+            ),
+            Some(Class::PageFault)
+        );
     }
 
     #[test]
