@@ -87,6 +87,8 @@ pub enum Command {
     Estimate(EstimateArgs),
     Status(StatusArgs),
     Selftest(SelftestArgs),
+    Setup(SetupArgs),
+    Unsetup(UnsetupArgs),
 }
 
 /// Arm what setup chose: the pstore backend and/or the kdump capture kernel
@@ -550,6 +552,78 @@ pub struct SelftestArgs {
     #[arg(long, requires = "crash")]
     pub yes: bool,
     /// Print the selftest as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arm this machine for crash collection: kernel parameters, panic sysctls, units
+#[derive(Debug, Args)]
+#[command(
+    long_about = "\
+Arm this machine for crash collection, through the boot set-up it has, in one command that
+`lastgasp unsetup` undoes exactly. It chooses the mode (pstore when a backend can be armed, else
+kdump) and the pstore backend (ACPI ERST, then UEFI variables when booted by UEFI, then a ramoops
+region in RAM, then pstore_blk on [setup] blk_device), and writes:
+  - the kernel parameters (the ramoops region as memmap= at an address chosen from /proc/iomem,
+    or reserve_mem= once a selftest showed it survives here; crashkernel= from `lastgasp
+    estimate`; crash_kexec_post_notifiers for mode both) through GRUB (/etc/default/grub.d/
+    lastgasp.cfg on Debian, else a marked block in /etc/default/grub, then update-grub),
+    systemd-boot (/etc/kernel/cmdline and each installed kernel's loader entry), or a unified
+    kernel image (/etc/kernel/cmdline or /etc/cmdline.d/lastgasp.conf, then the images rebuilt);
+    any other bootloader gets the parameters and the manual steps;
+  - /etc/sysctl.d/90-lastgasp.conf: panic on oops, reboot timeout, panic_print, lockup panics;
+  - /var/lib/lastgasp/setup.json, which `lastgasp load` arms at every boot;
+and enables lastgasp-load.service and lastgasp-save.service (and lastgasp-kdump.service, with the
+capture initramfs, for kdump). Every edited file's original is kept under
+/var/lib/lastgasp/setup-backup/; running setup again changes only what differs.
+
+Under --root DIR the commands that act on the running system (update-grub, kernel-install,
+mkinitcpio, systemctl, sysctl) are not run: setup names them and keeps them in setup.json as
+pending. [setup] in lastgasp.toml sets the defaults (docs/setup.md).",
+    after_help = "\
+Examples:
+  lastgasp setup --dry-run                 the diff of every file and the commands, nothing written
+  lastgasp setup                           auto: the best backend this machine has
+  lastgasp setup --mode both --json        pstore and kdump, with crash_kexec_post_notifiers
+  lastgasp setup --backend ramoops
+  lastgasp --root /mnt/image setup         prepare a disk image; prints the commands to run in it"
+)]
+pub struct SetupArgs {
+    /// pstore, kdump, both or auto (default: [setup] mode, auto)
+    #[arg(long, value_name = "MODE", value_parser = ["pstore", "kdump", "both", "auto"])]
+    pub mode: Option<String>,
+    /// ramoops, efi, erst, blk or auto (default: [setup] backend, auto)
+    #[arg(long, value_name = "NAME", value_parser = ["ramoops", "efi", "erst", "blk", "auto"])]
+    pub backend: Option<String>,
+    /// Print the unified diff of every file and the commands; write and run nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print what was chosen and done as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Undo exactly what `lastgasp setup` did
+#[derive(Debug, Args)]
+#[command(
+    long_about = "\
+Undo what `lastgasp setup` did, as /var/lib/lastgasp/setup.json records it, and nothing else:
+files setup created are removed; files it edited get their original back byte for byte from
+/var/lib/lastgasp/setup-backup/, or, when they were edited after setup, lose only setup's block or
+parameters. grub.cfg or the unified kernel images are regenerated (named, not run, under --root)
+and lastgasp-kdump.service is disabled if setup enabled it. The kernel parameters leave at the
+next reboot.",
+    after_help = "\
+Examples:
+  lastgasp unsetup --dry-run     the diff of every file it would restore
+  lastgasp unsetup
+  lastgasp unsetup --json"
+)]
+pub struct UnsetupArgs {
+    /// Print the unified diff of every file and the commands; write and run nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print what was undone as JSON
     #[arg(long)]
     pub json: bool,
 }

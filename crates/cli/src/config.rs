@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use crate::config_files;
 use crate::config_kdump::{KdumpConfig, KdumpLayers, KdumpSection};
+use crate::config_setup::{SetupConfig, SetupLayers, SetupSection};
 use crate::paths::{PSTORE_DIR, REPORTS_DIR, SYSTEMD_ARCHIVE, under_root};
 use crate::size::ByteSize;
 
@@ -30,6 +31,7 @@ pub struct Config {
     pub keep: bool,
     pub max_record_bytes: u64,
     pub kdump: KdumpConfig,
+    pub setup: SetupConfig,
     /// `[load] crash_loop_boots`: after this many boots in a row ended without a clean
     /// shutdown, `load` arms pstore only (0: never).
     pub crash_loop_boots: u32,
@@ -50,6 +52,8 @@ struct FileConfig {
     pstore: PstoreSection,
     #[serde(default)]
     kdump: KdumpSection,
+    #[serde(default)]
+    setup: SetupSection,
     #[serde(default)]
     load: LoadSection,
 }
@@ -88,6 +92,7 @@ struct Layered {
     keep: Option<bool>,
     max_record_bytes: Option<u64>,
     kdump: KdumpLayers,
+    setup: SetupLayers,
     crash_loop_boots: Option<u32>,
     origins: BTreeMap<&'static str, String>,
 }
@@ -134,6 +139,7 @@ impl Layered {
             reports,
             pstore,
             kdump,
+            setup,
             load,
         } = file;
         let absolute = |key: &str, value: Option<PathBuf>| -> Result<Option<PathBuf>> {
@@ -164,7 +170,11 @@ impl Layered {
         for key in kdump.present() {
             note(key, true);
         }
+        for key in setup.present() {
+            note(key, true);
+        }
         self.kdump.apply(kdump, path)?;
+        self.setup.apply(setup, path)?;
         set(
             &mut self.reports_dir,
             absolute("[reports] dir", reports.dir)?,
@@ -198,6 +208,7 @@ impl Layered {
             keep: self.keep.unwrap_or(false),
             max_record_bytes: self.max_record_bytes.unwrap_or(DEFAULT_MAX_RECORD_BYTES),
             kdump: self.kdump.resolve(root),
+            setup: self.setup.resolve(),
             crash_loop_boots: self.crash_loop_boots.unwrap_or(DEFAULT_CRASH_LOOP_BOOTS),
             sources,
             origins: self.origins,
@@ -328,7 +339,8 @@ mod tests {
         assert_ne!(uncommented, shipped, "the defaults are commented out");
         let mut from_file = load_text(&[&uncommented]).unwrap();
         // kernel, initrd and target have no default to write down: the file shows examples.
-        assert_eq!(from_file.origins.len(), 13, "every key is in the file");
+        // [setup]: 13 keys (blk_device has no default to write down).
+        assert_eq!(from_file.origins.len(), 26, "every key is in the file");
         from_file.origins.clear();
         assert_eq!(from_file, load_text(&[]).unwrap());
         assert_eq!(load_text(&[shipped]).unwrap(), load_text(&[]).unwrap());

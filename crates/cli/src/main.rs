@@ -6,6 +6,7 @@ mod commands;
 mod config;
 mod config_files;
 mod config_kdump;
+mod config_setup;
 mod kdump_capture;
 mod kmod;
 mod logging;

@@ -61,6 +61,7 @@ fn as_toml(config: &Config) -> String {
         config.max_record_bytes.to_string(),
     );
     kdump_toml(&mut out, config);
+    setup_toml(&mut out, config);
     if !config.sources.is_empty() {
         out.push_str("\n# Files read, in order:\n");
         for file in &config.sources {
@@ -109,6 +110,13 @@ fn kdump_toml(out: &mut String, config: &Config) {
     );
 }
 
+fn setup_toml(out: &mut String, config: &Config) {
+    out.push_str("\n[setup]\n");
+    for (key, value) in config.setup.toml_values() {
+        entry(out, config, key, value);
+    }
+}
+
 /// `name = value  # origin` for the key `section.name`.
 fn entry(out: &mut String, config: &Config, key: &str, value: String) {
     let name = key.rsplit('.').next().unwrap_or(key);
@@ -128,6 +136,7 @@ fn as_json(config: &Config) -> serde_json::Value {
     let origins: serde_json::Map<String, serde_json::Value> = keys
         .iter()
         .chain(&crate::config_kdump::KEYS)
+        .chain(&crate::config_setup::KEYS)
         .map(|k| (k.to_string(), origin(config, k).into()))
         .collect();
     json!({
@@ -152,6 +161,19 @@ fn as_json(config: &Config) -> serde_json::Value {
             "dump_level": config.kdump.dump_level,
             "compression": config.kdump.compression,
         },
+        "setup": config
+            .setup
+            .toml_values()
+            .into_iter()
+            .map(|(key, value)| {
+                let name = key.trim_start_matches("setup.").to_string();
+                let value = toml::from_str::<toml::Table>(&format!("v = {value}"))
+                    .ok()
+                    .and_then(|t| serde_json::to_value(&t["v"]).ok())
+                    .unwrap_or(serde_json::Value::String(value));
+                (name, value)
+            })
+            .collect::<serde_json::Map<_, _>>(),
         "origins": origins,
         "files": config.sources,
     })

@@ -14,6 +14,7 @@ pub(crate) mod load;
 mod save;
 mod save_kdump;
 pub(crate) mod selftest;
+mod setup;
 mod show;
 pub(crate) mod status;
 
@@ -38,6 +39,8 @@ pub fn run(cli: Cli) -> Result<()> {
             capture::run(&global.root, &settings(global)?, args, global.quiet)
         }
         Command::Estimate(args) => estimate::run(&settings(global)?, &global.root, args),
+        Command::Setup(args) => setup::run(&settings(global)?, &global.root, args, global.quiet),
+        Command::Unsetup(args) => setup::unsetup(&global.root, args, global.quiet),
         Command::Initramfs(args) => {
             initramfs::run(&settings(global)?, &global.root, args, global.quiet)
         }
