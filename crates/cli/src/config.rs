@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
+use crate::config_collect::{CollectConfig, CollectLayers, CollectSection};
 use crate::config_files;
 use crate::config_kdump::{KdumpConfig, KdumpLayers, KdumpSection};
 use crate::config_setup::{SetupConfig, SetupLayers, SetupSection};
@@ -31,6 +32,7 @@ pub struct Config {
     pub keep: bool,
     pub max_record_bytes: u64,
     pub kdump: KdumpConfig,
+    pub collect: CollectConfig,
     pub setup: SetupConfig,
     /// `[load] crash_loop_boots`: after this many boots in a row ended without a clean
     /// shutdown, `load` arms pstore only (0: never).
@@ -52,6 +54,8 @@ struct FileConfig {
     pstore: PstoreSection,
     #[serde(default)]
     kdump: KdumpSection,
+    #[serde(default)]
+    collect: CollectSection,
     #[serde(default)]
     setup: SetupSection,
     #[serde(default)]
@@ -92,6 +96,7 @@ struct Layered {
     keep: Option<bool>,
     max_record_bytes: Option<u64>,
     kdump: KdumpLayers,
+    collect: CollectLayers,
     setup: SetupLayers,
     crash_loop_boots: Option<u32>,
     origins: BTreeMap<&'static str, String>,
@@ -141,6 +146,7 @@ impl Layered {
             kdump,
             setup,
             load,
+            collect,
         } = file;
         let absolute = |key: &str, value: Option<PathBuf>| -> Result<Option<PathBuf>> {
             match value {
@@ -173,7 +179,11 @@ impl Layered {
         for key in setup.present() {
             note(key, true);
         }
+        for key in collect.present() {
+            note(key, true);
+        }
         self.kdump.apply(kdump, path)?;
+        self.collect.apply(collect, path)?;
         self.setup.apply(setup, path)?;
         set(
             &mut self.reports_dir,
@@ -208,6 +218,7 @@ impl Layered {
             keep: self.keep.unwrap_or(false),
             max_record_bytes: self.max_record_bytes.unwrap_or(DEFAULT_MAX_RECORD_BYTES),
             kdump: self.kdump.resolve(root),
+            collect: self.collect.resolve(),
             setup: self.setup.resolve(),
             crash_loop_boots: self.crash_loop_boots.unwrap_or(DEFAULT_CRASH_LOOP_BOOTS),
             sources,
@@ -340,7 +351,7 @@ mod tests {
         let mut from_file = load_text(&[&uncommented]).unwrap();
         // kernel, initrd and target have no default to write down: the file shows examples.
         // [setup]: 13 keys (blk_device has no default to write down).
-        assert_eq!(from_file.origins.len(), 26, "every key is in the file");
+        assert_eq!(from_file.origins.len(), 31, "every key is in the file");
         from_file.origins.clear();
         assert_eq!(from_file, load_text(&[]).unwrap());
         assert_eq!(load_text(&[shipped]).unwrap(), load_text(&[]).unwrap());

@@ -4,6 +4,7 @@
 mod boots;
 mod commands;
 mod config;
+mod config_collect;
 mod config_files;
 mod config_kdump;
 mod config_setup;

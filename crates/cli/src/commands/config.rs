@@ -61,6 +61,7 @@ fn as_toml(config: &Config) -> String {
         config.max_record_bytes.to_string(),
     );
     kdump_toml(&mut out, config);
+    collect_toml(&mut out, config);
     setup_toml(&mut out, config);
     if !config.sources.is_empty() {
         out.push_str("\n# Files read, in order:\n");
@@ -117,6 +118,21 @@ fn setup_toml(out: &mut String, config: &Config) {
     }
 }
 
+fn collect_toml(out: &mut String, config: &Config) {
+    let collect = &config.collect;
+    out.push_str("\n[collect]\n");
+    let values = [
+        collect.journal_tail.to_string(),
+        collect.os_release.to_string(),
+        collect.kernel_package.to_string(),
+        collect.dmi.to_string(),
+        collect.firmware.to_string(),
+    ];
+    for (key, value) in crate::config_collect::KEYS.into_iter().zip(values) {
+        entry(out, config, key, value);
+    }
+}
+
 /// `name = value  # origin` for the key `section.name`.
 fn entry(out: &mut String, config: &Config, key: &str, value: String) {
     let name = key.rsplit('.').next().unwrap_or(key);
@@ -136,6 +152,7 @@ fn as_json(config: &Config) -> serde_json::Value {
     let origins: serde_json::Map<String, serde_json::Value> = keys
         .iter()
         .chain(&crate::config_kdump::KEYS)
+        .chain(&crate::config_collect::KEYS)
         .chain(&crate::config_setup::KEYS)
         .map(|k| (k.to_string(), origin(config, k).into()))
         .collect();
@@ -174,6 +191,13 @@ fn as_json(config: &Config) -> serde_json::Value {
                 (name, value)
             })
             .collect::<serde_json::Map<_, _>>(),
+        "collect": {
+            "journal_tail": config.collect.journal_tail,
+            "os_release": config.collect.os_release,
+            "kernel_package": config.collect.kernel_package,
+            "dmi": config.collect.dmi,
+            "firmware": config.collect.firmware,
+        },
         "origins": origins,
         "files": config.sources,
     })

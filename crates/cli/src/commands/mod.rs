@@ -4,6 +4,7 @@
 mod analyze;
 pub(crate) mod backend;
 mod capture;
+mod collect;
 mod config;
 mod dmesg;
 pub(crate) mod estimate;

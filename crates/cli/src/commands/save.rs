@@ -72,7 +72,8 @@ pub fn run(config: &Config, root: &Path, args: &SaveArgs, quiet: bool) -> Result
             .map(|r| (r.path.clone(), r.size))
             .collect();
         let analysis = analyze(&crash);
-        let new = report::NewReport::from_crash(crash, analysis);
+        let mut new = report::NewReport::from_crash(crash, analysis);
+        add_context(&mut new, config, root, &store);
         let outcome = store.write(&new).map_err(|e| anyhow!("{e}"))?;
         let records_removed = if keep {
             Vec::new()
@@ -94,7 +95,8 @@ pub fn run(config: &Config, root: &Path, args: &SaveArgs, quiet: bool) -> Result
         announce(&saved, quiet || args.json);
         output.reports.push(saved);
     }
-    for saved in super::save_kdump::save_captures(config, &store, keep, &mut unlink_failures)? {
+    for saved in super::save_kdump::save_captures(config, root, &store, keep, &mut unlink_failures)?
+    {
         announce(&saved, quiet || args.json);
         output.reports.push(saved);
     }
@@ -132,6 +134,20 @@ pub fn run(config: &Config, root: &Path, args: &SaveArgs, quiet: bool) -> Result
         );
     }
     Ok(())
+}
+
+/// Adds the context `[collect]` asks for, unless the report is already saved (then it would
+/// be read for nothing, at boot).
+pub(super) fn add_context(
+    new: &mut report::NewReport,
+    config: &Config,
+    root: &Path,
+    store: &report::Store,
+) {
+    if !store.dir().join(new.id()).exists() {
+        let runner = super::collect::System::for_root(root);
+        super::collect::add_context(new, &config.collect, root, &runner);
+    }
 }
 
 /// The records of the pstore directory and of systemd-pstore's archive; an unreadable archive is

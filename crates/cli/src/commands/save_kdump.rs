@@ -3,11 +3,11 @@
 //! the report is durable is the capture directory removed.
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Result, anyhow};
 
-use super::save::{Saved, analyze_text};
+use super::save::{Saved, add_context, analyze_text};
 use crate::config::Config;
 use crate::kdump_capture::{self, FoundCapture};
 
@@ -20,6 +20,7 @@ pub(super) fn any_captures(config: &Config) -> bool {
 /// Saves every capture; `removal_failures` collects capture directories that could not go.
 pub(super) fn save_captures(
     config: &Config,
+    root: &Path,
     store: &report::Store,
     keep: bool,
     removal_failures: &mut Vec<(PathBuf, std::io::Error)>,
@@ -33,7 +34,8 @@ pub(super) fn save_captures(
     let mut saved = Vec::new();
     for capture in found {
         let path = capture.path.clone();
-        let new = to_report(capture);
+        let mut new = to_report(capture);
+        add_context(&mut new, config, root, store);
         let outcome = store.write(&new).map_err(|e| anyhow!("{e}"))?;
         let mut removed = Vec::new();
         if !keep {

@@ -53,6 +53,29 @@ fn main_log(loaded: &report::Loaded) -> Option<&'static str> {
     }
 }
 
+/// One context item: what it is, whose it is (it was read after the crash), and its facts or
+/// why it is missing.
+fn context_line(item: &report::ContextItem) -> String {
+    let whose = match item.describes {
+        report::Describes::ThisBoot => "this boot",
+        report::Describes::CrashedBoot => "the crashed boot",
+    };
+    let what = match (&item.missing, &item.file) {
+        (Some(why), _) => format!("missing: {why}"),
+        (None, file) => item
+            .facts
+            .iter()
+            .map(|(key, value)| format!("{key}={value}"))
+            .chain(file.iter().map(|f| format!("in {f}")))
+            .collect::<Vec<_>>()
+            .join(", "),
+    };
+    format!(
+        "{} (read after the crash, of {whose}): {what}",
+        item.kind.name()
+    )
+}
+
 fn render(
     loaded: &report::Loaded,
     problems: &[String],
@@ -114,6 +137,9 @@ fn render(
                 ),
             );
         }
+    }
+    for item in &m.context {
+        fact("Context", &context_line(item));
     }
     if problems.is_empty() {
         fact("Integrity", "ok");
