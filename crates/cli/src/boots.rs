@@ -181,8 +181,6 @@ pub fn current_boot_id(root: &Path) -> Result<String> {
 }
 
 /// What `status` shows: the guard's verdict for the running boot, and that boot's record.
-// The API `lastgasp status` reads the guard through; until it does, only the tests call it.
-#[allow(dead_code)]
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct GuardStatus {
@@ -195,7 +193,6 @@ pub struct GuardStatus {
 
 /// The crash-loop guard as it stands for the running boot under `root`, with `limit` from
 /// `[load] crash_loop_boots`.
-#[allow(dead_code)]
 pub fn guard_status(root: &Path, limit: u32) -> Result<GuardStatus> {
     let record = BootRecord::read(root)?;
     let boot_id = current_boot_id(root)?;

@@ -242,3 +242,28 @@ fn a_damaged_setup_json_is_named_and_not_armed() {
         "{text}"
     );
 }
+
+#[test]
+fn a_tripped_crash_loop_guard_is_shown_with_its_reason() {
+    let root = ramoops_machine();
+    let boot = |id: &str| {
+        serde_json::json!({"boot_id": id, "started": "2026-12-01T08:00:00Z",
+                           "release": "6.1.0-57-amd64", "clean_shutdown": null})
+    };
+    root.file(
+        "var/lib/lastgasp/boots.json",
+        &serde_json::json!({"version": 1, "boots": [boot("a"), boot("b"), boot("c")]}).to_string(),
+    );
+    let output = root.cmd().arg("status").output().unwrap();
+    let text = stdout_of(&output);
+    assert!(
+        text.contains("crash loop   ACTIVE: 3 unclean boot ends in a row, pstore only"),
+        "{text}"
+    );
+    // pstore alone is still armed; the guard is a warning there.
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("- crash-loop guard: the last 3 boots ended"),
+        "{text}"
+    );
+}

@@ -13,6 +13,7 @@ mod newer_kbuild;
 mod qemu;
 mod reserve_mem;
 mod scenario;
+mod selftest;
 pub(crate) mod suite;
 mod trim;
 mod vmcores;
@@ -28,7 +29,7 @@ use suite::Suite;
 #[derive(clap::Args)]
 pub struct LabArgs {
     /// Scenarios to run, by name or crash kind (default: the four backends ramoops, efi, erst,
-    /// blk); `kdump` is the kdump scenario.
+    /// blk); `kdump` is the kdump scenario, `selftest` the selftest scenarios.
     names: Vec<String>,
     /// Run the analysis corpus instead: every crash kind, each on two boots, through ramoops
     /// (x86_64, and on aarch64 every kind that is not x86-only).
@@ -254,6 +255,8 @@ enum Job {
     Pstore(Scenario),
     /// Crash, capture kernel, reboot, collect the capture.
     Kdump(kdump::KdumpScenario),
+    /// `lastgasp selftest`, a warm reboot, the canary settled by `lastgasp save`.
+    Selftest(selftest::SelftestScenario),
 }
 
 impl Job {
@@ -261,6 +264,7 @@ impl Job {
         match self {
             Job::Pstore(scenario) => &scenario.name,
             Job::Kdump(scenario) => &scenario.name,
+            Job::Selftest(scenario) => &scenario.name,
         }
     }
 }
@@ -283,6 +287,9 @@ fn run_job(lab: &Lab, job: &Job, args: &LabArgs) -> Result<String> {
             let run = kdump::run(&lab.workspace, &lab.cache, &lab.lastgasp, scenario, limit)?;
             kdump::verify(&lab.workspace, &lab.lastgasp, &run)
                 .with_context(|| format!("serial log: {}", run.serial.display()))
+        }
+        Job::Selftest(scenario) => {
+            selftest::run(&lab.workspace, &lab.cache, &lab.lastgasp, scenario, limit)
         }
     }
 }
@@ -326,7 +333,7 @@ fn run_jobs(jobs: &[Job], args: &LabArgs) -> Result<()> {
         .iter()
         .filter_map(|job| match job {
             Job::Pstore(scenario) => Some(scenario.clone()),
-            Job::Kdump(_) => None,
+            Job::Kdump(_) | Job::Selftest(_) => None,
         })
         .collect();
     let lab = prepare(&scenarios)?;
@@ -372,6 +379,11 @@ pub fn ci() -> Result<()> {
         .map(|suite| Job::Kdump(kdump::scenario(suite, kdump::DEFAULT_CRASHKERNEL_MIB)))
         .collect();
     jobs.extend(scenarios.into_iter().map(Job::Pstore));
+    jobs.extend(
+        selftest::scenarios(Suite::Bookworm)
+            .into_iter()
+            .map(Job::Selftest),
+    );
     let args = LabArgs {
         names: Vec::new(),
         corpus: false,
@@ -411,6 +423,20 @@ pub fn run(args: &LabArgs) -> Result<()> {
                 .map(|&suite| Job::Kdump(kdump::scenario(suite, args.crashkernel))),
         );
     }
+    // `selftest` names all of them; each can be named too.
+    jobs.extend(
+        suites
+            .iter()
+            .flat_map(|&suite| selftest::scenarios(suite))
+            .filter(|s| {
+                args.names.iter().any(|name| {
+                    name == "selftest"
+                        || s.name == *name
+                        || s.name == format!("{name}{}", s.suite.name_suffix())
+                })
+            })
+            .map(Job::Selftest),
+    );
     if !args.names.is_empty() {
         scenarios.retain(|s| {
             args.names.iter().any(|name| {

@@ -43,6 +43,8 @@ pub struct RamoopsParams {
     pub ftrace_size: u64,
     pub pmsg_size: u64,
     pub ecc: u64,
+    /// 0 write-combined, 1 uncached, 2 cached (`mem_type=`).
+    pub mem_type: u64,
     pub max_reason: i64,
     /// `mem_name=` (Linux 6.11+), when the region came from reserve_mem=.
     pub mem_name: Option<String>,
@@ -66,6 +68,7 @@ impl RamoopsParams {
             ftrace_size: number("ftrace_size").unwrap_or(0),
             pmsg_size: number("pmsg_size").unwrap_or(0),
             ecc: number("ecc").unwrap_or(0),
+            mem_type: number("mem_type").unwrap_or(0),
             max_reason: text("max_reason")
                 .and_then(|t| t.parse().ok())
                 .unwrap_or(-1),
@@ -84,6 +87,7 @@ impl RamoopsParams {
             format!("ftrace_size={:#x}", self.ftrace_size),
             format!("pmsg_size={:#x}", self.pmsg_size),
             format!("ecc={}", self.ecc),
+            format!("mem_type={}", self.mem_type),
             format!("max_reason={max_reason}"),
         ];
         if let Some(name) = &self.mem_name {
@@ -159,7 +163,7 @@ mod tests {
         assert_eq!(
             params.module_parameters(4),
             "mem_address=0x3f000000 mem_size=0x100000 record_size=0x10000 console_size=0x0 \
-             ftrace_size=0x0 pmsg_size=0x0 ecc=0 max_reason=4"
+             ftrace_size=0x0 pmsg_size=0x0 ecc=0 mem_type=0 max_reason=4"
         );
         let named = RamoopsParams {
             mem_name: Some("oops".into()),

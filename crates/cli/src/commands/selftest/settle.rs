@@ -391,6 +391,7 @@ mod tests {
             ftrace_size: 0,
             pmsg_size: 0,
             ecc: 0,
+            mem_type: 0,
             max_reason: 2,
             mem_name: Some("oops".into()),
         };

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::iomem;
+use crate::boots;
 use crate::commands::backend::{self, RamoopsParams};
 use crate::commands::selftest::state::SelftestState;
 use crate::config::Config;
@@ -33,6 +34,8 @@ pub struct Facts {
     pub kexec: sys::KexecState,
     /// What `lastgasp estimate` says the crash kernel needs, in bytes.
     pub crash_needed: Option<u64>,
+    /// The crash-loop guard for this boot (boots.json); `None` when it cannot be read.
+    pub crash_loop: Option<boots::GuardStatus>,
     pub cmdline: Option<String>,
     /// Sysctl name, wanted value, value in effect.
     pub sysctl: Vec<(String, String, Option<String>)>,
@@ -73,6 +76,11 @@ impl Facts {
                     .collect()
             })
             .unwrap_or_default();
+        // Sizing the capture is only worth it when kdump is wanted (or armed by hand).
+        let kexec = sys::KexecState::read(root).unwrap_or_default();
+        let wants_kdump = setup
+            .as_ref()
+            .map_or(kexec.crash_loaded == Some(true), |s| s.mode.wants_kdump());
         let captures_waiting = crate::kdump_capture::find_captures(&config.kdump.dir)
             .map_or(0, |(found, problems)| found.len() + problems.len());
         Self {
@@ -82,8 +90,12 @@ impl Facts {
             records_waiting: records_waiting(&config.pstore_dir),
             kdump_dir: config.kdump.dir.clone(),
             captures_waiting,
-            kexec: sys::KexecState::read(root).unwrap_or_default(),
-            crash_needed: None,
+            kexec,
+            crash_needed: wants_kdump
+                .then(|| crate::commands::estimate::estimate(root, config).ok())
+                .flatten()
+                .map(|e| e.bytes),
+            crash_loop: boots::guard_status(root, config.crash_loop_boots).ok(),
             cmdline: read_trimmed(&under_root(root, Path::new(PROC_CMDLINE))),
             sysctl,
             last_crash: last_crash(config),

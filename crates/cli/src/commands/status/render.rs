@@ -144,6 +144,24 @@ pub fn text(status: &Status) -> String {
             },
         );
     }
+    if let Some(guard) = &status.crash_loop {
+        let g = &guard.guard;
+        row(
+            &mut out,
+            "crash loop",
+            match (g.active, g.limit) {
+                (_, 0) => "guard off ([load] crash_loop_boots = 0)".to_string(),
+                (true, _) => format!(
+                    "ACTIVE: {} unclean boot ends in a row, pstore only",
+                    g.unclean_in_a_row
+                ),
+                (false, limit) => format!(
+                    "not tripped ({} of {limit} unclean boot ends in a row, {} boots recorded)",
+                    g.unclean_in_a_row, guard.boots_recorded
+                ),
+            },
+        );
+    }
     row(
         &mut out,
         "last crash",

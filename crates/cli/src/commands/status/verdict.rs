@@ -22,6 +22,8 @@ pub struct Status {
     pub kdump: KdumpStatus,
     pub cmdline: CmdlineStatus,
     pub sysctl: Vec<SysctlStatus>,
+    /// The crash-loop guard (boots.json); `None` when it cannot be read.
+    pub crash_loop: Option<crate::boots::GuardStatus>,
     pub last_crash: Option<LastCrash>,
     pub selftest: Option<SelftestState>,
     pub problems: Vec<Problem>,
@@ -308,6 +310,18 @@ pub fn judge(facts: Facts) -> Status {
         }
     }
 
+    if let Some(guard) = facts.crash_loop.as_ref().map(|g| &g.guard)
+        && guard.active
+    {
+        let problem = if wants_kdump { blocking } else { warning };
+        problems.push(problem(
+            guard.explain(),
+            "find why the machine keeps going down (`lastgasp list`, `journalctl -b -1`); the \
+             guard lets go after a clean shutdown"
+                .into(),
+        ));
+    }
+
     // selftest
     let selftest = facts.selftest.clone();
     if let Some(error) = &facts.selftest_error {
@@ -349,6 +363,7 @@ pub fn judge(facts: Facts) -> Status {
             missing,
         },
         sysctl,
+        crash_loop: facts.crash_loop.clone(),
         last_crash: facts.last_crash.clone(),
         selftest,
         problems,
