@@ -28,7 +28,9 @@ pub(crate) fn chromeos_signature(lines: &[Line<'_>]) -> String {
     let mut in_warning = false;
     let mut pc: Option<(&str, f64)> = None;
     let mut stack_ts = 0.0;
-    for line in lines {
+    // crash_reporter's patterns all start with the `<N>[ seconds]` prefix: a line without a
+    // timestamp (a ramoops header, a line the kernel printed before its clock) matches none.
+    for line in lines.iter().filter(|l| l.ts.is_some()) {
         let t = line.text;
         let ts = line.ts.unwrap_or(0.0);
         if in_warning {
@@ -42,9 +44,15 @@ pub(crate) fn chromeos_signature(lines: &[Line<'_>]) -> String {
             continue;
         }
         if let Some(name) = chromeos_pc(t) {
+            // Registers printed after the chosen stack belong to another report.
+            if found_the_stack {
+                break;
+            }
             pc = (!is_boring(name)).then_some((name, ts));
         }
-        if t.starts_with("Watchdog detected hard LOCKUP") {
+        if t.starts_with("Watchdog detected hard LOCKUP")
+            || t.starts_with("watchdog: Watchdog detected hard LOCKUP")
+        {
             want_next_stack = true;
             tag = "(HARDLOCKUP)-";
         } else if t.starts_with("watchdog: BUG: soft lockup") {
@@ -66,7 +74,8 @@ pub(crate) fn chromeos_signature(lines: &[Line<'_>]) -> String {
             uncertain.push(name);
             if reliable {
                 certain.push(name);
-                if stack_fn.is_none() && !is_boring(name) {
+                // `<TASK>` and `<IRQ>` are hashed like frames but never name the crash.
+                if stack_fn.is_none() && !is_boring(name) && !name.starts_with('<') {
                     stack_fn = Some(name);
                 }
             }
@@ -87,12 +96,13 @@ pub(crate) fn chromeos_signature(lines: &[Line<'_>]) -> String {
         .fold(0u32, |h, &c| {
             h.wrapping_mul(16127).wrapping_add(u32::from(c))
         });
-    // The PC of a register dump printed just before the stack names the crash; otherwise the
-    // panic message does, and only without either the stack's first interesting function.
-    let human = if !tag.is_empty() {
-        stack_fn
-    } else if let Some((name, _)) = pc.filter(|(_, pc_ts)| stack_ts - pc_ts < PC_WINDOW) {
+    // The PC of a register dump printed just before the stack names the crash; else, for a
+    // lockup or hang, the hung stack's first interesting function; otherwise the panic message
+    // does, and only without one the stack's first interesting function.
+    let human = if let Some((name, _)) = pc.filter(|(_, pc_ts)| stack_ts - pc_ts < PC_WINDOW) {
         Some(name)
+    } else if !tag.is_empty() {
+        stack_fn
     } else {
         last_panic_message(lines).or(stack_fn)
     }
@@ -119,7 +129,7 @@ fn is_hung_task(t: &str) -> bool {
 
 /// The message of the last `Kernel panic…: message` line.
 fn last_panic_message<'a>(lines: &[Line<'a>]) -> Option<&'a str> {
-    lines.iter().rev().find_map(|l| {
+    lines.iter().rev().filter(|l| l.ts.is_some()).find_map(|l| {
         let rest = l.text.strip_prefix("Kernel panic")?;
         let colon = rest.find(':')?;
         Some(rest[colon + 1..].trim_start())
@@ -192,7 +202,9 @@ fn chromeos_frame(text: &str) -> Option<(&str, bool)> {
     Some((name, !lead.contains('?')))
 }
 
-/// crash_reporter's PC regexes: x86_64 `RIP: xxxx:func+0x`, arm `pc : func` / `PC is at func`.
+/// crash_reporter's PC regexes (it picks one by the architecture it runs on; a log shows
+/// only its own): x86_64 `RIP: xxxx:func+0x`, i386 `EIP: [<addr>] func`, arm `pc : func` /
+/// `PC is at func`, MIPS `epc   : addr func`.
 fn chromeos_pc(t: &str) -> Option<&str> {
     if let Some(rest) = t.strip_prefix("RIP: ") {
         let (seg, mut after) = rest.split_at_checked(4)?;
@@ -210,11 +222,21 @@ fn chromeos_pc(t: &str) -> Option<&str> {
         return (!name.is_empty() && !name.contains(' ') && after[plus..].starts_with("+0x"))
             .then_some(name);
     }
-    let rest = t
-        .strip_prefix("pc : ")
-        .or_else(|| t.strip_prefix("PC is at "))?;
-    let end = rest.find(['+', '[', ' ']).unwrap_or(rest.len());
-    let name = &rest[..end];
+    let name = if let Some(rest) = t.strip_prefix("EIP: [<") {
+        let close = rest.rfind(">] ")?;
+        let rest = &rest[close + 3..];
+        &rest[..rest.find(['+', ' ']).unwrap_or(rest.len())]
+    } else if let Some(rest) = t.strip_prefix("epc") {
+        let rest = rest.trim_start().strip_prefix(':')?.trim_start();
+        let (_, rest) = rest.split_once(char::is_whitespace)?;
+        let rest = rest.trim_start();
+        &rest[..rest.find(['+', ' ']).unwrap_or(rest.len())]
+    } else {
+        let rest = t
+            .strip_prefix("pc : ")
+            .or_else(|| t.strip_prefix("PC is at "))?;
+        &rest[..rest.find(['+', '[', ' ']).unwrap_or(rest.len())]
+    };
     (!name.is_empty()).then_some(name)
 }
 
@@ -303,6 +325,20 @@ mod tests {
             chromeos_signature(&split_lines(log)),
             format!("kernel--{h:08X}")
         );
+    }
+
+    #[test]
+    fn chromeos_i386_pc_and_unstamped_panic() {
+        let log = "<0>[  180.492137] EIP: [<790e22a4>] write_breakme+0x80/0x108 SS:ESP 0068:aa3e9efc\n\
+                   <0>[  180.502026] Kernel panic - not syncing: Fatal exception\n";
+        assert_eq!(
+            chromeos_signature(&split_lines(log)),
+            "kernel-write_breakme-00000000"
+        );
+        // crash_reporter's patterns need the timestamp: an unstamped panic line is no message.
+        let log =
+            "<1>[  378.858760]  double_func+0x4/0x14\nKernel panic - not syncing: bad panic\n";
+        assert!(chromeos_signature(&split_lines(log)).starts_with("kernel-double_func-"));
     }
 
     #[test]

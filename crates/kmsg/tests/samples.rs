@@ -276,7 +276,7 @@ fn soft_lockup() {
             .chromeos
             .as_deref()
             .unwrap()
-            .starts_with("kernel-(SOFTLOCKUP)-<TASK>-")
+            .starts_with("kernel-(SOFTLOCKUP)-lastgasp_spin-")
     );
 }
 
