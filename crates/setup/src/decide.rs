@@ -11,8 +11,12 @@ use crate::model::{Backend, Blk, Mode, Placement, Ramoops};
 
 /// The `reserve_mem=` region's name, also `ramoops.mem_name=`.
 pub const MEM_NAME: &str = "lastgasp";
-/// `reserve_mem=`'s alignment: a page.
-const RESERVE_MEM_ALIGN: u64 = 4096;
+/// `reserve_mem=`'s alignment: 2 MiB, not a page. reserve_mem= is parsed after the per-cpu areas
+/// are set up, and a page-aligned region lands in the unused tail of a per-cpu unit, which early
+/// boot zeroes at every boot before the reservation is made: the record is gone. A 2 MiB-aligned
+/// region cannot start inside such a tail (docs/reserve-mem.md; the lab's
+/// ramoops-reserve-mem-6.12 scenario).
+const RESERVE_MEM_ALIGN: &str = "2M";
 
 /// What the machine has, as far as setup cares.
 #[derive(Debug, Clone, Default)]
@@ -276,7 +280,8 @@ fn placement(facts: &Facts, wishes: &Wishes) -> Result<(Ramoops, String)> {
             let why = if kernel::has_reserve_mem(release) {
                 format!(
                     "{why}; preferred to reserve_mem= until a selftest shows that survives here \
-                     (the lab saw 6.12's reserve_mem regions come back empty after a warm reboot)"
+                     (its address depends on what early boot allocated before it; see \
+                     docs/reserve-mem.md)"
                 )
             } else {
                 why
@@ -502,7 +507,7 @@ mod tests {
         assert_eq!(
             kernel_params(&d, &facts, None),
             [
-                "reserve_mem=1M:4096:lastgasp",
+                "reserve_mem=1M:2M:lastgasp",
                 "ramoops.mem_name=lastgasp",
                 "ramoops.record_size=0x20000"
             ]
