@@ -152,7 +152,7 @@ pub fn detect(root: &Path) -> Detected {
             Some(why) => found(Bootloader::Uki, format!("booted by systemd-boot; {why}")),
             None => found(
                 Bootloader::SystemdBoot,
-                "booted by systemd-boot (its LoaderInfo EFI variable)".into(),
+                "booted by systemd-boot: its LoaderInfo EFI variable is set".into(),
             ),
         };
     }

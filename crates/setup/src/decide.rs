@@ -105,7 +105,10 @@ pub fn decide(facts: &Facts, wishes: &Wishes) -> Result<Decision> {
         }
     }
     decision.mode = match (wishes.mode, decision.backend) {
-        (Some(mode), Some(_)) | (Some(mode @ Mode::Kdump), None) => mode,
+        (Some(mode), Some(_)) | (Some(mode @ Mode::Kdump), None) => {
+            decision.reasons.push(format!("mode {mode}: asked for"));
+            mode
+        }
         (Some(mode), None) => {
             return Err(invalid(format!(
                 "mode {mode} needs a pstore backend and this machine has none that setup can arm \

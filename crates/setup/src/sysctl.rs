@@ -33,19 +33,19 @@ pub const PRESETS: [(&str, u32, &str); 4] = [
     (
         "kdumpst",
         0x42,
-        "kdumpst's 66: memory info and all CPUs' backtraces, small enough that the oops stays in \
-         a pstore record",
+        "kdumpst's choice: memory info and all CPUs' backtraces, short enough to keep the oops \
+         in a pstore record",
     ),
     (
         "steamos",
         0x47,
-        "SteamOS' 71: all tasks, memory, timers and all CPUs' backtraces",
+        "SteamOS' choice: all tasks, memory, timers and all CPUs' backtraces",
     ),
     (
         "verbose",
         0x4f,
-        "tasks, memory, timers, locks and all CPUs' backtraces (79): for kdump, where the whole \
-         log is in the vmcore; in a pstore record it can push the oops out",
+        "tasks, memory, timers, locks and all CPUs' backtraces: for kdump, where the whole log \
+         is in the vmcore; in a pstore record it can push the oops out",
     ),
 ];
 
@@ -126,8 +126,8 @@ impl Sysctls {
             .panic_print_preset
             .as_deref()
             .and_then(|name| PRESETS.iter().find(|(n, ..)| *n == name));
-        if let Some((name, _, why)) = preset {
-            let _ = writeln!(print, "# preset {name}: {why}");
+        if let Some((name, value, why)) = preset {
+            print += &wrap_comment(&format!("preset {name} ({value}): {why}"));
         }
         for (bit, what) in PANIC_PRINT_BITS {
             let mark = if self.panic_print & bit != 0 {
@@ -171,6 +171,22 @@ impl Sysctls {
     }
 }
 
+/// `text` as `# ` comment lines of at most 96 characters.
+fn wrap_comment(text: &str) -> String {
+    let mut out = String::new();
+    let mut line = String::from("#");
+    for word in text.split_whitespace() {
+        if line.len() + 1 + word.len() > 96 && line.len() > 1 {
+            out += &line;
+            out.push('\n');
+            line = String::from("#");
+        }
+        line.push(' ');
+        line.push_str(word);
+    }
+    out + &line + "\n"
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,6 +214,11 @@ mod tests {
         };
         let text = s.dropin();
         assert!(text.contains("#  [x] 0x02 memory info"), "{text}");
+        assert!(
+            text.contains("# preset kdumpst (66): kdumpst's choice"),
+            "{text}"
+        );
+        assert!(text.lines().all(|l| l.len() <= 96), "{text}");
         assert!(text.contains("#  [ ] 0x01 all tasks"), "{text}");
         assert!(text.contains("\nkernel.panic_print = 66\n"));
         assert!(text.contains("\n-kernel.hardlockup_panic = 1\n"));

@@ -60,16 +60,10 @@ pub fn run(config: &Config, root: &Path, args: &SetupArgs, quiet: bool) -> Resul
     let boot_changed = changes
         .iter()
         .any(|c| c.changes() && c.path != Path::new(sysctl::DROPIN));
-    let left_pending = |step: &Step| {
-        previous
-            .as_ref()
-            .is_some_and(|p| p.pending_commands.contains(&step.command_line()))
-    };
-    let mut wanted_steps: Vec<Step> = boot
+    let mut candidates: Vec<(Step, bool)> = boot
         .steps
         .iter()
-        .filter(|s| boot_changed || left_pending(s))
-        .cloned()
+        .map(|s| (s.clone(), boot_changed))
         .collect();
     let mut units = UNITS.to_vec();
     if decision.mode.wants_kdump() {
@@ -77,29 +71,43 @@ pub fn run(config: &Config, root: &Path, args: &SetupArgs, quiet: bool) -> Resul
     }
     let mut enable = vec!["systemctl", "enable"];
     enable.extend(&units);
-    wanted_steps.push(Step::new(
-        &enable,
-        "arm at every boot (load), collect after it (save)",
-        "run `systemctl enable` on the units and read its error; `lastgasp load` can be run by hand meanwhile",
+    candidates.push((
+        Step::new(
+            &enable,
+            "arm at every boot (load), collect after it (save)",
+            "run `systemctl enable` on the units and read its error; `lastgasp load` can be run by hand meanwhile",
+        ),
+        true,
     ));
-    if changed(sysctl::DROPIN)
-        || previous
-            .as_ref()
-            .is_some_and(|p| p.sysctl != sysctls.values())
-    {
-        wanted_steps.push(Step::new(
+    candidates.push((
+        Step::new(
             &["sysctl", "--system"],
             "apply the panic settings now rather than at the next boot",
             "they apply at the next boot anyway; run `sysctl --system` to see which line fails",
-        ));
-    }
+        ),
+        changed(sysctl::DROPIN),
+    ));
     if decision.mode.wants_kdump() {
-        wanted_steps.push(Step::new(
-            &[steps::INITRAMFS],
-            "make the capture initramfs that the capture kernel boots",
-            "run `lastgasp initramfs` and read its error; [kdump] target may need setting",
+        candidates.push((
+            Step::new(
+                &[steps::INITRAMFS],
+                "make the capture initramfs that the capture kernel boots",
+                "run `lastgasp initramfs` and read its error; [kdump] target may need setting",
+            ),
+            true,
         ));
     }
+    // A command the last setup could not run (under --root, or failed) is still owed.
+    let left_pending = |step: &Step| {
+        previous
+            .as_ref()
+            .is_some_and(|p| p.pending_commands.contains(&step.command_line()))
+    };
+    let wanted_steps: Vec<Step> = candidates
+        .into_iter()
+        .filter(|(step, needed)| *needed || left_pending(step))
+        .map(|(step, _)| step)
+        .collect();
     let mut state = ArmingState {
         version: arming_state::VERSION,
         mode: decision.mode,
