@@ -81,9 +81,9 @@ pub fn run(config: &Config, root: &Path, args: &SetupArgs, quiet: bool) -> Resul
     ));
     candidates.push((
         Step::new(
-            &["sysctl", "--system"],
+            &["systemctl", "restart", "systemd-sysctl.service"],
             "apply the panic settings now rather than at the next boot",
-            "they apply at the next boot anyway; run `sysctl --system` to see which line fails",
+            "they apply at the next boot anyway; `journalctl -u systemd-sysctl` says which line failed",
         ),
         changed(sysctl::DROPIN),
     ));
