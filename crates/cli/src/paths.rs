@@ -1,15 +1,9 @@
 //! System paths resolved under `--root`, so tests and rescue systems can point the whole tool at
 //! another tree. Paths the user gives on the command line are taken as they are.
 
-use std::path::{Path, PathBuf};
-
-/// `path` (absolute, as on a running system) inside `root`.
-pub fn under_root(root: &Path, path: &Path) -> PathBuf {
-    match path.strip_prefix("/") {
-        Ok(relative) => root.join(relative),
-        Err(_) => root.join(path),
-    }
-}
+/// `path` (absolute, as on a running system) inside `root`; the setup crate's, so both resolve
+/// paths the same way.
+pub use setup::root::under_root;
 
 pub const PSTORE_DIR: &str = "/sys/fs/pstore";
 pub const SYSTEMD_ARCHIVE: &str = "/var/lib/systemd/pstore";
@@ -22,6 +16,7 @@ pub const DROPIN_DIR: &str = "lastgasp.toml.d";
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     #[test]
     fn system_paths_move_under_the_root() {
