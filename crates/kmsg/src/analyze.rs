@@ -2,9 +2,9 @@
 
 use crate::block::{Block, read_block};
 use crate::class::Class;
-use crate::compat::{abrt_duphash, chromeos_signature};
+use crate::compat::{self, abrt_duphash, abrt_frames, chromeos_signature};
 use crate::cpuline::{banner_release, parse_cpu_line};
-use crate::frame::{TraceLine, base_name, parse_symbol, parse_trace_line};
+use crate::frame::{base_name, parse_symbol};
 use crate::guilty;
 use crate::line::{Line, split_lines};
 use crate::lockdep;
@@ -65,13 +65,14 @@ fn from_choice(lines: &[Line<'_>], choice: Choice, chromeos: String) -> Analysis
         location: event.location.as_deref(),
         panic_message: panic_message.as_deref(),
     });
-    // A lockdep report prints the dependency chain's stacks before its own trace; ABRT's koops
-    // parser reads frames wherever they are in the report, so its hash starts with the chain's.
-    let abrt_frames = if class == Class::Lockdep {
-        frames_anywhere(lines, event.lines.clone())
-    } else {
-        block.frames.clone()
-    };
+    // A report without frames of its own (sysrq's one line) is hashed with the panic's, as
+    // its trace is.
+    let mut abrt_frames = abrt_frames(lines, event.lines.clone());
+    if abrt_frames.is_empty()
+        && let Some(panic) = &choice.panic
+    {
+        abrt_frames = compat::abrt_frames(lines, panic.lines.clone());
+    }
     let faulting_function = block
         .fault
         .as_ref()
@@ -127,19 +128,6 @@ fn from_choice(lines: &[Line<'_>], choice: Choice, chromeos: String) -> Analysis
         bug_location: event.location.clone(),
         oops_count: choice.oops_count,
     }
-}
-
-/// Every frame line of `range`, under whatever header.
-fn frames_anywhere(lines: &[Line<'_>], range: std::ops::Range<usize>) -> Vec<Frame> {
-    lines
-        .get(range)
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|l| match parse_trace_line(l.text) {
-            Some(TraceLine::Frame(f)) => Some(f),
-            _ => None,
-        })
-        .collect()
 }
 
 /// A fault inside CONFIG_DEBUG_LIST's checkers is list corruption: the checker crashed on a

@@ -137,10 +137,20 @@ pub(crate) fn read_block(lines: &[Line<'_>], range: Range<usize>) -> Block {
     b
 }
 
-/// x86 `RIP: 0010:func+0x12/0x40 [mod]` (also the pre-4.15 `RIP: 0010:[<addr>]  [<addr>] func`),
-/// i386 `EIP:`, arm64 `pc : func`, arm32 `PC is at func`. User-mode IPs give `None`.
+/// The faulting instruction's function: x86 `RIP: 0010:func+0x12/0x40 [mod]` (also the
+/// pre-4.15 `RIP: 0010:[<addr>]  [<addr>] func`, the trailing `RIP  [<addr>] func` and the
+/// old fault report's `IP: [<addr>] func`), i386 `EIP: [<addr>] func` and `EIP is at func`,
+/// arm64 `pc : func`, arm32 `PC is at func`, ppc64 `NIP [addr] .func`, s390
+/// `Krnl PSW : mask addr (func+0x1/0x2)`, riscv `epc : func` and MIPS `epc   : addr func`.
+/// User-mode IPs give `None`.
 pub(crate) fn parse_pc(t: &str) -> Option<Frame> {
-    let sym = if let Some(rest) = t.strip_prefix("RIP: ").or_else(|| t.strip_prefix("EIP: ")) {
+    // Registers printed on the same line after the PC.
+    let t = t.split(" SS:ESP").next().unwrap_or(t);
+    let t = t.split(" RSP: ").next().unwrap_or(t);
+    let sym = if let Some(rest) = ["RIP: ", "EIP: ", "IP: "]
+        .iter()
+        .find_map(|p| t.strip_prefix(p))
+    {
         let rest = match rest.split_once(':') {
             Some((seg, after)) if seg.len() == 4 && seg.bytes().all(|b| b.is_ascii_hexdigit()) => {
                 after
@@ -148,9 +158,28 @@ pub(crate) fn parse_pc(t: &str) -> Option<Frame> {
             _ => rest,
         };
         skip_addresses(rest)
+    } else if let Some(rest) = t
+        .strip_prefix("RIP  [<")
+        .or_else(|| t.strip_prefix("EIP  [<"))
+    {
+        skip_addresses(&t[t.len() - rest.len() - 2..])
+    } else if let Some(rest) = t.strip_prefix("NIP [") {
+        let after = rest.split_once("] ")?.1;
+        after.strip_prefix('.').unwrap_or(after)
+    } else if let Some(rest) = t.strip_prefix("Krnl PSW : ") {
+        let open = rest.rfind('(')?;
+        rest[open + 1..].strip_suffix(')')?
+    } else if let Some(rest) = t.strip_prefix("epc") {
+        let rest = rest.trim_start().strip_prefix(':')?.trim_start();
+        match rest.split_once(' ') {
+            // MIPS: `epc   : 804010f0 lkdtm_do_action+0x68/0x3f8`.
+            Some((addr, sym)) if addr.bytes().all(|b| b.is_ascii_hexdigit()) => sym.trim(),
+            _ => rest,
+        }
     } else {
-        t.strip_prefix("pc : ")
-            .or_else(|| t.strip_prefix("PC is at "))?
+        ["pc : ", "PC is at ", "EIP is at ", "IP is at "]
+            .iter()
+            .find_map(|p| t.strip_prefix(p))?
     };
     parse_symbol(sym)
 }
@@ -240,6 +269,46 @@ mod tests {
             "lastgasp_null_write"
         );
         assert_eq!(parse_lr("lr : caller+0x1/0x2").unwrap().function, "caller");
+        for (line, function) in [
+            (
+                "EIP: [<f88dec25>] radeon_cp_init_ring_buffer+0x90/0x302 [radeon] SS:ESP 0068:f0a0cf08",
+                "radeon_cp_init_ring_buffer",
+            ),
+            (
+                "EIP is at radeon_audio_detect+0x54/0x140 [radeon]",
+                "radeon_audio_detect",
+            ),
+            ("RIP: skb_pull+0xd5/0xf0 RSP: ffff8801d9fdf270", "skb_pull"),
+            (
+                "RIP  [<ffffffff81171b02>] find_get_entry+0x42/0xc0",
+                "find_get_entry",
+            ),
+            (
+                "IP: [<ffffffff8104e2b4>] ip_idents_reserve+0x84/0x90",
+                "ip_idents_reserve",
+            ),
+            (
+                "NIP [c000000008068dfc] .eeh_dev_check_failure+0x27c/0x390",
+                "eeh_dev_check_failure",
+            ),
+            (
+                "Krnl PSW : 0404c00180000000 0000000000431f8e (scsi_alloc_sgtable+0x62/0x7c)",
+                "scsi_alloc_sgtable",
+            ),
+            ("epc : lkdtm_WARNING+0x8/0x10", "lkdtm_WARNING"),
+            (
+                "epc   : 804010f0 lkdtm_do_action+0x68/0x3f8",
+                "lkdtm_do_action",
+            ),
+        ] {
+            assert_eq!(
+                parse_pc(line).map(|f| f.function).as_deref(),
+                Some(function),
+                "{line}"
+            );
+        }
+        assert!(parse_pc("NIP: c000000008068dfc LR: c000000008068df8 CTR: 0").is_none());
+        assert!(parse_pc("EIP: 0060:[<f88dec25>] EFLAGS: 00213246 CPU: 1").is_none());
     }
 
     #[test]

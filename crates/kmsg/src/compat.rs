@@ -5,6 +5,9 @@
 
 use sha1::{Digest, Sha1};
 
+use std::ops::Range;
+
+use crate::frame::{TraceLine, parse_trace_line, split_marker};
 use crate::line::Line;
 use crate::model::Frame;
 
@@ -251,6 +254,55 @@ fn truncate(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
+/// The frames ABRT hashes, read as satyr's koops parser reads an oops: the instruction pointer
+/// of the first i386 `EIP: [<a>] f` or pre-4.15 `RIP: 0010:[<a>] [<a>] f` line comes first
+/// (i386 prints it after the trace), then every frame line of the report in order, wherever it
+/// stands (a lockdep report's dependency chains come before its own trace); s390's
+/// `Last Breaking-Event-Address:` ends the reading.
+pub(crate) fn abrt_frames(lines: &[Line<'_>], range: Range<usize>) -> Vec<Frame> {
+    let mut ip = None;
+    let mut frames = Vec::new();
+    for line in lines.get(range).unwrap_or_default() {
+        let t = line.trimmed();
+        if t.starts_with("Last Breaking-Event-Address:") {
+            break;
+        }
+        if ip.is_none()
+            && let Some(f) = satyr_ip(t)
+        {
+            ip = Some(f);
+            continue;
+        }
+        let text = split_marker(t).map_or(t, |(_, rest)| rest);
+        if let Some(TraceLine::Frame(f)) = parse_trace_line(text) {
+            frames.push(f);
+        }
+    }
+    ip.into_iter().chain(frames).collect()
+}
+
+/// satyr's `parse_IP`: `RIP:` then a word it skips (`0010:[<addr>]`) then a frame with its
+/// address, or `EIP:` then `[<addr>]` and the function. Today's `RIP: 0010:f+0x1/0x2` has
+/// nothing after the skipped word and is no IP line for it.
+fn satyr_ip(t: &str) -> Option<Frame> {
+    let rest = if let Some(rest) = t.strip_prefix("RIP:") {
+        let rest = rest.strip_prefix([' ', '\t'])?.trim_start();
+        let (_, after) = rest.split_once([' ', '\t'])?;
+        after.trim_start()
+    } else {
+        let rest = t.strip_prefix("EIP:")?;
+        rest.strip_prefix([' ', '\t'])?.trim_start()
+    };
+    if !rest.starts_with("[<") {
+        return None;
+    }
+    let rest = rest.split(" SS:ESP").next().unwrap_or(rest);
+    match parse_trace_line(rest)? {
+        TraceLine::Frame(f) => Some(f),
+        _ => None,
+    }
+}
+
 /// ABRT's koops duphash (`abrt_koops_hash_str`, KOOPS_COMPAT): SHA-1 of the first six
 /// reliable frames' names, each followed by a newline. `None` without reliable frames.
 pub(crate) fn abrt_duphash(frames: &[Frame]) -> Option<String> {
@@ -347,6 +399,38 @@ mod tests {
             chromeos_signature(&split_lines("nothing here\n")),
             "kernel-UnspecifiedStackSignature"
         );
+    }
+
+    #[test]
+    fn abrt_reads_frames_as_satyr_does() {
+        let log = "BUG: unable to handle kernel NULL pointer dereference at 00000010\n\
+                   EIP: 0060:[<f88dec25>] EFLAGS: 00213246 CPU: 1\n\
+                   Call Trace:\n \
+                   [<f88df84c>] ? radeon_cp_resume+0x7d/0xbc [radeon]\n \
+                   [<f88df84c>] radeon_cp_resume+0x7d/0xbc [radeon]\n \
+                   [<f882ed93>] drm_ioctl+0x1b0/0x225 [drm]\n\
+                   EIP: [<f88dec25>] radeon_cp_init_ring_buffer+0x90/0x302 [radeon] SS:ESP 0068:f0a0cf08\n";
+        let lines = split_lines(log);
+        let names: Vec<String> = abrt_frames(&lines, 0..lines.len())
+            .into_iter()
+            .filter(|f| f.reliable)
+            .map(|f| f.function)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "radeon_cp_init_ring_buffer",
+                "radeon_cp_resume",
+                "drm_ioctl"
+            ]
+        );
+        // Today's RIP line is no IP line for satyr.
+        let lines = split_lines("RIP: 0010:f+0x1/0x2\nCall Trace:\n g+0x1/0x2\n");
+        let names: Vec<String> = abrt_frames(&lines, 0..lines.len())
+            .into_iter()
+            .map(|f| f.function)
+            .collect();
+        assert_eq!(names, ["g"]);
     }
 
     #[test]

@@ -11,7 +11,12 @@ pub(crate) enum TraceLine {
     Close(String),
 }
 
-/// Parses one line inside a call trace (leading whitespace allowed).
+/// Parses one line inside a call trace (leading whitespace allowed). Besides today's
+/// ` func+0x1/0x2 [mod]` it reads the layouts of other architectures and eras: x86's
+/// ` [<addr>] ? func+0x1/0x2`, ppc64's `[sp] [pc] .func+0x1/0x2 (unreliable)`, s390's
+/// `([<addr>] func+0x1/0x2)` and bare `[<addr>] 0x27f8000`, and arm32's
+/// `[<addr>] (func+0x1/0x2) from [<addr>] (caller+0x3/0x4)`, `[<addr>] (func) from ...` and
+/// `func+0x1/0x2 from caller+0x3/0x4` (the frame is the function before `from`).
 pub(crate) fn parse_trace_line(text: &str) -> Option<TraceLine> {
     let t = text.trim();
     if let Some(marker) = parse_marker(t) {
@@ -19,15 +24,63 @@ pub(crate) fn parse_trace_line(text: &str) -> Option<TraceLine> {
     }
     let mut rest = t;
     let mut reliable = true;
-    // Pre-4.15: ` [<ffffffff8105b6f0>] ? func+0x../0x..`
-    if let Some(after) = skip_bracket_address(rest) {
-        rest = after.trim_start();
+    // s390 prints the frame r14 points to in parentheses.
+    if let Some(inner) = rest.strip_prefix("([<").and_then(|r| r.strip_suffix(')')) {
+        rest = &rest[1..=inner.len() + 2];
+    }
+    let mut addressed = false;
+    for _ in 0..2 {
+        if let Some(after) = skip_bracket_address(rest) {
+            rest = after.trim_start();
+            addressed = true;
+        }
     }
     if let Some(after) = rest.strip_prefix('?') {
         reliable = false;
         rest = after.trim_start();
     }
-    let mut frame = parse_symbol(rest)?;
+    if let Some(before) = rest.strip_suffix("(unreliable)") {
+        reliable = false;
+        rest = before.trim_end();
+    }
+    let arm_from = match rest.split_once(" from ") {
+        Some((head, _)) => {
+            rest = head.trim();
+            if let Some(inner) = rest.strip_prefix('(').and_then(|r| r.strip_suffix(')')) {
+                rest = inner;
+            }
+            true
+        }
+        None => false,
+    };
+    // ppc64 (ELFv1) prints function descriptors' dot symbols.
+    if let Some(after) = rest.strip_prefix('.')
+        && after.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+    {
+        rest = after;
+    }
+    let bare = |name: &str| Frame {
+        function: name.to_owned(),
+        offset: None,
+        size: None,
+        module: None,
+        reliable: true,
+        context: None,
+    };
+    let mut frame = if let Some(f) = parse_symbol(rest) {
+        f
+    } else if arm_from && !rest.is_empty() && rest.bytes().all(is_symbol_byte) {
+        bare(rest)
+    } else if addressed
+        && rest.len() > 2
+        && rest.starts_with("0x")
+        && rest[2..].bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        // An address the kernel could not name; kept so that ABRT's hash counts it.
+        bare(rest)
+    } else {
+        return None;
+    };
     frame.reliable = reliable;
     Some(TraceLine::Frame(frame))
 }
@@ -68,13 +121,20 @@ fn parse_marker(t: &str) -> Option<TraceLine> {
     })
 }
 
-/// `[<ffffffff8105b6f0>]`.
+/// `[<ffffffff8105b6f0>]`, or ppc64's `[c000000010f930b0]` (8 hex digits at least, so that a
+/// word in brackets is not taken for one).
 fn skip_bracket_address(s: &str) -> Option<&str> {
-    let inner = s.strip_prefix("[<")?;
-    let close = inner.find(">]")?;
+    if let Some(inner) = s.strip_prefix("[<") {
+        let close = inner.find(">]")?;
+        let hex = &inner[..close];
+        return (!hex.is_empty() && hex.len() <= 16 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+            .then(|| &inner[close + 2..]);
+    }
+    let inner = s.strip_prefix('[')?;
+    let close = inner.find(']')?;
     let hex = &inner[..close];
-    (!hex.is_empty() && hex.len() <= 16 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
-        .then(|| &inner[close + 2..])
+    (hex.len() >= 8 && hex.len() <= 16 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| &inner[close + 1..])
 }
 
 /// `func+0x12/0x40`, optionally followed by ` [mod]` or ` [mod buildid]`, and frames that
@@ -248,6 +308,42 @@ mod tests {
             None
         );
         assert_eq!(parse_trace_line("f+0x1/0x2 at net/x.c:1"), None);
+    }
+
+    #[test]
+    fn other_architectures() {
+        let f = frame("[c000000010f93150] [c000000008028668] .rtas_read_config+0x128/0x170");
+        assert_eq!(
+            (f.function.as_str(), f.reliable),
+            ("rtas_read_config", true)
+        );
+        let f = frame(
+            "[c000000010f930b0] [c000000008068df8] .eeh_dev_check_failure+0x278/0x390 (unreliable)",
+        );
+        assert_eq!(
+            (f.function.as_str(), f.reliable),
+            ("eeh_dev_check_failure", false)
+        );
+        let f = frame("[c000000010f93340] [d0000000008c991c] .ipr_probe_ioa+0x6c/0x1390 [ipr]");
+        assert_eq!(f.module.as_deref(), Some("ipr"));
+        let f = frame("([<00000000027f8000>] 0x27f8000)");
+        assert_eq!(f.function, "0x27f8000");
+        let f = frame(" ([<0000000000432114>] scsi_init_io+0xdc/0x184)");
+        assert_eq!(f.function, "scsi_init_io");
+        let f =
+            frame("[<c0014318>] (dump_backtrace_log_lvl) from [<c001457c>] (show_stack+0x24/0x2c)");
+        assert_eq!(
+            (f.function.as_str(), f.offset),
+            ("dump_backtrace_log_lvl", None)
+        );
+        let f = frame(
+            "[<c0057220>] ? (function_name+0x20/0x2c) from [<c018062c>] (foo_bar+0xdc/0x1bc)",
+        );
+        assert_eq!((f.function.as_str(), f.reliable), ("function_name", false));
+        let f = frame(" unwind_backtrace+0x0/0x11c from show_stack+0x10/0x14");
+        assert_eq!(f.function, "unwind_backtrace");
+        assert_eq!(parse_trace_line("[add] the frame"), None);
+        assert_eq!(parse_trace_line("this comes from there"), None);
     }
 
     #[test]

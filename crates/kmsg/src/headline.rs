@@ -332,6 +332,11 @@ fn watchdog_or_other(t: &str) -> Option<Headline> {
     {
         return Some(Headline::new(Class::HungTask, Role::Watchdog));
     }
+    // warn_alloc(): `chrome: page allocation failure: order:5, mode:0x24040c0(GFP_KERNEL)`,
+    // `syz: vmalloc: allocation failure: 34359738352 bytes`.
+    if t.contains(": page allocation failure: ") || t.contains("vmalloc: allocation failure") {
+        return Some(Headline::new(Class::AllocationFailure, Role::Warn));
+    }
     if t.contains(" invoked oom-killer: ") {
         return Some(Headline::new(Class::OutOfMemory, Role::Watchdog));
     }

@@ -193,7 +193,7 @@ pub(crate) fn is_machinery(class: Class, name: &str) -> bool {
     let extra: &[&str] = match class {
         Class::SoftLockup | Class::HardLockup | Class::RcuStall => LOCKUP,
         Class::HungTask => SLEEP,
-        Class::OutOfMemory => ALLOCATOR,
+        Class::OutOfMemory | Class::AllocationFailure => ALLOCATOR,
         Class::Usercopy => USERCOPY,
         Class::ListCorruption => LIST_DEBUG,
         _ => &[],
