@@ -240,7 +240,7 @@ fn run_one(lab: &Lab, scenario: &Scenario, limit: Duration) -> Result<check::Col
         .and_then(|()| check_golden_signature(lab, scenario, &collected))
         .with_context(context)?;
     if scenario.backend == scenario::Backend::RamoopsReserveMem {
-        let region = reserve_mem::verify(&serial).with_context(context)?;
+        let region = reserve_mem::verify(&serial, &collected.manifest).with_context(context)?;
         eprintln!(
             "lab: {}: the region was {region} on both boots",
             scenario.name

@@ -10,7 +10,7 @@
 //! comes back empty; a 2 MiB alignment cannot start inside a tail, so the region lands below the
 //! chunk, in memory nothing wrote to earlier in boot.
 
-use anyhow::{Result, ensure};
+use anyhow::{Context, Result, ensure};
 
 /// The kernel parameter the scenario boots with.
 pub const PARAMETER: &str = "reserve_mem=1M:2M:oops";
@@ -30,8 +30,9 @@ fn regions(serial: &str) -> Vec<&str> {
 }
 
 /// Checks that ramoops used a reserved region on both boots (the crashed one and the one that
-/// collected), at the same address; returns it for the summary.
-pub fn verify(serial: &[u8]) -> Result<String> {
+/// collected), at the same address, and that the report's context (read by `save` on the real
+/// guest) names that region and the machine; returns the region for the summary.
+pub fn verify(serial: &[u8], manifest: &serde_json::Value) -> Result<String> {
     let serial = String::from_utf8_lossy(serial);
     ensure!(
         serial
@@ -51,12 +52,78 @@ pub fn verify(serial: &[u8]) -> Result<String> {
         used[0],
         used[1]
     );
+    verify_context(manifest, used[0])?;
     Ok(used[0].to_owned())
+}
+
+/// The facts of the report's context item `kind`, which must have been collected.
+fn facts<'a>(manifest: &'a serde_json::Value, kind: &str) -> Result<&'a serde_json::Value> {
+    let item = manifest["context"]
+        .as_array()
+        .and_then(|items| items.iter().find(|item| item["kind"] == kind))
+        .with_context(|| format!("the report has no {kind} context"))?;
+    ensure!(
+        item.get("missing").is_none(),
+        "the report's {kind} context is missing: {}",
+        item["missing"]
+    );
+    Ok(&item["facts"])
+}
+
+/// The firmware context holds ramoops' parameters as the collecting boot had them: the region
+/// by name and at the address the console showed (`0x100000@0x3f800000`; sysfs prints it in
+/// decimal); the DMI context names QEMU.
+fn verify_context(manifest: &serde_json::Value, region: &str) -> Result<()> {
+    let firmware = facts(manifest, "firmware")?;
+    ensure!(
+        firmware["pstore.backend"] == "ramoops" && firmware["ramoops.mem_name"] == "oops",
+        "the firmware context does not show ramoops with mem_name=oops: {firmware}"
+    );
+    let address = region
+        .split_once('@')
+        .and_then(|(_, address)| u64::from_str_radix(address.trim_start_matches("0x"), 16).ok())
+        .with_context(|| format!("no address in {region:?}"))?;
+    ensure!(
+        firmware["ramoops.mem_address"] == address.to_string().as_str(),
+        "the firmware context's ramoops.mem_address is {}, the console said {region}",
+        firmware["ramoops.mem_address"]
+    );
+    let dmi = facts(manifest, "dmi")?;
+    ensure!(
+        dmi["sys_vendor"] == "QEMU",
+        "the DMI context does not name QEMU: {dmi}"
+    );
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn manifest(address: &str) -> serde_json::Value {
+        serde_json::json!({"context": [
+            {"kind": "dmi", "facts": {"sys_vendor": "QEMU"}},
+            {"kind": "firmware", "facts": {"pstore.backend": "ramoops", "ramoops.mem_name": "oops",
+                                           "ramoops.mem_address": address}},
+        ]})
+    }
+
+    #[test]
+    fn the_context_names_the_region_the_console_showed() {
+        let region = "0x100000@0x3ea00000";
+        verify_context(&manifest("1050673152"), region).unwrap();
+        let err = verify_context(&manifest("1056964608"), region).unwrap_err();
+        assert!(err.to_string().contains("ramoops.mem_address is"), "{err}");
+        let missing =
+            serde_json::json!({"context": [{"kind": "firmware", "missing": "no pstore"}]});
+        let err = verify_context(&missing, region).unwrap_err();
+        assert!(
+            err.to_string().contains("firmware context is missing"),
+            "{err}"
+        );
+        let err = verify_context(&serde_json::json!({}), region).unwrap_err();
+        assert!(err.to_string().contains("has no firmware context"), "{err}");
+    }
 
     #[test]
     fn one_region_on_both_boots() {
@@ -66,12 +133,23 @@ mod tests {
              [6.0] ramoops: using 0x100000@0x3ea00000, ecc: 0\n\
              [5.0] ramoops: using 0x100000@0x3ea00000, ecc: 0\n"
         );
-        assert_eq!(verify(serial.as_bytes()).unwrap(), "0x100000@0x3ea00000");
+        assert_eq!(
+            verify(serial.as_bytes(), &manifest("1050673152")).unwrap(),
+            "0x100000@0x3ea00000"
+        );
         let moved = serial.replacen("0x3ea00000", "0x3ed00000", 1);
-        let err = verify(moved.as_bytes()).unwrap_err().to_string();
+        let err = verify(moved.as_bytes(), &manifest("1050673152"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("moved between boots"), "{err}");
         let once = format!("Kernel command line: {PARAMETER}\nramoops: using 1@2, ecc: 0\n");
-        assert!(verify(once.as_bytes()).is_err());
-        assert!(verify(b"ramoops: using 1@2, ecc: 0\nramoops: using 1@2, ecc: 0\n").is_err());
+        assert!(verify(once.as_bytes(), &manifest("1050673152")).is_err());
+        assert!(
+            verify(
+                b"ramoops: using 1@2, ecc: 0\nramoops: using 1@2, ecc: 0\n",
+                &manifest("2")
+            )
+            .is_err()
+        );
     }
 }

@@ -19,14 +19,56 @@ const LIST_LIMIT: usize = 4 << 20;
 /// The file name inside the report's context folder.
 pub const FILE: &str = "journal-tail.txt";
 
-/// One entry of `journalctl --list-boots -o json` (systemd 251 and later).
+/// One boot of `journalctl --list-boots`.
 #[derive(Debug, Deserialize)]
 struct Boot {
+    #[serde(alias = "idx")]
     index: i64,
     boot_id: String,
     /// Microseconds since the epoch.
     first_entry: u64,
     last_entry: u64,
+}
+
+/// The boot list, as JSON (systemd's table output, newer releases) or as the text older ones
+/// print whatever `-o` says (`-1 <32 hex> Tue 2026-12-01 07:00:01 UTC—Tue 2026-12-01 07:40:00
+/// UTC`, with `--utc`; systemd 252 of Debian 12).
+fn parse_boots(output: &[u8]) -> Result<Vec<Boot>, String> {
+    let text = String::from_utf8_lossy(output);
+    let unexpected = |why: String| format!("journalctl --list-boots: unexpected output ({why})");
+    if text.trim_start().starts_with('[') {
+        return serde_json::from_str(&text).map_err(|e| unexpected(e.to_string()));
+    }
+    text.lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| parse_boot_line(line).ok_or_else(|| unexpected(format!("{line:?}"))))
+        .collect()
+}
+
+fn parse_boot_line(line: &str) -> Option<Boot> {
+    let mut words = line.split_whitespace();
+    let index = words.next()?.parse().ok()?;
+    let boot_id = words.next()?.to_string();
+    let rest: Vec<&str> = words.collect();
+    let joined = rest.join(" ");
+    let (first, last) = joined.split_once('—')?;
+    Some(Boot {
+        index,
+        boot_id,
+        first_entry: utc_micros(first)?,
+        last_entry: utc_micros(last)?,
+    })
+}
+
+/// `Tue 2026-12-01 07:00:01 UTC` in microseconds since the epoch.
+fn utc_micros(text: &str) -> Option<u64> {
+    let mut words = text.split_whitespace();
+    let (_weekday, date, time, zone) = (words.next()?, words.next()?, words.next()?, words.next()?);
+    if zone != "UTC" || words.next().is_some() {
+        return None;
+    }
+    let stamp: jiff::Timestamp = format!("{date}T{time}Z").parse().ok()?;
+    u64::try_from(stamp.as_microsecond()).ok()
 }
 
 /// The tail as an item and the file's text, or a missing item.
@@ -56,14 +98,13 @@ fn tail(
         .ok_or("the crash time is unknown, so no journal boot can be matched to the crash")?;
     let listed = runner.run(
         "journalctl",
-        &["--list-boots", "-o", "json", "--no-pager"],
+        &["--list-boots", "--utc", "-o", "json", "--no-pager"],
         LIST_LIMIT,
     )?;
     if listed.dropped > 0 {
         return Err("journalctl --list-boots: the boot list is too long to read".to_string());
     }
-    let boots: Vec<Boot> = serde_json::from_slice(&listed.stdout)
-        .map_err(|e| format!("journalctl --list-boots -o json: unexpected output ({e})"))?;
+    let boots = parse_boots(&listed.stdout)?;
     let previous = crashed_boot(&boots, crash_time)?;
     let count = lines.to_string();
     let out = runner.run(
@@ -144,7 +185,7 @@ mod tests {
     use super::super::runner::fake::Fake;
     use super::*;
 
-    const LIST: &str = "journalctl --list-boots -o json --no-pager";
+    const LIST: &str = "journalctl --list-boots --utc -o json --no-pager";
     const TAIL: &str = "journalctl -b 5a1e -n 3 -o short-monotonic --no-pager -q";
 
     /// Boot -1 from 1000 to 2000 s, boot 0 from 2100 s.
@@ -207,6 +248,29 @@ mod tests {
         let garbage = Fake(vec![(LIST.into(), Ok("-1 5a1e Tue ...".into()))]);
         let (item, _) = collect(3, Some(2050), &garbage);
         assert!(item.missing.unwrap().contains("unexpected output"));
+    }
+
+    #[test]
+    fn systemd_252s_text_boot_list_is_read_too() {
+        // What --list-boots --utc prints before systemd's table output (no JSON there).
+        let text = "-1 5a1e Thu 1970-01-01 00:16:40 UTC—Thu 1970-01-01 00:33:20 UTC\n \
+                    0 c0de Thu 1970-01-01 00:35:00 UTC—Thu 1970-01-01 00:36:40 UTC\n";
+        let boots = parse_boots(text.as_bytes()).unwrap();
+        assert_eq!(boots.len(), 2);
+        assert_eq!((boots[0].index, boots[0].boot_id.as_str()), (-1, "5a1e"));
+        assert_eq!(boots[0].first_entry, 1_000_000_000);
+        assert_eq!(boots[1].first_entry, 2_100_000_000);
+        let fake = Fake(vec![
+            (LIST.into(), Ok(text.into())),
+            (TAIL.into(), Ok("x\n".into())),
+        ]);
+        let (item, file) = collect(3, Some(2050), &fake);
+        assert!(item.is_collected(), "{item:?}");
+        assert_eq!(file.unwrap(), b"x\n");
+        let old_json = r#"[{"idx":-1,"boot_id":"5a1e","first_entry":1,"last_entry":2}]"#;
+        assert_eq!(parse_boots(old_json.as_bytes()).unwrap()[0].index, -1);
+        let local = "-1 5a1e Thu 1970-01-01 01:16:40 CET—Thu 1970-01-01 01:33:20 CET\n";
+        assert!(parse_boots(local.as_bytes()).is_err());
     }
 
     #[test]

@@ -152,7 +152,7 @@ mod tests {
     fn the_journal_tail_becomes_a_context_file() {
         let runner = runner::fake::Fake(vec![
             (
-                "journalctl --list-boots -o json --no-pager".into(),
+                "journalctl --list-boots --utc -o json --no-pager".into(),
                 Ok(
                     r#"[{"index":-1,"boot_id":"b1","first_entry":1699999000000000,
                         "last_entry":1699999999000000}]"#
