@@ -30,9 +30,9 @@ struct Boot {
     last_entry: u64,
 }
 
-/// The boot list, as JSON (systemd's table output, newer releases) or as the text older ones
-/// print whatever `-o` says (`-1 <32 hex> Tue 2026-12-01 07:00:01 UTC—Tue 2026-12-01 07:40:00
-/// UTC`, with `--utc`; systemd 252 of Debian 12).
+/// The boot list, as JSON (systemd's table output: Debian 12's systemd 252 has it, with the
+/// index as `index`) or as the text older releases print whatever `-o` says (`-1 <32 hex> Tue
+/// 2026-12-01 07:00:01 UTC—Tue 2026-12-01 07:40:00 UTC`, with `--utc`).
 fn parse_boots(output: &[u8]) -> Result<Vec<Boot>, String> {
     let text = String::from_utf8_lossy(output);
     let unexpected = |why: String| format!("journalctl --list-boots: unexpected output ({why})");
@@ -251,8 +251,8 @@ mod tests {
     }
 
     #[test]
-    fn systemd_252s_text_boot_list_is_read_too() {
-        // What --list-boots --utc prints before systemd's table output (no JSON there).
+    fn an_older_systemds_text_boot_list_is_read_too() {
+        // What --list-boots --utc prints on releases before systemd's table output.
         let text = "-1 5a1e Thu 1970-01-01 00:16:40 UTC—Thu 1970-01-01 00:33:20 UTC\n \
                     0 c0de Thu 1970-01-01 00:35:00 UTC—Thu 1970-01-01 00:36:40 UTC\n";
         let boots = parse_boots(text.as_bytes()).unwrap();
