@@ -229,12 +229,35 @@ fn parse_hex(s: &str) -> Option<u64> {
 
 /// The function name without compiler-generated suffixes (`.isra.0`, `.constprop.3`,
 /// `.cold`, `.part.0`, `.lto_priv.0`, `.llvm.123`): C identifiers contain no dot, so
-/// everything from the first dot on was added by the compiler and varies between builds.
+/// everything from the first dot on was added by the compiler and varies between builds. A
+/// Rust symbol in v0 mangling (`_RNvMs3_NtCs…_11rust_binder7processNtB5_7Process10update_ref`)
+/// gives its last path segment (`update_ref`), the name the Rust source uses.
 pub(crate) fn base_name(function: &str) -> &str {
-    match function.find('.') {
+    let function = match function.find('.') {
         Some(0) | None => function,
         Some(dot) => &function[..dot],
+    };
+    rust_v0_last_segment(function).unwrap_or(function)
+}
+
+/// The identifier that ends a v0-mangled Rust symbol: `<decimal length><identifier>` at the
+/// very end.
+fn rust_v0_last_segment(name: &str) -> Option<&str> {
+    if !name.starts_with("_R") || !name.is_ascii() {
+        return None;
     }
+    let bytes = name.as_bytes();
+    (3..bytes.len()).find_map(|start| {
+        if bytes[start].is_ascii_digit() || !bytes[start - 1].is_ascii_digit() {
+            return None;
+        }
+        let digits_from = bytes[..start]
+            .iter()
+            .rposition(|b| !b.is_ascii_digit())
+            .map_or(0, |p| p + 1);
+        let len: usize = name[digits_from..start].parse().ok()?;
+        (len == bytes.len() - start).then(|| &name[start..])
+    })
 }
 
 #[cfg(test)]
@@ -361,5 +384,14 @@ mod tests {
         assert_eq!(base_name("foo.isra.0"), "foo");
         assert_eq!(base_name("bar.constprop.3.cold"), "bar");
         assert_eq!(base_name("plain"), "plain");
+        assert_eq!(
+            base_name("_RNvMs3_NtCshgDM7dBCdno_11rust_binder7processNtB5_7Process10update_ref"),
+            "update_ref"
+        );
+        assert_eq!(
+            base_name("_RNvCscSpY9Juk0HT_7___rustc17rust_begin_unwind"),
+            "rust_begin_unwind"
+        );
+        assert_eq!(base_name("_Rfoo"), "_Rfoo");
     }
 }

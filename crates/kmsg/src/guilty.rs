@@ -209,6 +209,9 @@ const SKIP: &[&str] = &[
     "nmi_panic",
     "check_panic_on",
     "skb_panic",
+    // Rust's panic path and the C helpers that wrap macros for it
+    "^rust_helper_",
+    "rust_begin_unwind",
     "skb_over_panic",
     "skb_under_panic",
     "fortify_panic",

@@ -119,7 +119,9 @@ fn significant_names(input: &Input<'_>) -> Vec<String> {
     let bases: Vec<Candidate<'_>> = candidates
         .iter()
         .map(|(f, m)| Candidate {
-            name: base_name(f),
+            // An address the kernel could not name (`0x27f8000`, WARNING's `at 0x0`) is no
+            // function to blame.
+            name: Some(base_name(f)).filter(|n| !is_address(n)).unwrap_or(""),
             in_module: m.is_some(),
         })
         .collect();
@@ -127,7 +129,7 @@ fn significant_names(input: &Input<'_>) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
     for &(function, module) in &candidates[start..] {
         let base = base_name(function);
-        if base.is_empty() || is_machinery(class, base) {
+        if base.is_empty() || is_address(base) || is_machinery(class, base) {
             continue;
         }
         let name = match module {
@@ -144,6 +146,12 @@ fn significant_names(input: &Input<'_>) -> Vec<String> {
         }
     }
     names
+}
+
+/// `0x27f8000`: what the kernel prints for an address without a symbol.
+fn is_address(name: &str) -> bool {
+    name.strip_prefix("0x")
+        .is_some_and(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// `mod:f` and `f` name the same function when one of them lacks the module.

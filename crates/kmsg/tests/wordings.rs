@@ -238,3 +238,40 @@ fn old_die_spellings_and_joined_lines() {
 ";
     check(log, "double-fault", Some("kvm_async_pf_task_wait"));
 }
+
+#[test]
+fn rust_panic_names_the_rust_function() {
+    let log = "\
+[   23.717039][  T298] rust_kernel: panicked at drivers/android/binder/node.rs:877:13:
+[   23.771620][  T298] kernel BUG at rust/helpers/bug.c:7!
+[   23.772028][  T298] Oops: invalid opcode: 0000 [#1] PREEMPT SMP KASAN PTI
+[   23.829979][  T298] RIP: 0010:rust_helper_BUG+0x8/0x10
+[   24.057562][  T298] Call Trace:
+[   24.060834][  T298]  <TASK>
+[   24.063751][  T298]  _RNvCscSpY9Juk0HT_7___rustc17rust_begin_unwind+0x15b/0x160
+[   24.128451][  T298]  _RNvNtCs9jEwPDbx20M_4core9panicking9panic_fmt+0x84/0x90
+[   24.163987][  T298]  _RNvMs3_NtCshgDM7dBCdno_11rust_binder7processNtB5_7Process10update_ref+0x17e5/0x1860
+[   24.204041][  T298]  _RNvMs2_NtCshgDM7dBCdno_11rust_binder6threadNtB5_6Thread10write_read+0x27cf/0x96a0
+[   24.210000][  T298]  </TASK>
+";
+    let a = check(log, "bug", Some("update_ref"));
+    assert_eq!(a.faulting_function.as_deref(), Some("rust_helper_BUG"));
+}
+
+#[test]
+fn warning_at_an_unnamed_address_names_the_trace() {
+    let log = "\
+[ 1448.582480][    C1] ODEBUG: free active (active state 0) object: ffff88807b3c4490 object type: timer_list hint: rose_t0timer_expiry+0x0/0x10
+[ 1448.582538][    C1] WARNING: lib/debugobjects.c:615 at 0x0, CPU#1: kworker/1:3/17677
+[ 1448.582706][    C1] RIP: 0010:debug_check_no_obj_freed+0x44a/0x550
+[ 1448.582914][    C1] Call Trace:
+[ 1448.582923][    C1]  <IRQ>
+[ 1448.582985][    C1]  kfree+0x13b/0x660
+[ 1448.583020][    C1]  rose_timer_expiry+0x4cb/0x600
+[ 1448.583046][    C1]  call_timer_fn+0x16e/0x590
+[ 1448.583050][    C1]  __run_timer_base+0x1/0x2
+[ 1448.583060][    C1]  handle_softirqs+0x1/0x2
+[ 1448.583070][    C1]  </IRQ>
+";
+    check(log, "warning", Some("handle_softirqs"));
+}

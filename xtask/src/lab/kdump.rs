@@ -3,7 +3,10 @@
 //! writing to an ext4 disk found by LABEL; `lastgasp load --kdump`), crashes through the
 //! crash-test module, the capture kernel runs `lastgasp capture` (log, manifest, level-31 dump)
 //! and reboots, and the next boot's `lastgasp save` makes a report with source kdump. The host
-//! checks that report as the pstore scenarios' are checked, plus the dump.
+//! checks that report as the pstore scenarios' are checked, plus the dump. The fallback
+//! scenario arms the same machine through setup.json in mode pstore with a ramoops region its
+//! boot did not reserve (and no EFI, no ERST): `lastgasp load --boot` must say why pstore
+//! cannot be armed and `load --boot --kdump` fall back to the capture kernel.
 
 use super::assets::{self, Kernel};
 use super::check;
@@ -22,6 +25,8 @@ pub struct KdumpScenario {
     pub name: String,
     pub suite: Suite,
     pub crashkernel_mib: u32,
+    /// Armed through setup.json (mode pstore, no usable backend) instead of `load --kdump`.
+    pub fallback: bool,
 }
 
 /// The label of the ext4 filesystem captures go to, as `lastgasp initramfs --target` names it.
@@ -64,8 +69,27 @@ pub fn scenario(suite: Suite, crashkernel_mib: u32) -> KdumpScenario {
         name: format!("kdump{}-{crashkernel_mib}M", suite.name_suffix()),
         suite,
         crashkernel_mib,
+        fallback: false,
     }
 }
+
+/// The fallback scenario on one kernel: pstore cannot be armed, `lastgasp load` arms kdump.
+pub fn fallback_scenario(suite: Suite) -> KdumpScenario {
+    KdumpScenario {
+        name: format!("kdump-fallback{}", suite.name_suffix()),
+        suite,
+        crashkernel_mib: DEFAULT_CRASHKERNEL_MIB,
+        fallback: true,
+    }
+}
+
+/// What `lastgasp load --boot` and `load --boot --kdump` must print in the fallback scenario.
+const FALLBACK_LINES: [&str; 3] = [
+    // setup's region is ordinary RAM in a boot without memmap=.
+    "pstore: ramoops not armed: the ramoops region at 0x30000000 (1024 KiB) is ordinary RAM",
+    "kdump: the fallback, since pstore could not be armed: left to lastgasp-kdump.service",
+    "kdump: fallback to kdump: capture kernel",
+];
 
 /// The distribution's module tree, cut to [`CAPTURE_PATH_MODULES`] and what they depend on,
 /// with every text index (`modules.dep`, `modules.alias`, ...), as `(path inside the tree,
@@ -176,6 +200,7 @@ fn dump_disk(path: &Path, mib: u64) -> Result<()> {
 pub struct KdumpRun {
     pub out: PathBuf,
     pub serial: PathBuf,
+    pub fallback: bool,
 }
 
 /// Boots `scenario` through crash, capture and the next boot; unpacks what the guest wrote.
@@ -224,8 +249,13 @@ pub fn run(
             .arg("-append")
             .arg(format!(
                 "{console} {} panic=1 oops=panic printk.time=1 lab.backend=none lab.crash={CRASH} \
-                 lab.kdump=lastgasp crashkernel={}M",
+                 lab.kdump={} crashkernel={}M",
                 qemu::GUEST_PARAMETERS,
+                if scenario.fallback {
+                    "fallback"
+                } else {
+                    "lastgasp"
+                },
                 scenario.crashkernel_mib
             ));
         qemu::supervise(&mut cmd, arch.qemu(), &run, limit, || Ok(()))
@@ -242,6 +272,7 @@ pub fn run(
     Ok(KdumpRun {
         out,
         serial: run.serial,
+        fallback: scenario.fallback,
     })
 }
 
@@ -263,6 +294,16 @@ fn lab_lines(serial: &[u8]) -> String {
 /// opens and holds the same log.
 pub fn verify(workspace: &Path, lastgasp: &Path, run: &KdumpRun) -> Result<String> {
     let serial = std::fs::read(&run.serial)?;
+    if run.fallback {
+        let console = String::from_utf8_lossy(&serial);
+        for wanted in FALLBACK_LINES {
+            ensure!(
+                console.lines().any(|line| line.contains(wanted)),
+                "the console lacks {wanted:?} from lastgasp load; its lines: {}",
+                lab_lines(&serial)
+            );
+        }
+    }
     let armed = std::fs::read_to_string(run.out.join("armed.txt")).unwrap_or_default();
     if !run.out.join("save.rc").exists() {
         bail!(

@@ -29,7 +29,7 @@ use suite::Suite;
 #[derive(clap::Args)]
 pub struct LabArgs {
     /// Scenarios to run, by name or crash kind (default: the four backends ramoops, efi, erst,
-    /// blk); `kdump` is the kdump scenario, `selftest` the selftest scenarios.
+    /// blk); `kdump` is the kdump scenario (`kdump-fallback`: armed through setup.json, falling back from pstore), `selftest` the selftest scenarios.
     names: Vec<String>,
     /// Run the analysis corpus instead: every crash kind, each on two boots, through ramoops
     /// (x86_64, and on aarch64 every kind that is not x86-only).
@@ -384,6 +384,8 @@ pub fn ci() -> Result<()> {
             .into_iter()
             .map(Job::Selftest),
     );
+    // pstore that cannot be armed falling back to kdump, through setup.json as the units arm it.
+    jobs.push(Job::Kdump(kdump::fallback_scenario(Suite::Bookworm)));
     let args = LabArgs {
         names: Vec::new(),
         corpus: false,
@@ -421,6 +423,13 @@ pub fn run(args: &LabArgs) -> Result<()> {
             suites
                 .iter()
                 .map(|&suite| Job::Kdump(kdump::scenario(suite, args.crashkernel))),
+        );
+    }
+    if args.names.iter().any(|name| name == "kdump-fallback") {
+        jobs.extend(
+            suites
+                .iter()
+                .map(|&suite| Job::Kdump(kdump::fallback_scenario(suite))),
         );
     }
     // `selftest` names all of them; each can be named too.

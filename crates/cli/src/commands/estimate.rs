@@ -165,10 +165,9 @@ pub fn compute(inputs: &Inputs) -> Estimate {
         Part {
             name: "capture peak",
             bytes: CAPTURE_PEAK,
-            how: format!(
-                "lastgasp capture's peak, {}, measured on an 811 MiB vmcore (docs/benchmarks.md)",
-                mib(CAPTURE_PEAK)
-            ),
+            how: "lastgasp capture's highest peak, measured on an 811 MiB vmcore \
+                  (docs/benchmarks.md)"
+                .to_string(),
         },
         Part {
             name: "page bitmaps",
@@ -182,11 +181,9 @@ pub fn compute(inputs: &Inputs) -> Estimate {
         Part {
             name: "kernel runtime",
             bytes: KERNEL_RUNTIME,
-            how: format!(
-                "{} for the capture kernel's page tables, slab and per-CPU areas (what the \
-                 lab's 6.1 floor leaves over)",
-                mib(KERNEL_RUNTIME)
-            ),
+            how: "the capture kernel's page tables, slab and per-CPU areas: what the lab's 6.1 \
+                  floor leaves over"
+                .to_string(),
         },
     ];
     let before: u64 = parts.iter().map(|part| part.bytes).sum();
@@ -200,7 +197,7 @@ pub fn compute(inputs: &Inputs) -> Estimate {
     parts.push(Part {
         name: "margin",
         bytes: MARGIN,
-        how: format!("{}, one step of the lab's crashkernel= search", mib(MARGIN)),
+        how: "one step of the lab's crashkernel= search".to_string(),
     });
     let model = with_pages + MARGIN;
     let floor = floor_for(&inputs.release);
