@@ -275,6 +275,21 @@ fn systemd_boot_edits_entries_and_kernel_cmdline() {
         !files.iter().any(|f| f.contains(other)),
         "another machine's entry was touched"
     );
+
+    // A kernel installed after setup: kernel-install writes its entry from /etc/kernel/cmdline.
+    root.run(&["setup"]);
+    let cmdline = root.get("/etc/kernel/cmdline");
+    let newer = format!("/boot/efi/loader/entries/{MACHINE_ID}-6.1.0-58-amd64.conf");
+    root.put(
+        &newer,
+        &format!("title Debian\noptions {cmdline}linux /x/6.1.0-58-amd64/linux\n"),
+    );
+    let out = root.run(&["unsetup"]);
+    assert!(out.contains(&newer), "{out}");
+    assert_eq!(
+        root.get(&newer),
+        "title Debian\noptions root=UUID=1b2c3d4e ro quiet\nlinux /x/6.1.0-58-amd64/linux\n"
+    );
 }
 
 #[test]

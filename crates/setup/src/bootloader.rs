@@ -104,7 +104,7 @@ fn uki_evidence(root: &Path) -> Option<String> {
 }
 
 /// Type-1 entry files under every place an ESP or XBOOTLDR is mounted.
-fn entry_files(root: &Path) -> Vec<PathBuf> {
+pub fn entry_files(root: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     for top in bls::ENTRY_ROOTS {
         let dir = Path::new(top).join("loader/entries");

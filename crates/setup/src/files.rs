@@ -154,11 +154,17 @@ pub fn plan_setup(
     for path in paths {
         let current = read(root, path)?;
         let previous_record = previous.iter().find(|r| r.path == path);
-        let base = match previous_record {
-            Some(record) => undone(root, record, current.as_deref(), previous_params)?.0,
-            None => current.clone(),
+        let edit = wanted.iter().find(|(p, _)| p == path).map(|(_, e)| e);
+        let base = match (previous_record, edit) {
+            (Some(record), _) => undone(root, record, current.as_deref(), previous_params)?.0,
+            // An entry kernel-install wrote after the last setup took that setup's parameters
+            // from /etc/kernel/cmdline: they are setup's, not the entry's own.
+            (None, Some(Edit::EntryOptions(_))) => current
+                .as_deref()
+                .map(|text| bls::entry_without(text, previous_params)),
+            (None, _) => current.clone(),
         };
-        let Some((_, edit)) = wanted.iter().find(|(p, _)| p == path) else {
+        let Some(edit) = edit else {
             // No longer wanted: undone, its backup removed.
             changes.push(Change {
                 path: path.to_path_buf(),
@@ -214,6 +220,33 @@ pub fn plan_unsetup(root: &Path, records: &[FileRecord], params: &[String]) -> R
             })
         })
         .collect()
+}
+
+/// The changes that take `params` out of boot entries setup never edited itself: those
+/// kernel-install wrote after setup from /etc/kernel/cmdline, which held them.
+pub fn plan_strip_entries(
+    root: &Path,
+    entries: &[PathBuf],
+    params: &[String],
+) -> Result<Vec<Change>> {
+    let mut changes = Vec::new();
+    for path in entries {
+        let Some(text) = read(root, path)? else {
+            continue;
+        };
+        let stripped = bls::entry_without(&text, params);
+        if stripped != text {
+            changes.push(Change {
+                path: path.clone(),
+                before: Some(text),
+                after: Some(stripped),
+                record: None,
+                backup: None,
+                kept_edits: false,
+            });
+        }
+    }
+    Ok(changes)
 }
 
 /// Carries the changes out under `root`: backups first, then each file atomically (a new file
@@ -340,6 +373,37 @@ mod tests {
         assert_eq!(
             get(root, grub::DEFAULTS).unwrap(),
             "GRUB_TIMEOUT=1\nGRUB_TERMINAL=console\n"
+        );
+    }
+
+    #[test]
+    fn entries_written_by_kernel_install_after_setup_lose_setup_parameters() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        let entry = "/boot/loader/entries/m-6.1.1.conf";
+        put(
+            root,
+            entry,
+            "linux /x\noptions root=/dev/vda1 memmap=1M$0x30000000 crashkernel=256M\n",
+        );
+        let undo = plan_strip_entries(root, &[PathBuf::from(entry)], &params()).unwrap();
+        commit(root, &undo).unwrap();
+        assert_eq!(
+            get(root, entry).unwrap(),
+            "linux /x\noptions root=/dev/vda1\n"
+        );
+        // A later setup with other parameters replaces the old ones instead of adding to them.
+        put(
+            root,
+            entry,
+            "linux /x\noptions root=/dev/vda1 memmap=1M$0x30000000 crashkernel=256M\n",
+        );
+        let new = vec!["crashkernel=512M".to_string()];
+        let wanted = vec![(PathBuf::from(entry), Edit::EntryOptions(new.clone()))];
+        let setup = plan_setup(root, &wanted, &[], &params()).unwrap();
+        assert_eq!(
+            setup[0].after.as_deref(),
+            Some("linux /x\noptions root=/dev/vda1 crashkernel=512M\n")
         );
     }
 

@@ -43,6 +43,22 @@ pub fn run(config: &Config, root: &Path, args: &SetupArgs, quiet: bool) -> Resul
     let detected = bootloader::detect(root);
     let proc_cmdline = probe::proc_cmdline(root);
     let boot = bootloader::plan(root, &detected, &params, &proc_cmdline)?;
+    let mut notes = boot.notes.clone();
+    let ours = |param: &str| {
+        params.iter().any(|p| p == param)
+            || previous
+                .as_ref()
+                .is_some_and(|p| p.kernel_params.iter().any(|q| q == param))
+    };
+    if let Some(theirs) = sys::cmdline::find(&proc_cmdline, "crashkernel")
+        && crashkernel.is_some()
+        && !ours(theirs)
+    {
+        notes.push(format!(
+            "the running kernel already has {theirs}; setup's crashkernel= comes later on the \
+             command line, and the kernel uses the last one"
+        ));
+    }
     let sysctls = config.setup.sysctls();
     let mut wanted = boot.edits.clone();
     wanted.push((PathBuf::from(sysctl::DROPIN), Edit::Own(sysctls.dropin())));
@@ -148,7 +164,7 @@ pub fn run(config: &Config, root: &Path, args: &SetupArgs, quiet: bool) -> Resul
         changes: &changes,
         commands: &outcomes,
         manual: &boot.manual,
-        notes: &boot.notes,
+        notes: &notes,
         reboot: !args.dry_run && boot_changed,
     };
     summary::print_setup(&report, args.json, quiet)?;

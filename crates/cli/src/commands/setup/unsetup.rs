@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use anyhow::Result;
-use lastgasp::arming_state::ArmingState;
+use lastgasp::arming_state::{ArmingState, Bootloader};
 use setup::bootloader::{self, Step};
 use setup::files;
 
@@ -16,7 +16,18 @@ pub fn run(root: &Path, args: &UnsetupArgs, quiet: bool) -> Result<()> {
     let Some(state) = ArmingState::read(root)? else {
         return summary::print_nothing_to_undo(&ArmingState::path(root), args.json, quiet);
     };
-    let changes = files::plan_unsetup(root, &state.files, &state.kernel_params)?;
+    let mut changes = files::plan_unsetup(root, &state.files, &state.kernel_params)?;
+    if state.bootloader == Bootloader::SystemdBoot {
+        let stray: Vec<_> = bootloader::entry_files(root)
+            .into_iter()
+            .filter(|entry| !state.files.iter().any(|f| f.path == *entry))
+            .collect();
+        changes.extend(files::plan_strip_entries(
+            root,
+            &stray,
+            &state.kernel_params,
+        )?);
+    }
     let boot_changed = changes
         .iter()
         .any(|c| c.changes() && c.path != Path::new(setup::sysctl::DROPIN));
