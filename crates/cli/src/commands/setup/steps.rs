@@ -81,3 +81,42 @@ fn external(step: &Step) -> Result<(), String> {
         .unwrap_or("");
     Err(format!("{} ({})", output.status, last.trim()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(argv: &[&str]) -> Step {
+        Step::new(argv, "testing", "do something else")
+    }
+
+    #[test]
+    fn a_failure_is_one_line_with_the_cause() {
+        let error = external(&step(&[
+            "sh",
+            "-c",
+            "echo first >&2; echo 'the cause' >&2; exit 3",
+        ]))
+        .unwrap_err();
+        assert_eq!(error, "exit status: 3 (the cause)");
+        let error = external(&step(&["lastgasp-no-such-program"])).unwrap_err();
+        assert!(
+            error.starts_with("cannot run it: No such file or directory"),
+            "{error}"
+        );
+        assert!(external(&step(&["true"])).is_ok());
+    }
+
+    #[test]
+    fn under_a_fake_root_nothing_runs() {
+        let root = tempfile::tempdir().unwrap();
+        let marker = root.path().join("ran");
+        let touch = format!("touch {}", marker.display());
+        let steps = [step(&["sh", "-c", &touch]), step(&[INITRAMFS])];
+        let outcomes = run(root.path(), &steps, false, |_| panic!("not under --root"));
+        assert!(outcomes.iter().all(|o| o.status == "pending"));
+        assert!(!marker.exists());
+        let dry = run(root.path(), &steps, true, |_| panic!("not in a dry run"));
+        assert!(dry.iter().all(|o| o.status == "pending"));
+    }
+}
