@@ -526,8 +526,8 @@ vendor GUID cfc8fc79-be2e-4ddc-97f0-9f98bfe298a0), read back by efi-pstore at bo
 variable store is reported as such. ramoops: a pmsg record when the kernel has /dev/pmsg0;
 otherwise the canary line goes into the kernel log and ramoops is reloaded with
 max_reason=4 (KMSG_DUMP_SHUTDOWN), so the kernel itself writes its log through ramoops at the
-reboot. blk: pstore_blk reloaded the same way. erst: the firmware's store takes records only
-from a crash, so only --crash tests it.
+reboot. blk: pstore_blk reloaded the same way. erst: printk.always_kmsg_dump switched on, so
+the kernel dumps its log through ERST (which sets no max_reason of its own) at the reboot.
 
 --crash does the real thing: it records the selftest, logs the canary, syncs and crashes the
 kernel with SysRq 'c', after asking for confirmation on the terminal (--yes skips it).",

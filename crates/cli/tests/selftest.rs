@@ -199,8 +199,9 @@ fn a_ramoops_shutdown_dump_passes_the_selftest_and_a_crash_is_still_reported() {
 }
 
 #[test]
-fn erst_is_tested_only_by_a_real_crash() {
+fn erst_is_asked_for_the_kernels_dump_at_reboot() {
     let root = machine("erst", "erst");
+    // A kernel without the switch: only a real crash can test ERST.
     let output = root.cmd().arg("selftest").output().unwrap();
     assert_eq!(output.status.code(), Some(1));
     assert!(
@@ -209,6 +210,34 @@ fn erst_is_tested_only_by_a_real_crash() {
         stderr_of(&output)
     );
     assert!(!root.path().join("var/lib/lastgasp/selftest.json").exists());
+
+    root.file("sys/module/printk/parameters/always_kmsg_dump", "N\n");
+    root.cmd().arg("selftest").assert().success();
+    let switch = root
+        .path()
+        .join("sys/module/printk/parameters/always_kmsg_dump");
+    assert_eq!(fs::read_to_string(switch).unwrap(), "Y\n");
+    let pending = state(&root);
+    assert_eq!(pending["method"], "shutdown-dump");
+    let kmsg = fs::read_to_string(root.path().join("dev/kmsg")).unwrap();
+    assert!(kmsg.contains(pending["id"].as_str().unwrap()), "{kmsg}");
+    // ERST splits the dump: every part of the shutdown dump goes, none becomes a report.
+    root.file("proc/sys/kernel/random/boot_id", "boot-2\n");
+    let id = pending["id"].as_str().unwrap();
+    root.record(
+        "dmesg-erst-7714248377331875841",
+        format!("Shutdown#1 Part1\n<13>[    4.7] lastgasp-selftest-canary {id}\n").as_bytes(),
+        None,
+    );
+    root.record(
+        "dmesg-erst-7714248377331875842",
+        b"Shutdown#1 Part2\n<6>[    0.0] Linux version\n",
+        None,
+    );
+    root.cmd().arg("save").assert().success();
+    assert_eq!(state(&root)["outcome"], "passed");
+    assert!(root.pstore_files().is_empty());
+    assert!(root.report_ids().is_empty());
 }
 
 #[test]

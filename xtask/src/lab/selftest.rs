@@ -1,6 +1,7 @@
 //! The lab's selftest scenarios: `lastgasp selftest` on a real kernel across a real warm
 //! reboot, no crash. The canary must come back and be settled by `lastgasp save` without a
-//! report (ramoops through the kernel's shutdown dump, efi through a UEFI variable under OVMF),
+//! report (ramoops and ERST through the kernel's shutdown dump, efi through a UEFI variable
+//! under OVMF),
 //! and a ramoops region that moved between the boots must fail with that reason.
 
 use std::path::Path;
@@ -28,6 +29,8 @@ pub enum Case {
     RamoopsMoved,
     /// efi-pstore under OVMF: passes.
     Efi,
+    /// ACPI ERST (QEMU's acpi-erst device): the shutdown dump through printk.always_kmsg_dump.
+    Erst,
 }
 
 #[derive(Clone, Debug)]
@@ -43,6 +46,7 @@ pub fn scenarios(suite: Suite) -> Vec<SelftestScenario> {
         (Case::Ramoops, "selftest-ramoops"),
         (Case::RamoopsMoved, "selftest-ramoops-moved"),
         (Case::Efi, "selftest-efi"),
+        (Case::Erst, "selftest-erst"),
     ]
     .into_iter()
     .map(|(case, name)| SelftestScenario {
@@ -146,6 +150,18 @@ pub fn run(
                     ));
                 append.push_str(" lab.backend=efi");
             }
+            Case::Erst => {
+                let nvram = run.dir.join("erst.nvram");
+                std::fs::File::create(&nvram)?.set_len(0x10000)?;
+                cmd.args(["-machine", "q35"])
+                    .arg("-object")
+                    .arg(format!(
+                        "memory-backend-file,id=erstnvram,mem-path={},size=0x10000,share=on",
+                        nvram.display()
+                    ))
+                    .args(["-device", "acpi-erst,memdev=erstnvram"]);
+                append.push_str(" pstore.backend=erst lab.backend=erst");
+            }
         }
         cmd.arg("-append").arg(append);
         qemu::supervise(&mut cmd, arch.qemu(), &run, limit, || Ok(()))
@@ -186,7 +202,7 @@ fn verify(scenario: &SelftestScenario, out: &Path) -> Result<String> {
     let started = read_json(out, "selftest-start.json")?;
     let method = started["selftest"]["method"].as_str().unwrap_or_default();
     let expected_method = match scenario.case {
-        Case::Ramoops | Case::RamoopsMoved => "shutdown-dump",
+        Case::Ramoops | Case::RamoopsMoved | Case::Erst => "shutdown-dump",
         Case::Efi => "efi-variable",
     };
     ensure!(
@@ -214,7 +230,7 @@ fn verify(scenario: &SelftestScenario, out: &Path) -> Result<String> {
     let status = read_json(out, "status.json")?;
     let before = read_text(out, "pstore-before.txt");
     match scenario.case {
-        Case::Ramoops | Case::Efi => {
+        Case::Ramoops | Case::Efi | Case::Erst => {
             ensure!(
                 outcome == "passed",
                 "the selftest {outcome}: {detail} (pstore held: {before:?})"

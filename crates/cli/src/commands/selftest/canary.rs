@@ -1,6 +1,7 @@
 //! Writing the canary through the armed backend without crashing: a UEFI variable in
-//! efi-pstore's own format, a pmsg record where the kernel has pmsg, or the backend reloaded so
-//! the kernel itself dumps its log (canary line included) at the reboot. Under a root that is
+//! efi-pstore's own format, a pmsg record where the kernel has pmsg, or the backend reloaded (or,
+//! for ERST, printk.always_kmsg_dump switched on) so the kernel itself dumps its log, canary
+//! line included, at the reboot. Under a root that is
 //! not the running system, files are written under it and module reloads are only named.
 
 use std::fs::{File, OpenOptions};
@@ -22,6 +23,9 @@ pub const EFI_CRASH_GUID: &str = "cfc8fc79-be2e-4ddc-97f0-9f98bfe298a0";
 const EFI_ATTRIBUTES: u32 = 0x7;
 pub const PMSG: &str = "/dev/pmsg0";
 pub const KMSG: &str = "/dev/kmsg";
+/// Writable at run time: makes the kernel dump its log at reboot through every dumper that set no
+/// max_reason of its own (ERST's and efi-pstore's).
+pub const ALWAYS_KMSG_DUMP: &str = "/sys/module/printk/parameters/always_kmsg_dump";
 const OSRELEASE: &str = "/proc/sys/kernel/osrelease";
 /// KMSG_DUMP_SHUTDOWN in `enum kmsg_dump_reason` (Linux 5.8+): dumps at reboot and power-off.
 pub const KMSG_DUMP_SHUTDOWN: i64 = 4;
@@ -158,6 +162,26 @@ pub fn write_blk(root: &Path, canary: &str, live: bool) -> Result<Written> {
     words.push(format!("max_reason={KMSG_DUMP_SHUTDOWN}"));
     log_to_kernel(root, canary)?;
     reload(root, "pstore_blk", &words.join(" "), live)
+}
+
+/// ERST: its pstore backend sets no max_reason, so with printk.always_kmsg_dump on, the kernel
+/// dumps its log (canary included) through ERST at the reboot, into the firmware's store.
+pub fn write_erst(root: &Path, canary: &str) -> Result<Written> {
+    let switch = under_root(root, Path::new(ALWAYS_KMSG_DUMP));
+    if !switch.exists() {
+        bail!(
+            "{} does not exist, so this kernel cannot be asked to dump its log at the reboot: \
+             `lastgasp selftest --crash` tests ERST for real (it crashes the machine after asking)",
+            switch.display()
+        );
+    }
+    log_to_kernel(root, canary)?;
+    write_line(&switch, "Y")?;
+    Ok(Written {
+        method: Method::ShutdownDump,
+        target: format!("{} = Y", switch.display()),
+        not_run: Vec::new(),
+    })
 }
 
 /// Unloads `module` and loads it again with `params`; under a fake root only names it.
