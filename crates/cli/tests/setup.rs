@@ -364,6 +364,35 @@ fn a_broken_config_names_file_and_line() {
 }
 
 #[test]
+fn switching_from_kdump_to_pstore_changes_parameters_and_units() {
+    let root = debian_grub(IOMEM_1G);
+    root.config("[setup]\ncrashkernel = \"256M\"\n");
+    root.run(&["setup", "--mode", "kdump"]);
+    assert!(
+        root.get("/etc/default/grub.d/lastgasp.cfg")
+            .contains("crashkernel=256M")
+    );
+    let out: serde_json::Value =
+        serde_json::from_str(&root.run(&["setup", "--mode", "pstore", "--json"])).unwrap();
+    let dropin = root.get("/etc/default/grub.d/lastgasp.cfg");
+    assert!(
+        !dropin.contains("crashkernel") && dropin.contains("memmap=1M"),
+        "{dropin}"
+    );
+    let commands: Vec<&str> = out["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["command"].as_str().unwrap())
+        .collect();
+    assert!(
+        commands.contains(&"systemctl disable lastgasp-kdump.service"),
+        "{commands:?}"
+    );
+    assert!(commands.contains(&"update-grub"), "{commands:?}");
+}
+
+#[test]
 fn unsetup_without_setup_has_nothing_to_do() {
     let root = Root::new(IOMEM_1G);
     let out = root.run(&["unsetup"]);

@@ -113,6 +113,16 @@ pub fn run(config: &Config, root: &Path, args: &SetupArgs, quiet: bool) -> Resul
             true,
         ));
     }
+    if !decision.mode.wants_kdump() && previous.as_ref().is_some_and(|p| p.mode.wants_kdump()) {
+        candidates.push((
+            Step::new(
+                &["systemctl", "disable", KDUMP_UNIT],
+                "kdump is no longer wanted: stop loading the capture kernel at boot",
+                "run `systemctl disable lastgasp-kdump.service` and read its error",
+            ),
+            true,
+        ));
+    }
     // A command the last setup could not run (under --root, or failed) is still owed.
     let left_pending = |step: &Step| {
         previous
