@@ -41,13 +41,33 @@ pub(crate) fn read_block(lines: &[Line<'_>], range: Range<usize>) -> Block {
     let mut skip_next_trace = false;
     let mut context: Option<String> = None;
     let mut stray = 0;
-    for line in lines.get(range).unwrap_or_default() {
+    // Sanitizers print frames right under their headline or under an access line (KMSAN's
+    // report, KCSAN's `read to 0x… of 8 bytes by task 1 on cpu 0:`, KFENCE's `Use-after-free
+    // read at 0x… (in kfence-#79):`) with no `Call Trace:` header.
+    let mut may_open_trace = false;
+    let mut trace_has_ts = false;
+    for (at, line) in lines.get(range).unwrap_or_default().iter().enumerate() {
         if let (Some(a), Some(c)) = (owner, line.caller)
             && a != c
         {
             continue;
         }
+        // In a log whose kernel lines carry timestamps, a line without one is another
+        // program's output on the same console (a shell, a fuzzer's `executing program`).
+        if in_trace && trace_has_ts && line.ts.is_none() {
+            continue;
+        }
         let t = line.trimmed();
+        let opens = std::mem::replace(&mut may_open_trace, at == 0 || opens_implicit_trace(t));
+        if opens
+            && !in_trace
+            && !trace_done
+            && matches!(parse_trace_line(line.text), Some(TraceLine::Frame(_)))
+        {
+            in_trace = true;
+            b.has_trace = true;
+            context = None;
+        }
         if b.fault.is_none() {
             b.fault = parse_pc(t);
         }
@@ -68,6 +88,7 @@ pub(crate) fn read_block(lines: &[Line<'_>], range: Range<usize>) -> Block {
                         b.frames.push(f);
                     }
                     stray = 0;
+                    trace_has_ts = line.ts.is_some();
                     false
                 }
                 Some(TraceLine::Open(name)) => {
@@ -102,6 +123,7 @@ pub(crate) fn read_block(lines: &[Line<'_>], range: Range<usize>) -> Block {
         }
         if !trace_done && is_trace_header(t) {
             in_trace = true;
+            trace_has_ts = line.ts.is_some();
             discard = std::mem::take(&mut skip_next_trace);
             b.has_trace |= !discard;
             context = None;
@@ -203,6 +225,12 @@ pub(crate) fn skip_addresses(mut s: &str) -> &str {
             None => return trimmed,
         }
     }
+}
+
+/// A sanitizer's access line after which its frames follow without a header.
+fn opens_implicit_trace(t: &str) -> bool {
+    t.ends_with(':')
+        && (t.contains(" by task ") || t.contains(" by interrupt ") || t.contains("(in kfence-#"))
 }
 
 /// A line that starts something else: a section header (`Allocated by task 1:`, `rcu: Stack
@@ -370,6 +398,35 @@ mod tests {
         let b = read_block(&lines, 0..lines.len());
         let names: Vec<_> = b.frames.iter().map(|f| f.function.as_str()).collect();
         assert_eq!(names, ["esp6_gro_receive", "SyS_writev"]);
+    }
+
+    #[test]
+    fn sanitizer_frames_without_a_header() {
+        let log = "[ 1.0] BUG: KMSAN: kernel-infoleak in _copy_to_user+0x1c9/0x270\n\
+                   [ 1.0]  _copy_to_user+0x1c9/0x270\n\
+                   [ 1.0]  urandom_read_nowarn+0x57b/0xb10\n\
+                   [ 1.0] \n\
+                   [ 1.0] Uninit was stored to memory at:\n\
+                   [ 1.0]  chacha_permute+0x12db/0x1400\n";
+        let lines = split_lines(log);
+        let b = read_block(&lines, 0..lines.len());
+        let names: Vec<_> = b.frames.iter().map(|f| f.function.as_str()).collect();
+        assert_eq!(names, ["_copy_to_user", "urandom_read_nowarn"]);
+        let log = "BUG: KCSAN: data-race in a / b\n\nread to 0x1 of 8 bytes by task 1 on cpu 0:\n a+0x1/0x2\n";
+        let lines = split_lines(log);
+        assert_eq!(read_block(&lines, 0..lines.len()).frames[0].function, "a");
+    }
+
+    #[test]
+    fn other_programs_lines_in_a_stamped_trace_are_skipped() {
+        let log = "[ 1.0] Call Trace:\n[ 1.0]  dump_stack+0x194/0x257\n\
+                   2018/01/02 18:20:06 executing program 3:\n\
+                   mmap(&(0x7f0000000000/0xa000)=nil, 0xa000, 0x3, 0x32)\n\
+                   [ 1.1]  memcmp+0xe3/0x160\n[ 1.1]  xfrm_selector_match+0x1/0x2\n";
+        let lines = split_lines(log);
+        let b = read_block(&lines, 0..lines.len());
+        let names: Vec<_> = b.frames.iter().map(|f| f.function.as_str()).collect();
+        assert_eq!(names, ["dump_stack", "memcmp", "xfrm_selector_match"]);
     }
 
     #[test]

@@ -104,7 +104,22 @@ fn significant_names(input: &Input<'_>) -> Vec<String> {
             .frames
             .iter()
             .any(|f| f.reliable && outside_interrupt(f));
+    // What the timer interrupt interrupted starts after its entry frame, even where that is
+    // softirq work on the interrupt stack.
+    let after_timer = if lockup {
+        input
+            .frames
+            .iter()
+            .rposition(|f| f.reliable && f.function.contains("apic_timer_interrupt"))
+            .map(|at| at + 1)
+    } else {
+        None
+    };
+    let drop_interrupt = drop_interrupt && after_timer.is_none();
     for (i, f) in input.frames.iter().enumerate() {
+        if after_timer.is_some_and(|start| i < start) {
+            continue;
+        }
         // A return address always lies after a call instruction, so one at offset 0 is the end
         // of the real caller (a noreturn call was its last instruction) and names the next
         // function in memory instead; arm64 prints such addresses unadjusted. Only the first
