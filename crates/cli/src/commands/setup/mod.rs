@@ -27,6 +27,11 @@ const UNITS: [&str; 2] = ["lastgasp-load.service", "lastgasp-save.service"];
 const KDUMP_UNIT: &str = "lastgasp-kdump.service";
 
 pub fn run(config: &Config, root: &Path, args: &SetupArgs, quiet: bool) -> Result<()> {
+    // As anyone else, /proc/iomem reads as zeros and /etc is not writable: the choice would be
+    // wrong before the writes failed.
+    if setup::root::is_live(root) && !sys::running_as_root() {
+        anyhow::bail!("setup must run as root: it reads /proc/iomem's addresses and writes /etc");
+    }
     let previous = ArmingState::read(root)?;
     let facts = probe::facts(root);
     let wishes = wishes(config, root, args, previous.as_ref())?;

@@ -13,6 +13,9 @@ use super::{KDUMP_UNIT, steps, summary};
 use crate::cli::UnsetupArgs;
 
 pub fn run(root: &Path, args: &UnsetupArgs, quiet: bool) -> Result<()> {
+    if setup::root::is_live(root) && !sys::running_as_root() && !args.dry_run {
+        anyhow::bail!("unsetup must run as root: it restores files under /etc and /boot");
+    }
     let Some(state) = ArmingState::read(root)? else {
         return summary::print_nothing_to_undo(&ArmingState::path(root), args.json, quiet);
     };
