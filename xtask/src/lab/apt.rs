@@ -16,7 +16,13 @@ pub struct Apt {
 
 /// The Debian mirror the host's APT uses (its first `URIs:` or `deb` line naming a `/debian`
 /// archive), so a foreign release comes from the same place.
-fn host_mirror() -> String {
+pub(crate) fn host_mirror() -> String {
+    host_archive("/debian").unwrap_or_else(|| "http://deb.debian.org/debian".to_owned())
+}
+
+/// The first archive of the host's APT sources whose URI ends in `suffix` (`/debian`,
+/// `/debian-security`), without a trailing slash.
+pub(crate) fn host_archive(suffix: &str) -> Option<String> {
     let mut texts = Vec::new();
     for dir in ["/etc/apt/sources.list.d", "/etc/apt"] {
         for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
@@ -38,10 +44,9 @@ fn host_mirror() -> String {
             let rest = line.strip_prefix("deb ")?;
             rest.split_whitespace().find(|word| word.contains("://"))
         })
-        .find(|uri| uri.trim_end_matches('/').ends_with("/debian"))
-        .unwrap_or("http://deb.debian.org/debian")
-        .trim_end_matches('/')
-        .to_owned()
+        .map(|uri| uri.trim_end_matches('/'))
+        .find(|uri| uri.ends_with(suffix))
+        .map(str::to_owned)
 }
 
 impl Apt {

@@ -7,6 +7,7 @@ pub(crate) mod apt;
 pub(crate) mod arch;
 pub(crate) mod assets;
 mod check;
+mod disk_image;
 mod initramfs;
 mod kdump;
 mod newer_kbuild;
@@ -57,6 +58,11 @@ pub struct LabArgs {
     /// Kernels to boot: 6.1 (Debian 12), 6.12 (Debian 13), or both, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "6.1")]
     kernel: Vec<String>,
+    /// Run the disk-image scenarios (disk-grub-bios, disk-systemd-boot-ovmf; each can also be
+    /// named): real Debian systems built with debootstrap (cached in
+    /// /var/cache/lastgasp-lab/images), booted from disk, armed with the .deb and `lastgasp setup`.
+    #[arg(long)]
+    disk_images: bool,
 }
 
 impl LabArgs {
@@ -257,6 +263,11 @@ enum Job {
     Kdump(kdump::KdumpScenario),
     /// `lastgasp selftest`, a warm reboot, the canary settled by `lastgasp save`.
     Selftest(selftest::SelftestScenario),
+    /// A real Debian system from disk: install, setup, selftest, crash, collect, remove.
+    Disk {
+        image: disk_image::Image,
+        name: String,
+    },
 }
 
 impl Job {
@@ -265,6 +276,7 @@ impl Job {
             Job::Pstore(scenario) => &scenario.name,
             Job::Kdump(scenario) => &scenario.name,
             Job::Selftest(scenario) => &scenario.name,
+            Job::Disk { name, .. } => name,
         }
     }
 }
@@ -291,7 +303,25 @@ fn run_job(lab: &Lab, job: &Job, args: &LabArgs) -> Result<String> {
         Job::Selftest(scenario) => {
             selftest::run(&lab.workspace, &lab.cache, &lab.lastgasp, scenario, limit)
         }
+        Job::Disk { image, .. } => disk_image::run(
+            &lab.workspace,
+            &lab.cache,
+            &lab.lastgasp,
+            *image,
+            limit.max(disk_image::TIME_LIMIT),
+        ),
     }
+}
+
+/// The jobs of the disk-image scenarios.
+fn disk_jobs(images: impl IntoIterator<Item = disk_image::Image>) -> Vec<Job> {
+    images
+        .into_iter()
+        .map(|image| Job::Disk {
+            image,
+            name: image.scenario(),
+        })
+        .collect()
 }
 
 /// Runs `jobs` on `args.jobs` parallel guests; returns the names that failed.
@@ -333,7 +363,7 @@ fn run_jobs(jobs: &[Job], args: &LabArgs) -> Result<()> {
         .iter()
         .filter_map(|job| match job {
             Job::Pstore(scenario) => Some(scenario.clone()),
-            Job::Kdump(_) | Job::Selftest(_) => None,
+            Job::Kdump(_) | Job::Selftest(_) | Job::Disk { .. } => None,
         })
         .collect();
     let lab = prepare(&scenarios)?;
@@ -374,10 +404,13 @@ pub fn ci() -> Result<()> {
             .iter()
             .map(|kind| scenario::corpus(Arch::X86_64, Suite::Trixie, kind, scenario::CI_BOOT)),
     );
-    let mut jobs: Vec<Job> = Suite::ALL
-        .into_iter()
-        .map(|suite| Job::Kdump(kdump::scenario(suite, kdump::DEFAULT_CRASHKERNEL_MIB)))
-        .collect();
+    // The disk images first: they take longest, and a missing image is built inside its job.
+    let mut jobs = disk_jobs(disk_image::Image::ALL);
+    jobs.extend(
+        Suite::ALL
+            .into_iter()
+            .map(|suite| Job::Kdump(kdump::scenario(suite, kdump::DEFAULT_CRASHKERNEL_MIB))),
+    );
     jobs.extend(scenarios.into_iter().map(Job::Pstore));
     jobs.extend(
         selftest::scenarios(Suite::Bookworm)
@@ -396,6 +429,7 @@ pub fn ci() -> Result<()> {
         kernel: Vec::new(),
         crashkernel: kdump::DEFAULT_CRASHKERNEL_MIB,
         crashkernel_search: false,
+        disk_images: false,
     };
     run_jobs(&jobs, &args)
 }
@@ -417,7 +451,12 @@ pub fn run(args: &LabArgs) -> Result<()> {
             scenario::backends(suite)
         });
     }
-    let mut jobs: Vec<Job> = Vec::new();
+    let mut jobs = disk_jobs(disk_image::Image::ALL.into_iter().filter(|image| {
+        args.disk_images || args.names.iter().any(|name| *name == image.scenario())
+    }));
+    if args.disk_images && args.names.is_empty() {
+        return run_jobs(&jobs, args);
+    }
     if args.names.iter().any(|name| name == "kdump") {
         jobs.extend(
             suites
