@@ -565,6 +565,59 @@ mod tests {
     }
 
     #[test]
+    fn blk_only_when_a_device_is_configured_and_devicetree_as_it_is() {
+        let mut facts = bios_guest(NO_ROOM);
+        let with_device = Wishes {
+            blk_device: Some("/dev/vdb1".into()),
+            ..wishes()
+        };
+        let d = decide(&facts, &with_device).unwrap();
+        assert_eq!(d.backend, Some(Backend::Blk));
+        assert_eq!(d.blk.unwrap().device, "/dev/vdb1");
+        let forced = Wishes {
+            backend: Some(Backend::Blk),
+            ..wishes()
+        };
+        assert!(
+            decide(&facts, &forced)
+                .unwrap_err()
+                .to_string()
+                .contains("blk_device")
+        );
+        facts.devicetree_ramoops = Some(Some((0x8f00_0000, MIB)));
+        let d = decide(&facts, &wishes()).unwrap();
+        let r = d.ramoops.clone().unwrap();
+        assert_eq!(
+            (r.placement, r.address),
+            (Placement::Devicetree, Some(0x8f00_0000))
+        );
+        assert!(kernel_params(&d, &facts, None).is_empty());
+    }
+
+    #[test]
+    fn efi_pstore_off_by_default_is_turned_on() {
+        let mut facts = bios_guest(QEMU_1G);
+        facts.efi_booted = true;
+        facts.efi_pstore_default_disabled = true;
+        let d = decide(&facts, &wishes()).unwrap();
+        assert_eq!(
+            kernel_params(&d, &facts, None),
+            ["efi_pstore.pstore_disable=0"]
+        );
+        facts.efi_pstore = Presence::Missing;
+        let forced = Wishes {
+            backend: Some(Backend::Efi),
+            ..wishes()
+        };
+        assert!(
+            decide(&facts, &forced)
+                .unwrap_err()
+                .to_string()
+                .contains("no efi_pstore")
+        );
+    }
+
+    #[test]
     fn sizes_in_kernel_units() {
         assert_eq!(size_param(MIB), "1M");
         assert_eq!(size_param(512 << 10), "512K");
