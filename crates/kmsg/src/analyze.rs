@@ -54,6 +54,16 @@ fn from_choice(lines: &[Line<'_>], choice: Choice, chromeos: String) -> Analysis
     if class == Class::Lockdep {
         named.extend(lockdep::at_frames(lines, event.lines.clone()));
     }
+    // `BUG: workqueue leaked lock or atomic: …` names the work function on a later line.
+    if let Some(f) = lines
+        .get(event.lines.clone())
+        .unwrap_or_default()
+        .iter()
+        .find_map(|l| l.trimmed().strip_prefix("last function: "))
+        .and_then(|f| named_function(Class::Bug, Some(f), None))
+    {
+        named.push(f);
+    }
     let headline_text = lines.get(event.lines.start).map_or("", |l| l.trimmed());
     let rules = guilty::rules_for(class, headline_text, event.location.as_deref());
     let sig = signature::compute(&Input {

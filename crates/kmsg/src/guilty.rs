@@ -89,6 +89,9 @@ pub(crate) fn rules_for(class: Class, headline: &str, location: Option<&str>) ->
     let extractor = match class {
         Class::SoftLockup | Class::RcuStall => Extractor::Stall,
         Class::HungTask => Extractor::Hang,
+        // The scheduler found the stack's end overwritten: where the task was interrupted is
+        // as random as in a stall.
+        _ if headline.contains("corrupted stack end") => Extractor::Stall,
         _ => Extractor::First,
     };
     let file = location.map(|l| l.split(':').next().unwrap_or(l));
@@ -557,6 +560,30 @@ const HEADLINE_SKIPS: &[(&str, &[&str])] = &[
     (
         "BUG: KASAN: ",
         &["kernel_fault", "tag_check", "mem_abort", "^el1_", "^el1h_"],
+    ),
+    ("UBSAN: ", &["ubsan", "^handle_overflow"]),
+    (
+        "memory leak",
+        &[
+            "kmemleak",
+            "kmalloc",
+            "kcalloc",
+            "kzalloc",
+            "vmalloc",
+            "mmap",
+            "kmem",
+            "slab",
+            "alloc",
+            "create_object",
+            "idr_get",
+            "list_lru_init",
+            "kasprintf",
+            "kvasprintf",
+            "pcpu_create",
+            "strdup",
+            "strndup",
+            "memdup",
+        ],
     ),
 ];
 

@@ -28,17 +28,25 @@ const MAX_AT: usize = 2;
 /// on the next line (`bad unlock balance` of newer kernels).
 pub(crate) fn at_frames(lines: &[Line<'_>], range: Range<usize>) -> Vec<Frame> {
     let block = lines.get(range).unwrap_or_default();
-    let start = block
+    // Without a trigger line the `at:` lines only list locks held (suspicious RCU usage), which
+    // name no culprit.
+    let Some(start) = block
         .iter()
         .position(|l| TRIGGERS.iter().any(|t| l.text.contains(t)))
-        .unwrap_or(0);
+    else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
     let mut pending = false;
+    // The second `at:` counts only for the lock a circular or recursive report says the task
+    // already holds, not for the list of held locks.
+    let mut holding = false;
     for line in &block[start..] {
         let t = line.trimmed();
         if t.starts_with("stack backtrace:") || t.starts_with("Call Trace:") {
             break;
         }
+        holding |= t.contains("already holding lock");
         let text = if pending {
             pending = false;
             Some(t)
@@ -46,6 +54,9 @@ pub(crate) fn at_frames(lines: &[Line<'_>], range: Range<usize>) -> Vec<Frame> {
             t.find("at:").map(|at| t[at + 3..].trim())
         };
         let Some(text) = text else { continue };
+        if !out.is_empty() && !holding {
+            break;
+        }
         if text.is_empty() {
             pending = true;
             continue;
@@ -95,6 +106,21 @@ mod tests {
                    syz/123 is trying to acquire lock:\n \
                    (&pipe->mutex/1){+.+.+.}, at: [<ffffffff81a1d2e5>] pipe_lock+0x55/0x70\n";
         assert_eq!(names(log), ["pipe_lock"]);
+    }
+
+    #[test]
+    fn held_locks_name_no_culprit() {
+        let log = "[ BUG: Invalid wait context ]\n\
+                   syz/4448 is trying to lock:\n\
+                   ffff00004a747498 (&mm->mmap_lock){++++}-{3:3}, at: __might_fault+0x108/0x1b0\n\
+                   other info that might help us debug this:\n\
+                   1 lock held by syz/4448:\n \
+                   #0: ffffa00019769560 (rcu_read_lock){....}-{1:2}, at: count_memcg_event_mm+0x24/0x2f0\n";
+        assert_eq!(names(log), ["__might_fault"]);
+        let log = "WARNING: suspicious RCU usage\n\
+                   2 locks held by syz/1:\n \
+                   #0: ffff (&ctx->mutex){+.+.}, at: perf_event_ctx_lock_nested+0x1/0x2\n";
+        assert!(names(log).is_empty());
     }
 
     #[test]

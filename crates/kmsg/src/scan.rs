@@ -157,9 +157,14 @@ fn is_watchdog(ev: &Event) -> bool {
     )
 }
 
-/// `Call Trace:` (x86), `Call trace:` (arm64), `Backtrace:` (arm32).
+/// `Call Trace:` (x86), `Call trace:` (arm64), `Backtrace:` (arm32), kmemleak's `backtrace:`
+/// (also `backtrace (crc 1a2b3c4d):`; lockdep's `stack backtrace:` is no header).
 pub(crate) fn is_trace_header(t: &str) -> bool {
-    t.starts_with("Call Trace:") || t.starts_with("Call trace:") || t.starts_with("Backtrace:")
+    t.starts_with("Call Trace:")
+        || t.starts_with("Call trace:")
+        || t.starts_with("Backtrace:")
+        || t == "backtrace:"
+        || (t.starts_with("backtrace (crc ") && t.ends_with("):"))
 }
 
 /// The chosen crash of a log.
