@@ -11,6 +11,7 @@ pub mod cmdline;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+mod fs_usage;
 mod identity;
 pub mod kexec;
 pub mod kexec_image;
@@ -22,6 +23,7 @@ pub mod mount;
 pub mod power;
 
 pub use error::{Error, errno_name};
+pub use fs_usage::{EFIVARFS_MAGIC, FsUsage, fs_usage};
 pub use identity::running_as_root;
 
 /// The errno values callers of this crate tell apart, so they need not depend on libc.

@@ -7,6 +7,7 @@ pub(crate) mod apt;
 pub(crate) mod arch;
 pub(crate) mod assets;
 mod check;
+mod context_check;
 mod disk_image;
 mod initramfs;
 mod kdump;
@@ -122,6 +123,7 @@ const GUEST_MODULES: &[&str] = &[
     "fs/pstore/pstore_zone.ko",
     "fs/pstore/pstore_blk.ko",
     "drivers/firmware/efi/efi-pstore.ko",
+    "fs/efivarfs/efivarfs.ko",
     "drivers/firmware/qemu_fw_cfg.ko",
 ];
 
@@ -251,6 +253,11 @@ fn run_one(lab: &Lab, scenario: &Scenario, limit: Duration) -> Result<check::Col
             "lab: {}: the region was {region} on both boots",
             scenario.name
         );
+    }
+    if scenario.backend == scenario::Backend::Efi {
+        let seen =
+            context_check::verify_efi(&collected.manifest, scenario.suite).with_context(context)?;
+        eprintln!("lab: {}: the report's context saw {seen}", scenario.name);
     }
     Ok(collected)
 }

@@ -10,6 +10,7 @@
 //! comes back empty; a 2 MiB alignment cannot start inside a tail, so the region lands below the
 //! chunk, in memory nothing wrote to earlier in boot.
 
+use super::context_check;
 use anyhow::{Context, Result, ensure};
 
 /// The kernel parameter the scenario boots with.
@@ -56,25 +57,11 @@ pub fn verify(serial: &[u8], manifest: &serde_json::Value) -> Result<String> {
     Ok(used[0].to_owned())
 }
 
-/// The facts of the report's context item `kind`, which must have been collected.
-fn facts<'a>(manifest: &'a serde_json::Value, kind: &str) -> Result<&'a serde_json::Value> {
-    let item = manifest["context"]
-        .as_array()
-        .and_then(|items| items.iter().find(|item| item["kind"] == kind))
-        .with_context(|| format!("the report has no {kind} context"))?;
-    ensure!(
-        item.get("missing").is_none(),
-        "the report's {kind} context is missing: {}",
-        item["missing"]
-    );
-    Ok(&item["facts"])
-}
-
 /// The firmware context holds ramoops' parameters as the collecting boot had them: the region
 /// by name and at the address the console showed (`0x100000@0x3f800000`; sysfs prints it in
 /// decimal); the DMI context names QEMU.
 fn verify_context(manifest: &serde_json::Value, region: &str) -> Result<()> {
-    let firmware = facts(manifest, "firmware")?;
+    let firmware = context_check::facts(manifest, "firmware")?;
     ensure!(
         firmware["pstore.backend"] == "ramoops" && firmware["ramoops.mem_name"] == "oops",
         "the firmware context does not show ramoops with mem_name=oops: {firmware}"
@@ -88,12 +75,7 @@ fn verify_context(manifest: &serde_json::Value, region: &str) -> Result<()> {
         "the firmware context's ramoops.mem_address is {}, the console said {region}",
         firmware["ramoops.mem_address"]
     );
-    let dmi = facts(manifest, "dmi")?;
-    ensure!(
-        dmi["sys_vendor"] == "QEMU",
-        "the DMI context does not name QEMU: {dmi}"
-    );
-    Ok(())
+    context_check::verify_qemu(manifest)
 }
 
 #[cfg(test)]

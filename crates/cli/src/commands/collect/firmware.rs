@@ -1,7 +1,8 @@
 //! The pstore set-up of the running system: which backend pstore uses now, that backend's
 //! parameters (the ramoops region, pstore/blk's sizes), whether UEFI and ACPI ERST are there, and
 //! how many crash dumps the UEFI variable store holds. It describes this boot; the crashed boot's
-//! set-up was the same unless the machine was reconfigured in between.
+//! set-up was the same unless the machine was reconfigured in between. How full the UEFI variable
+//! store is comes from efivarfs' statfs, where the kernel has it.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -66,9 +67,22 @@ pub fn collect(root: &Path) -> ContextItem {
     }
     if under_root(root, Path::new(EFI_DIR)).is_dir() {
         facts.insert("efi".to_string(), "present".to_string());
-        if let Some((count, bytes)) = efi_dumps(&under_root(root, Path::new(EFIVARS_DIR))) {
+        let vars = under_root(root, Path::new(EFIVARS_DIR));
+        if let Some((count, bytes)) = efi_dumps(&vars) {
             facts.insert("efi.dump-variables".to_string(), count.to_string());
             facts.insert("efi.dump-variable-bytes".to_string(), bytes.to_string());
+        }
+        // efivarfs answers statfs with the store's own account (QueryVariableInfo); kernels
+        // before that answer zero, and a plain directory (a fake root) is not efivarfs.
+        if let Ok(usage) = sys::fs_usage(&vars)
+            && usage.magic == sys::EFIVARFS_MAGIC
+            && usage.total_bytes > 0
+        {
+            facts.insert("efi.store-bytes".to_string(), usage.total_bytes.to_string());
+            facts.insert(
+                "efi.store-free-bytes".to_string(),
+                usage.free_bytes.to_string(),
+            );
         }
     }
     if under_root(root, Path::new(ERST_TABLE)).exists() {
@@ -165,6 +179,12 @@ mod tests {
         assert_eq!(item.facts["efi.dump-variables"], "2");
         assert_eq!(item.facts["efi.dump-variable-bytes"], "6");
         assert_eq!(item.facts["acpi.erst"], "present");
+        // A plain directory is not efivarfs: no store size is made up from its filesystem.
+        assert!(
+            !item.facts.contains_key("efi.store-bytes"),
+            "{:?}",
+            item.facts
+        );
     }
 
     #[test]
