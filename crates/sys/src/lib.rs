@@ -9,9 +9,9 @@
 
 pub mod cmdline;
 mod error;
+mod fs_usage;
 #[doc(hidden)]
 pub mod fuzzing;
-mod fs_usage;
 mod identity;
 pub mod kexec;
 pub mod kexec_image;
