@@ -24,7 +24,7 @@ pub fn unified(path: &str, before: Option<&str>, after: Option<&str>) -> String 
     let changed: Vec<usize> = ops
         .iter()
         .enumerate()
-        .filter(|(_, op)| !matches!(op, Op::Same(..)))
+        .filter(|(_, op)| !matches!(op, Op::Same(_)))
         .map(|(i, _)| i)
         .collect();
     let mut at = 0;
@@ -41,7 +41,7 @@ pub fn unified(path: &str, before: Option<&str>, after: Option<&str>) -> String 
         let (mut old_start, mut new_start) = (1, 1);
         for op in &ops[..from] {
             match op {
-                Op::Same(..) => {
+                Op::Same(_) => {
                     old_start += 1;
                     new_start += 1;
                 }
@@ -66,7 +66,7 @@ pub fn unified(path: &str, before: Option<&str>, after: Option<&str>) -> String 
         );
         for op in hunk {
             let (mark, line) = match op {
-                Op::Same(line, _) => (' ', *line),
+                Op::Same(line) => (' ', *line),
                 Op::Delete(line) => ('-', *line),
                 Op::Insert(line) => ('+', *line),
             };
@@ -81,7 +81,7 @@ pub fn unified(path: &str, before: Option<&str>, after: Option<&str>) -> String 
 }
 
 enum Op<'a> {
-    Same(&'a str, ()),
+    Same(&'a str),
     Delete(&'a str),
     Insert(&'a str),
 }
@@ -102,7 +102,7 @@ fn script<'a>(old: &[&'a str], new: &[&'a str]) -> Vec<Op<'a>> {
     let mut ops = Vec::new();
     while i < old.len() || j < new.len() {
         if i < old.len() && j < new.len() && old[i] == new[j] {
-            ops.push(Op::Same(old[i], ()));
+            ops.push(Op::Same(old[i]));
             i += 1;
             j += 1;
         } else if i < old.len() && (j == new.len() || lcs[i + 1][j] >= lcs[i][j + 1]) {

@@ -6,7 +6,7 @@
 pub fn append(line: &str, params: &[String]) -> String {
     let body = line.trim_end();
     let tail = &line[body.len()..];
-    let present: Vec<&str> = sys_split(body);
+    let present: Vec<&str> = body.split_whitespace().collect();
     let mut out = body.to_string();
     for param in params {
         if !present.contains(&param.as_str()) {
@@ -45,11 +45,6 @@ pub fn remove(line: &str, params: &[String]) -> String {
         rest = after;
     }
     out
-}
-
-/// Whitespace-separated words, as a command-line file holds them.
-fn sys_split(text: &str) -> Vec<&str> {
-    text.split_whitespace().collect()
 }
 
 /// A parameter as GRUB's script language needs it for the kernel to receive it unchanged:
