@@ -13,6 +13,7 @@ mod install;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use anyhow::{Context, Result, bail};
 
@@ -62,17 +63,27 @@ pub fn ci() -> Result<()> {
     Ok(())
 }
 
-/// The Debian package built from `binary` (the lab's static build), for the lab's disk images,
-/// which check it by installing it on real systems.
+/// The Debian package made from `binary` (the static build), without the checks: for the lab's
+/// disk-image guests, which install it for real. Built once per process, so scenarios running
+/// in parallel do not restage the tree under each other.
 pub fn deb_package(workspace: &Path, binary: &Path) -> Result<PathBuf> {
-    deb::build(workspace, binary)
+    static BUILT: Mutex<Option<PathBuf>> = Mutex::new(None);
+    let mut built = BUILT
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(deb) = built.as_ref() {
+        return Ok(deb.clone());
+    }
+    let deb = deb::build(workspace, binary)?;
+    *built = Some(deb.clone());
+    Ok(deb)
 }
 
 fn packages(workspace: &Path, binary: &Path) -> Result<PathBuf> {
     let deb = deb::build(workspace, binary)?;
-    check::deb(workspace, &deb)?;
     let tree = arch::build(workspace, binary)?;
     eprintln!("dist: Arch package tree in {}", tree.display());
+    check::deb(workspace, &deb)?;
     Ok(deb)
 }
 
