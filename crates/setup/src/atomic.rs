@@ -32,8 +32,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
             .truncate(true)
             .mode(mode)
             .open(&temporary)?;
-        // The umask may have narrowed `mode`; the file must end up exactly as asked.
-        file.set_permissions(fs::Permissions::from_mode(mode))?;
+        // The umask may have narrowed `mode`; the file must end up as asked. The ESP's FAT has no
+        // Unix modes and refuses a chmod it cannot represent: there the mount's modes stand.
+        let _ = file.set_permissions(fs::Permissions::from_mode(mode));
         file.write_all(bytes)?;
         file.sync_all()?;
         fs::rename(&temporary, path)?;
