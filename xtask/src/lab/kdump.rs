@@ -3,10 +3,13 @@
 //! writing to an ext4 disk found by LABEL; `lastgasp load --kdump`), crashes through the
 //! crash-test module, the capture kernel runs `lastgasp capture` (log, manifest, level-31 dump)
 //! and reboots, and the next boot's `lastgasp save` makes a report with source kdump. The host
-//! checks that report as the pstore scenarios' are checked, plus the dump. The fallback
-//! scenario arms the same machine through setup.json in mode pstore with a ramoops region its
-//! boot did not reserve (and no EFI, no ERST): `lastgasp load --boot` must say why pstore
-//! cannot be armed and `load --boot --kdump` fall back to the capture kernel.
+//! checks that report as the pstore scenarios' are checked, plus the dump. Two variants arm
+//! the same machine through setup.json, as the units do (`lastgasp load --boot`, then
+//! `load --boot --kdump`): the fallback scenario in mode pstore with a ramoops region its boot
+//! did not reserve (and no EFI, no ERST), where load must say why pstore cannot be armed and
+//! fall back to the capture kernel; and the both scenario in mode both with `memmap=` on the
+//! command line, where load loads ramoops itself (module tree, dependencies, parameters) and
+//! reads the registered backend back, on both boots, besides the capture kernel.
 
 use super::assets::{self, Kernel};
 use super::check;
@@ -25,8 +28,7 @@ pub struct KdumpScenario {
     pub name: String,
     pub suite: Suite,
     pub crashkernel_mib: u32,
-    /// Armed through setup.json (mode pstore, no usable backend) instead of `load --kdump`.
-    pub fallback: bool,
+    pub arming: Arming,
 }
 
 /// The label of the ext4 filesystem captures go to, as `lastgasp initramfs --target` names it.
@@ -43,6 +45,8 @@ pub const DEFAULT_CRASHKERNEL_MIB: u32 = 104;
 /// Modules of the capture path the guest carries as the distribution installs them, with
 /// their dependencies, for `lastgasp initramfs` to choose from: the disk's drivers and ext4.
 const CAPTURE_PATH_MODULES: &[&str] = &[
+    // Not for the capture: the pstore backend `lastgasp load` arms in the both scenario.
+    "ramoops",
     "virtio_blk",
     "virtio_pci",
     "virtio_pci_modern_dev",
@@ -69,17 +73,49 @@ pub fn scenario(suite: Suite, crashkernel_mib: u32) -> KdumpScenario {
         name: format!("kdump{}-{crashkernel_mib}M", suite.name_suffix()),
         suite,
         crashkernel_mib,
-        fallback: false,
+        arming: Arming::Direct,
     }
 }
 
-/// The fallback scenario on one kernel: pstore cannot be armed, `lastgasp load` arms kdump.
-pub fn fallback_scenario(suite: Suite) -> KdumpScenario {
+/// How the guest arms kdump.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arming {
+    /// `lastgasp load --kdump`.
+    Direct,
+    /// setup.json in mode pstore with a ramoops region nobody reserved: load falls back.
+    Fallback,
+    /// setup.json in mode both, ramoops reserved with `memmap=`: load arms both.
+    Both,
+}
+
+impl Arming {
+    /// The guest's `lab.kdump=` word.
+    fn guest_name(self) -> &'static str {
+        match self {
+            Arming::Direct => "lastgasp",
+            Arming::Fallback => "fallback",
+            Arming::Both => "both",
+        }
+    }
+
+    /// What `lastgasp load` must print on the console.
+    fn expected_lines(self) -> &'static [&'static str] {
+        match self {
+            Arming::Direct => &[],
+            Arming::Fallback => &FALLBACK_LINES,
+            Arming::Both => &BOTH_LINES,
+        }
+    }
+}
+
+/// The scenario arming through setup.json on one kernel: `Fallback` (pstore cannot be armed,
+/// `lastgasp load` arms kdump) or `Both`.
+pub fn setup_scenario(suite: Suite, arming: Arming) -> KdumpScenario {
     KdumpScenario {
-        name: format!("kdump-fallback{}", suite.name_suffix()),
+        name: format!("kdump-{}{}", arming.guest_name(), suite.name_suffix()),
         suite,
         crashkernel_mib: DEFAULT_CRASHKERNEL_MIB,
-        fallback: true,
+        arming,
     }
 }
 
@@ -90,6 +126,18 @@ const FALLBACK_LINES: [&str; 3] = [
     "kdump: the fallback, since pstore could not be armed: left to lastgasp-kdump.service",
     "kdump: fallback to kdump: capture kernel",
 ];
+
+/// The both scenario: ramoops loaded by lastgasp (the line appears once per boot: armed before
+/// the crash and again at the boot that collects), then the capture kernel.
+const BOTH_LINES: [&str; 3] = [
+    "pstore: ramoops armed: ramoops loaded with mem_address=0x30000000 mem_size=0x100000 \
+     record_size=0x10000 ecc=0; pstore's backend is ramoops",
+    "kdump: left to lastgasp-kdump.service, later in boot",
+    "kdump: capture kernel",
+];
+
+/// The region setup.json names in the both scenario, reserved on the command line.
+const BOTH_REGION: &str = "memmap=1M$0x30000000";
 
 /// The distribution's module tree, cut to [`CAPTURE_PATH_MODULES`] and what they depend on,
 /// with every text index (`modules.dep`, `modules.alias`, ...), as `(path inside the tree,
@@ -200,7 +248,7 @@ fn dump_disk(path: &Path, mib: u64) -> Result<()> {
 pub struct KdumpRun {
     pub out: PathBuf,
     pub serial: PathBuf,
-    pub fallback: bool,
+    pub arming: Arming,
 }
 
 /// Boots `scenario` through crash, capture and the next boot; unpacks what the guest wrote.
@@ -249,14 +297,15 @@ pub fn run(
             .arg("-append")
             .arg(format!(
                 "{console} {} panic=1 oops=panic printk.time=1 lab.backend=none lab.crash={CRASH} \
-                 lab.kdump={} crashkernel={}M",
+                 lab.kdump={} crashkernel={}M{}",
                 qemu::GUEST_PARAMETERS,
-                if scenario.fallback {
-                    "fallback"
+                scenario.arming.guest_name(),
+                scenario.crashkernel_mib,
+                if scenario.arming == Arming::Both {
+                    format!(" {BOTH_REGION}")
                 } else {
-                    "lastgasp"
-                },
-                scenario.crashkernel_mib
+                    String::new()
+                }
             ));
         qemu::supervise(&mut cmd, arch.qemu(), &run, limit, || Ok(()))
     };
@@ -272,7 +321,7 @@ pub fn run(
     Ok(KdumpRun {
         out,
         serial: run.serial,
-        fallback: scenario.fallback,
+        arming: scenario.arming,
     })
 }
 
@@ -294,15 +343,24 @@ fn lab_lines(serial: &[u8]) -> String {
 /// opens and holds the same log.
 pub fn verify(workspace: &Path, lastgasp: &Path, run: &KdumpRun) -> Result<String> {
     let serial = std::fs::read(&run.serial)?;
-    if run.fallback {
-        let console = String::from_utf8_lossy(&serial);
-        for wanted in FALLBACK_LINES {
-            ensure!(
-                console.lines().any(|line| line.contains(wanted)),
-                "the console lacks {wanted:?} from lastgasp load; its lines: {}",
-                lab_lines(&serial)
-            );
-        }
+    let console = String::from_utf8_lossy(&serial);
+    for wanted in run.arming.expected_lines() {
+        ensure!(
+            console.lines().any(|line| line.contains(wanted)),
+            "the console lacks {wanted:?} from lastgasp load; its lines: {}",
+            lab_lines(&serial)
+        );
+    }
+    if run.arming == Arming::Both {
+        let armed = console
+            .lines()
+            .filter(|line| line.contains(BOTH_LINES[0]))
+            .count();
+        ensure!(
+            armed == 2,
+            "lastgasp load armed ramoops on {armed} boots, not on both; its lines: {}",
+            lab_lines(&serial)
+        );
     }
     let armed = std::fs::read_to_string(run.out.join("armed.txt")).unwrap_or_default();
     if !run.out.join("save.rc").exists() {

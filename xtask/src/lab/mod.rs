@@ -31,7 +31,8 @@ use suite::Suite;
 #[derive(clap::Args)]
 pub struct LabArgs {
     /// Scenarios to run, by name or crash kind (default: the four backends ramoops, efi, erst,
-    /// blk); `kdump` is the kdump scenario (`kdump-fallback`: armed through setup.json, falling back from pstore), `selftest` the selftest scenarios.
+    /// blk); `kdump` is the kdump scenario, `kdump-fallback` and `kdump-both` the ones armed
+    /// through setup.json by `lastgasp load`, `selftest` the selftest scenarios.
     names: Vec<String>,
     /// Run the analysis corpus instead: every crash kind, each on two boots, through ramoops
     /// (x86_64, and on aarch64 every kind that is not x86-only).
@@ -424,8 +425,12 @@ pub fn ci() -> Result<()> {
             .into_iter()
             .map(Job::Selftest),
     );
-    // pstore that cannot be armed falling back to kdump, through setup.json as the units arm it.
-    jobs.push(Job::Kdump(kdump::fallback_scenario(Suite::Bookworm)));
+    // Arming through setup.json as the units do: pstore that cannot be armed falling back to
+    // kdump, and both armed by lastgasp load.
+    jobs.extend(
+        [kdump::Arming::Fallback, kdump::Arming::Both]
+            .map(|arming| Job::Kdump(kdump::setup_scenario(Suite::Bookworm, arming))),
+    );
     let args = LabArgs {
         names: Vec::new(),
         corpus: false,
@@ -471,11 +476,18 @@ pub fn run(args: &LabArgs) -> Result<()> {
                 .map(|&suite| Job::Kdump(kdump::scenario(suite, args.crashkernel))),
         );
     }
-    if args.names.iter().any(|name| name == "kdump-fallback") {
+    for arming in [kdump::Arming::Fallback, kdump::Arming::Both] {
         jobs.extend(
             suites
                 .iter()
-                .map(|&suite| Job::Kdump(kdump::fallback_scenario(suite))),
+                .map(|&suite| kdump::setup_scenario(suite, arming))
+                .filter(|scenario| {
+                    args.names.iter().any(|name| {
+                        scenario.name == *name
+                            || scenario.name == format!("{name}{}", scenario.suite.name_suffix())
+                    })
+                })
+                .map(Job::Kdump),
         );
     }
     // `selftest` names all of them; each can be named too.
