@@ -95,23 +95,24 @@ pub(crate) fn rules_for(class: Class, headline: &str, location: Option<&str>) ->
         _ => Extractor::First,
     };
     let file = location.map(|l| l.split(':').next().unwrap_or(l));
-    let extra_skip: &'static [&'static str] = if let Some(file) = file {
+    let by_file = file.and_then(|file| {
         WARNING_SKIPS
             .iter()
             .find(|(f, _)| file.ends_with(f))
             .map(|(_, s)| *s)
-            .unwrap_or(if file.starts_with("mm/") && headline.contains("alloc") {
-                ALLOC_WARNING_SKIP
-            } else {
-                &[]
+            .or_else(|| {
+                (file.starts_with("mm/") && headline.contains("alloc"))
+                    .then_some(ALLOC_WARNING_SKIP)
             })
-    } else {
-        HEADLINE_SKIPS
-            .iter()
-            .find(|(h, _)| headline.contains(h))
-            .map(|(_, s)| *s)
-            .unwrap_or(&[])
-    };
+    });
+    let extra_skip: &'static [&'static str] = by_file
+        .or_else(|| {
+            HEADLINE_SKIPS
+                .iter()
+                .find(|(h, _)| headline.contains(h))
+                .map(|(_, s)| *s)
+        })
+        .unwrap_or(&[]);
     let extra_skip = if class == Class::RcuStall {
         RCU_STALL_SKIP
     } else if headline.contains("usb_submit_urb") {
@@ -208,6 +209,7 @@ const SKIP: &[&str] = &[
     // the kernel's panic functions (syzkaller matches `panic` anywhere, which would also skip
     // a driver's own `foo_call_panic`)
     "^panic",
+    "^__panic$",
     "vpanic",
     "nmi_panic",
     "check_panic_on",

@@ -104,13 +104,13 @@ fn significant_names(input: &Input<'_>) -> Vec<String> {
             .frames
             .iter()
             .any(|f| f.reliable && outside_interrupt(f));
-    // What the timer interrupt interrupted starts after its entry frame, even where that is
-    // softirq work on the interrupt stack.
+    // What the timer interrupt interrupted starts after its (first) entry frame, even where
+    // that is softirq work on the interrupt stack.
     let after_timer = if lockup {
         input
             .frames
             .iter()
-            .rposition(|f| f.reliable && f.function.contains("apic_timer_interrupt"))
+            .position(|f| f.reliable && f.function.contains("apic_timer_interrupt"))
             .map(|at| at + 1)
     } else {
         None
