@@ -392,6 +392,34 @@ fn switching_from_kdump_to_pstore_changes_parameters_and_units() {
     assert!(commands.contains(&"update-grub"), "{commands:?}");
 }
 
+/// With `crashkernel = "auto"` (the default) the value is what `lastgasp estimate` says for the
+/// same machine.
+#[test]
+fn crashkernel_auto_is_the_estimate() {
+    let root = debian_grub(IOMEM_1G);
+    let mut image = vec![0u8; 64 << 10];
+    image[0..2].copy_from_slice(b"MZ");
+    image[0x1fe..0x200].copy_from_slice(&[0x55, 0xaa]);
+    image[0x202..0x206].copy_from_slice(b"HdrS");
+    image[0x206..0x208].copy_from_slice(&0x020fu16.to_le_bytes());
+    image[0x260..0x264].copy_from_slice(&(64u32 << 20).to_le_bytes());
+    let kernel = root.path("/usr/lib/modules/6.1.0-57-amd64/vmlinuz");
+    fs::write(&kernel, image).unwrap();
+    root.put("/proc/meminfo", "MemTotal:        1003456 kB\n");
+    let estimate: serde_json::Value =
+        serde_json::from_str(&root.run(&["estimate", "--json"])).unwrap();
+    let expected = estimate["crashkernel"].as_str().unwrap();
+    let out: serde_json::Value =
+        serde_json::from_str(&root.run(&["setup", "--mode", "kdump", "--json"])).unwrap();
+    assert_eq!(out["state"]["crashkernel"], expected);
+    assert_eq!(out["crashkernel-from"], "`lastgasp estimate`");
+    let dropin = root.get("/etc/default/grub.d/lastgasp.cfg");
+    assert!(
+        dropin.contains(&format!("crashkernel={expected}\"")),
+        "{dropin}"
+    );
+}
+
 #[test]
 fn unsetup_without_setup_has_nothing_to_do() {
     let root = Root::new(IOMEM_1G);
