@@ -55,6 +55,12 @@ fn normalize(raw: &str) -> Option<Line<'_>> {
     rest = rest.trim_start_matches('\r');
     let mut ts = None;
     let mut prefixed = false;
+    // A capturing tool's own clock (Go's log package, syzkaller's fuzzer log):
+    // `2018/01/09 14:28:48 BUG: memory leak`.
+    if let Some(after) = strip_slash_date(rest) {
+        rest = after;
+        prefixed = true;
+    }
 
     if let Some(after) = strip_level(rest).or_else(|| strip_decoded_level(rest)) {
         rest = after;
@@ -287,6 +293,20 @@ fn strip_journal(s: &str, monotonic: bool) -> Journal<'_> {
     }
 }
 
+/// `2018/01/09 14:28:48 ` (optionally with a fraction of a second).
+fn strip_slash_date(s: &str) -> Option<&str> {
+    let (date, rest) = s.split_once(' ')?;
+    let (time, rest) = rest.split_once(' ')?;
+    let b = date.as_bytes();
+    let date_ok = b.len() == 10
+        && b[4] == b'/'
+        && b[7] == b'/'
+        && [0, 1, 2, 3, 5, 6, 8, 9]
+            .iter()
+            .all(|&i| b[i].is_ascii_digit());
+    (date_ok && is_clock(time)).then_some(rest)
+}
+
 /// `Nov 26 03:12:01 ` or `Nov  6 03:12:01.123456 `.
 fn strip_syslog_date(s: &str) -> Option<&str> {
     let month = s.get(..3)?;
@@ -430,6 +450,15 @@ mod tests {
         assert_eq!(ts, None);
         let (text, _, _) = one("[Thu Nov 26 03:12] x").unwrap();
         assert_eq!(text, "[Thu Nov 26 03:12] x");
+    }
+
+    #[test]
+    fn capturing_tools_clock() {
+        let (text, ts, _) = one("2018/01/09 14:28:48 BUG: memory leak").unwrap();
+        assert_eq!(text, "BUG: memory leak");
+        assert_eq!(ts, None);
+        let (text, _, _) = one("2018/1/09 14:28:48 x").unwrap();
+        assert_eq!(text, "2018/1/09 14:28:48 x");
     }
 
     #[test]

@@ -157,11 +157,15 @@ fn is_watchdog(ev: &Event) -> bool {
     )
 }
 
-/// `Call Trace:` (x86), `Call trace:` (arm64), `Backtrace:` (arm32), kmemleak's `backtrace:`
+/// `Call Trace:` (x86, also at the end of a line another printk ran into), `Call trace:`
+/// (arm64), `Backtrace:` (arm32), kmemleak's `backtrace:`
 /// (also `backtrace (crc 1a2b3c4d):`; lockdep's `stack backtrace:` is no header).
 pub(crate) fn is_trace_header(t: &str) -> bool {
     t.starts_with("Call Trace:")
         || t.starts_with("Call trace:")
+        // The header printed right after a register word that lost its newline:
+        // ` dffffc0000000000Call Trace:`.
+        || t.ends_with("Call Trace:")
         || t.starts_with("Backtrace:")
         || t == "backtrace:"
         || (t.starts_with("backtrace (crc ") && t.ends_with("):"))
