@@ -233,6 +233,9 @@ fn precondition(root: &Path, state: &ArmingState, plan: &Plan) -> Option<String>
 /// be System RAM. Without real addresses (not root) there is nothing to tell by.
 fn region_not_reserved(root: &Path, state: &ArmingState) -> Option<String> {
     let ramoops = state.ramoops.as_ref()?;
+    if ramoops.placement == Placement::ReserveMem {
+        return name_not_reserved(root, ramoops.mem_name.as_deref()?, state);
+    }
     let address = ramoops
         .address
         .filter(|_| ramoops.placement == Placement::Memmap)?;
@@ -257,6 +260,29 @@ fn region_not_reserved(root: &Path, state: &ArmingState) -> Option<String> {
              kernel's command line lacks {param}; reboot after setup, or check that the \
              bootloader passes it (cat /proc/cmdline)",
             ramoops.size / 1024
+        )
+    })
+}
+
+/// A `reserve_mem=` region exists only when this boot's command line names it: without it
+/// ramoops finds nothing by that name and registers nothing, silently.
+fn name_not_reserved(root: &Path, name: &str, state: &ArmingState) -> Option<String> {
+    let cmdline = std::fs::read_to_string(under_root(root, Path::new("/proc/cmdline"))).ok()?;
+    let named = sys::cmdline::split(&cmdline).into_iter().any(|param| {
+        param
+            .strip_prefix("reserve_mem=")
+            .is_some_and(|value| value.rsplit(':').next() == Some(name))
+    });
+    let param = state
+        .kernel_params
+        .iter()
+        .find(|param| param.starts_with("reserve_mem="))
+        .map_or("a reserve_mem= parameter", String::as_str);
+    (!named).then(|| {
+        format!(
+            "this boot reserved no region named {name}: the running kernel's command line lacks \
+             {param} (Linux 6.11 and later), which setup added; reboot after setup, or check \
+             that the bootloader passes it (cat /proc/cmdline)"
         )
     })
 }
@@ -536,6 +562,39 @@ mod tests {
         std::fs::write(&iomem, "00000000-00000000 : System RAM\n").unwrap();
         let armed = arm(root.path(), "6.1", &state, plan(&state).unwrap(), true);
         assert_eq!(armed.why, None);
+    }
+
+    #[test]
+    fn a_reserve_mem_region_must_be_on_the_command_line() {
+        let root = tempfile::tempdir().unwrap();
+        let cmdline = root.path().join("proc/cmdline");
+        std::fs::create_dir_all(cmdline.parent().unwrap()).unwrap();
+        std::fs::write(&cmdline, "root=/dev/vda quiet\n").unwrap();
+        let mut state = state(Backend::Ramoops);
+        state.kernel_params = vec!["reserve_mem=1M:4096:oops".into()];
+        state.ramoops = Some(Ramoops {
+            placement: Placement::ReserveMem,
+            address: None,
+            size: 1 << 20,
+            record_size: 64 << 10,
+            mem_name: Some("oops".into()),
+        });
+        let armed = arm(root.path(), "6.12", &state, plan(&state).unwrap(), true);
+        let why = armed.why.unwrap();
+        assert!(
+            why.starts_with("this boot reserved no region named oops"),
+            "{why}"
+        );
+        assert!(why.contains("lacks reserve_mem=1M:4096:oops"), "{why}");
+        std::fs::write(&cmdline, "root=/dev/vda reserve_mem=2M:2M:dumps\n").unwrap();
+        assert!(
+            arm(root.path(), "6.12", &state, plan(&state).unwrap(), true)
+                .why
+                .is_some()
+        );
+        std::fs::write(&cmdline, "root=/dev/vda reserve_mem=1M:4096:oops quiet\n").unwrap();
+        let armed = arm(root.path(), "6.12", &state, plan(&state).unwrap(), true);
+        assert_eq!((armed.action, armed.why), ("dry-run", None));
     }
 
     #[test]
