@@ -1,7 +1,8 @@
 //! The Arch Linux package: dist/arch's PKGBUILD and install script copied to target/dist/arch,
-//! and the package tree makepkg would make from them (makepkg is not on Debian): the install
-//! step's tree (Arch flavour) in target/dist/arch/pkg/lastgasp with its .PKGINFO, whose fields
-//! come from the PKGBUILD itself, and .INSTALL.
+//! and the package tree makepkg would make from them: the install step's tree (Arch flavour) in
+//! target/dist/arch/pkg/lastgasp with its .PKGINFO, whose fields come from the PKGBUILD itself,
+//! and .INSTALL. (Debian's makepkg refuses to build as root, and as another user it would build
+//! the workspace again in a target directory of its own; it does check the PKGBUILD: srcinfo.rs.)
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -14,17 +15,17 @@ use crate::shell;
 
 /// The PKGBUILD's variables, as bash reads them.
 #[derive(Debug, PartialEq, Eq)]
-struct Pkgbuild {
-    pkgname: String,
-    pkgver: String,
-    pkgrel: String,
-    pkgdesc: String,
-    url: String,
-    arch: Vec<String>,
-    license: Vec<String>,
-    depends: Vec<String>,
-    optdepends: Vec<String>,
-    makedepends: Vec<String>,
+pub struct Pkgbuild {
+    pub pkgname: String,
+    pub pkgver: String,
+    pub pkgrel: String,
+    pub pkgdesc: String,
+    pub url: String,
+    pub arch: Vec<String>,
+    pub license: Vec<String>,
+    pub depends: Vec<String>,
+    pub optdepends: Vec<String>,
+    pub makedepends: Vec<String>,
 }
 
 /// Sources the PKGBUILD in bash, as makepkg does, and reads its variables (one a line; arrays
@@ -124,6 +125,7 @@ pub fn build(workspace: &Path, binary: &Path) -> Result<PathBuf> {
         fs::copy(source.join(file), out.join(file))
             .with_context(|| format!("copying dist/arch/{file}"))?;
     }
+    super::srcinfo::check(&out, &pkg)?;
     let tree = out.join("pkg").join(&pkg.pkgname);
     install::install(workspace, binary, &tree, Flavor::Arch)?;
     let size = super::files(&tree)?.iter().map(|f| f.size).sum();

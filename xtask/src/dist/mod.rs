@@ -9,6 +9,7 @@ mod check;
 mod completions;
 mod deb;
 mod install;
+mod srcinfo;
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;
