@@ -130,6 +130,11 @@ pub fn decide(facts: &Facts, wishes: &Wishes) -> Result<Decision> {
         }
     };
     if decision.mode == Mode::Kdump {
+        if let Some(backend) = wishes.backend {
+            decision.warnings.push(format!(
+                "backend {backend} is ignored: mode kdump arms no pstore backend"
+            ));
+        }
         decision.backend = None;
         decision.ramoops = None;
         decision.blk = None;
@@ -472,6 +477,18 @@ mod tests {
         assert_eq!(
             kernel_params(&d, &facts, Some("160M")),
             ["crashkernel=160M"]
+        );
+        let kdump = Wishes {
+            mode: Some(Mode::Kdump),
+            backend: Some(Backend::Efi),
+            ..wishes()
+        };
+        let d = decide(&facts, &kdump).unwrap();
+        assert_eq!((d.mode, d.backend), (Mode::Kdump, None));
+        assert!(
+            d.warnings[0].contains("backend efi is ignored"),
+            "{:?}",
+            d.warnings
         );
         let forced = Wishes {
             backend: Some(Backend::Ramoops),
