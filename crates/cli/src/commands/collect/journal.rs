@@ -273,6 +273,93 @@ mod tests {
         assert!(parse_boots(local.as_bytes()).is_err());
     }
 
+    /// The real journalctl, on a journal directory a test made.
+    struct OnDirectory(std::path::PathBuf);
+
+    impl Runner for OnDirectory {
+        fn run(
+            &self,
+            program: &str,
+            args: &[&str],
+            limit: usize,
+        ) -> Result<super::super::runner::Output, String> {
+            let dir = self.0.display().to_string();
+            let all: Vec<&str> = ["-D", dir.as_str()]
+                .into_iter()
+                .chain(args.iter().copied())
+                .collect();
+            super::super::runner::run_bounded(
+                program,
+                &all,
+                limit,
+                std::time::Duration::from_secs(30),
+            )
+        }
+    }
+
+    /// A journal of two boots written by systemd-journal-remote from journal export text: boot
+    /// ...0a from 1000 s to 2000 s (five kernel lines on host "labhost"), boot ...0b from 2100 s.
+    fn real_journal() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let mut export = String::new();
+        let boots = [(0xa, 1000, 5, 250), (0xb, 2100, 3, 10)];
+        for (boot, start, lines, step) in boots {
+            for line in 0..lines {
+                export.push_str(&format!(
+                    "__REALTIME_TIMESTAMP={}\n__MONOTONIC_TIMESTAMP={}\n_BOOT_ID={boot:032x}\n\
+                     _MACHINE_ID=0123456789abcdef0123456789abcdef\n_HOSTNAME=labhost\n\
+                     SYSLOG_IDENTIFIER=kernel\nMESSAGE=boot {boot:x} line {line}\n\n",
+                    (start + line * step) * 1_000_000,
+                    (line + 1) * 1_000_000,
+                ));
+            }
+        }
+        let program = [
+            "/lib/systemd/systemd-journal-remote",
+            "/usr/lib/systemd/systemd-journal-remote",
+        ]
+        .into_iter()
+        .find(|path| std::path::Path::new(path).exists())
+        .expect("this test needs systemd-journal-remote (Debian package systemd-journal-remote)");
+        let mut child = std::process::Command::new(program)
+            .arg("-o")
+            .arg(dir.path().join("remote.journal"))
+            .arg("-")
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(child.stdin.as_mut().unwrap(), export.as_bytes()).unwrap();
+        drop(child.stdin.take());
+        assert!(
+            child.wait().unwrap().success(),
+            "systemd-journal-remote failed"
+        );
+        dir
+    }
+
+    #[test]
+    fn the_real_journalctl_gives_the_crashed_boots_tail() {
+        let journal = real_journal();
+        let runner = OnDirectory(journal.path().to_path_buf());
+        let (item, file) = collect(2, Some(2050), &runner);
+        assert!(item.is_collected(), "{item:?}");
+        assert_eq!(item.facts["lines"], "2");
+        let text = String::from_utf8(file.unwrap()).unwrap();
+        assert_eq!(
+            text,
+            "[    4.000000] labhost kernel: boot a line 3\n\
+             [    5.000000] labhost kernel: boot a line 4\n"
+        );
+        // A crash after this boot began is not the previous boot's.
+        let (item, _) = collect(2, Some(2110), &runner);
+        assert!(
+            item.missing
+                .unwrap()
+                .contains("is not in the journal's previous boot")
+        );
+    }
+
     #[test]
     fn a_long_tail_keeps_whole_lines_from_the_end() {
         let line = "x".repeat(99) + "\n";

@@ -46,7 +46,8 @@ impl Runner for System {
     }
 }
 
-fn run_bounded(
+/// Runs `program` with at most `limit` bytes of its output's end kept and `time_limit` to finish.
+pub(super) fn run_bounded(
     program: &str,
     args: &[&str],
     limit: usize,
