@@ -565,6 +565,31 @@ const HEADLINE_SKIPS: &[(&str, &[&str])] = &[
     ),
     ("UBSAN: ", &["ubsan", "^handle_overflow"]),
     (
+        "BUG: KMSAN: kernel-usb-infoleak",
+        &[
+            "alloc_skb",
+            "usb_submit_urb",
+            "usb_start_wait_urb",
+            "usb_bulk_msg",
+            "usb_interrupt_msg",
+            "usb_control_msg",
+        ],
+    ),
+    // Encryption routines are where KMSAN sees the uninitialised bytes, not where they came from.
+    (
+        "BUG: KMSAN: ",
+        &[
+            "alloc_skb",
+            "netlink_ack",
+            "netlink_rcv_skb",
+            "_encrypt$",
+            "^crypto_",
+            "^cipher_",
+            "^drbg_",
+            "^rng_",
+        ],
+    ),
+    (
         "memory leak",
         &[
             "kmemleak",

@@ -163,10 +163,13 @@ fn significant_names(input: &Input<'_>) -> Vec<String> {
     names
 }
 
-/// `0x27f8000`: what the kernel prints for an address without a symbol.
+/// `0x27f8000`, `ffffffff8343632e`: what the kernel prints for an address without a symbol.
 fn is_address(name: &str) -> bool {
-    name.strip_prefix("0x")
-        .is_some_and(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit()))
+    let hex = |h: &str| !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit());
+    match name.strip_prefix("0x") {
+        Some(h) => hex(h),
+        None => name.len() >= 8 && hex(name),
+    }
 }
 
 /// `mod:f` and `f` name the same function when one of them lacks the module.
