@@ -192,8 +192,11 @@ groups them into crashes, reassembles each crash's kernel log, analyses it and w
 per crash under /var/lib/lastgasp/reports. Only after a report is durably on disk are its records
 deleted from /sys/fs/pstore, which frees the backend's slot for the next crash. systemd's archive
 is never modified; reports are named after their records' content, so records seen again are
-recognised and not saved twice. Prints one line per report; exits 0 when there is nothing to
-collect.",
+recognised and not saved twice. Each report also carries context read now, after the crash, as
+[collect] asks: the OS release, the crashed kernel's package, DMI product and BIOS version, the
+pstore set-up and, when configured, the crashed boot's journal tail; what cannot be read is
+recorded as missing, with the reason. Prints one line per report; exits 0 when there is nothing
+to collect.",
     after_help = "\
 Examples:
   lastgasp save                       what the boot-time service runs
@@ -526,8 +529,10 @@ vendor GUID cfc8fc79-be2e-4ddc-97f0-9f98bfe298a0), read back by efi-pstore at bo
 variable store is reported as such. ramoops: a pmsg record when the kernel has /dev/pmsg0;
 otherwise the canary line goes into the kernel log and ramoops is reloaded with
 max_reason=4 (KMSG_DUMP_SHUTDOWN), so the kernel itself writes its log through ramoops at the
-reboot. blk: pstore_blk reloaded the same way. erst: printk.always_kmsg_dump switched on, so
-the kernel dumps its log through ERST (which sets no max_reason of its own) at the reboot.
+reboot. erst: printk.always_kmsg_dump switched on, so the kernel dumps its log through ERST
+(which sets no max_reason of its own) at the reboot. blk: a pmsg record when the kernel has
+pmsg; otherwise only --crash tests it (at a reboot the kernel dumps its log after the disk is
+shut down).
 
 --crash does the real thing: it records the selftest, logs the canary, syncs and crashes the
 kernel with SysRq 'c', after asking for confirmation on the terminal (--yes skips it).",

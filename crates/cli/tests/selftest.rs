@@ -305,3 +305,107 @@ fn efi_without_efivarfs_says_so() {
         stderr_of(&output)
     );
 }
+
+#[test]
+fn a_crash_through_kdump_passes_when_the_capture_holds_the_canary() {
+    let root = FakeRoot::new();
+    root.file(
+        "var/lib/lastgasp/setup.json",
+        &serde_json::json!({
+            "version": 1, "mode": "kdump", "backend": null, "bootloader": "grub",
+            "kernel_params": ["crashkernel=256M"], "ramoops": null, "blk": null,
+            "crashkernel": "256M", "sysctl": {}, "files": [], "pending_commands": [],
+        })
+        .to_string(),
+    );
+    root.file("proc/sys/kernel/random/boot_id", "boot-1\n");
+    root.file("dev/kmsg", "");
+    root.file("proc/sysrq-trigger", "");
+    root.file("sys/kernel/kexec_crash_loaded", "1\n");
+    // kdump only: no canary to write without a crash.
+    let output = root.cmd().arg("selftest").output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr_of(&output).contains("setup armed kdump only"),
+        "{}",
+        stderr_of(&output)
+    );
+
+    root.cmd()
+        .args(["selftest", "--crash", "--yes"])
+        .assert()
+        .success();
+    let pending = state(&root);
+    assert_eq!(pending["backend"], "kdump");
+    let id = pending["id"].as_str().unwrap().to_string();
+
+    // The next boot, no capture at all: failed, saying so.
+    root.file("proc/sys/kernel/random/boot_id", "boot-2\n");
+    root.cmd().arg("save").assert().success();
+    let failed = state(&root);
+    assert_eq!(failed["outcome"], "failed");
+    assert!(
+        failed["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no kdump capture")
+    );
+
+    // Again, and this time the capture kernel saved the log holding the canary.
+    root.file("proc/sys/kernel/random/boot_id", "boot-3\n");
+    root.cmd()
+        .args(["selftest", "--crash", "--yes"])
+        .assert()
+        .success();
+    let id2 = state(&root)["id"].as_str().unwrap().to_string();
+    assert_ne!(id, id2);
+    let capture = root.path().join("var/lib/lastgasp/kdump/20261201T090000Z");
+    let log = format!(
+        "<5>[   20.100000] lastgasp-selftest-canary {id2}\n<0>[   20.500000] Kernel panic - not syncing: sysrq triggered crash\n"
+    );
+    root.file("var/lib/lastgasp/kdump/20261201T090000Z/dmesg.txt", &log);
+    root.file(
+        "var/lib/lastgasp/kdump/20261201T090000Z/capture.json",
+        &serde_json::json!({
+            "format-version": 1, "tool": "lastgasp 0.1.0", "machine": "x86_64",
+            "kernel-release": "6.1.0-57-amd64", "crash-time": 1_796_112_000,
+            "vmcore-bytes": 1024, "log-records": 2, "log-complete": true, "dump": null,
+        })
+        .to_string(),
+    );
+    root.file("proc/sys/kernel/random/boot_id", "boot-4\n");
+    let output = root.cmd().args(["save", "--json"]).output().unwrap();
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    assert_eq!(root.report_ids().len(), 1, "{}", stdout_of(&output));
+    let passed = state(&root);
+    assert_eq!(passed["outcome"], "passed", "{passed}");
+    assert!(!capture.exists());
+}
+
+#[test]
+fn blk_takes_a_pmsg_canary_or_says_only_a_crash_tests_it() {
+    let root = machine("blk", "pstore_blk");
+    let output = root.cmd().arg("selftest").output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let error = stderr_of(&output);
+    assert!(error.contains("after the disk is shut down"), "{error}");
+    assert!(error.contains("`lastgasp selftest --crash`"), "{error}");
+    // A kernel with pmsg: the canary goes through /dev/pmsg0.
+    root.file("dev/pmsg0", "");
+    root.cmd().arg("selftest").assert().success();
+    let pending = state(&root);
+    assert_eq!(pending["method"], "pmsg");
+    let written = fs::read_to_string(root.path().join("dev/pmsg0")).unwrap();
+    assert_eq!(
+        written,
+        format!(
+            "lastgasp-selftest-canary {}\n",
+            pending["id"].as_str().unwrap()
+        )
+    );
+    root.file("proc/sys/kernel/random/boot_id", "boot-2\n");
+    root.record("pmsg-pstore_blk-0", written.as_bytes(), None);
+    root.cmd().arg("save").assert().success();
+    assert_eq!(state(&root)["outcome"], "passed");
+    assert!(root.pstore_files().is_empty());
+}

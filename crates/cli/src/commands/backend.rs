@@ -8,7 +8,6 @@ use crate::paths::under_root;
 
 pub const PSTORE_BACKEND: &str = "/sys/module/pstore/parameters/backend";
 pub const RAMOOPS_PARAMETERS: &str = "/sys/module/ramoops/parameters";
-pub const PSTORE_BLK_PARAMETERS: &str = "/sys/module/pstore_blk/parameters";
 
 /// The backend setup names (`ramoops`, `efi`, `erst`, `blk`) for a name the kernel registered.
 /// efi-pstore registered as `efi` before Linux 6.2, `efi_pstore` since; pstore/blk's zone

@@ -52,6 +52,7 @@ pub fn run(config: &Config, root: &Path, args: &SaveArgs, quiet: bool) -> Result
     // A selftest's canaries are settled here and never become reports.
     let first = settle(root, read_records(config, false)?);
     if first.is_empty() && !super::save_kdump::any_captures(config) {
+        super::selftest::settle::settle_kdump(root, &[]);
         tracing::info!(dir = %config.pstore_dir.display(), "nothing to collect");
         return print_json(args.json, &output);
     }
@@ -100,6 +101,9 @@ pub fn run(config: &Config, root: &Path, args: &SaveArgs, quiet: bool) -> Result
         announce(&saved, quiet || args.json);
         output.reports.push(saved);
     }
+
+    let written: Vec<PathBuf> = output.reports.iter().map(|s| s.path.clone()).collect();
+    super::selftest::settle::settle_kdump(root, &written);
 
     let protect: Vec<String> = output
         .reports

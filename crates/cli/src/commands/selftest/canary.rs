@@ -1,5 +1,5 @@
 //! Writing the canary through the armed backend without crashing: a UEFI variable in
-//! efi-pstore's own format, a pmsg record where the kernel has pmsg, or the backend reloaded (or,
+//! efi-pstore's own format, a pmsg record where the kernel has pmsg, or ramoops reloaded (or,
 //! for ERST, printk.always_kmsg_dump switched on) so the kernel itself dumps its log, canary
 //! line included, at the reboot. Under a root that is
 //! not the running system, files are written under it and module reloads are only named.
@@ -29,14 +29,6 @@ pub const ALWAYS_KMSG_DUMP: &str = "/sys/module/printk/parameters/always_kmsg_du
 const OSRELEASE: &str = "/proc/sys/kernel/osrelease";
 /// KMSG_DUMP_SHUTDOWN in `enum kmsg_dump_reason` (Linux 5.8+): dumps at reboot and power-off.
 pub const KMSG_DUMP_SHUTDOWN: i64 = 4;
-const PSTORE_BLK_KEPT: [&str; 6] = [
-    "blkdev",
-    "kmsg_size",
-    "pmsg_size",
-    "console_size",
-    "ftrace_size",
-    "best_effort",
-];
 
 /// What went out, for the user and for selftest.json.
 #[derive(Debug)]
@@ -141,27 +133,25 @@ pub fn write_ramoops(root: &Path, canary: &str, live: bool) -> Result<Written> {
     )
 }
 
-/// pstore/blk: reloaded with its own parameters and max_reason=KMSG_DUMP_SHUTDOWN.
-pub fn write_blk(root: &Path, canary: &str, live: bool) -> Result<Written> {
-    let dir = under_root(root, Path::new(backend::PSTORE_BLK_PARAMETERS));
-    let mut words = Vec::new();
-    for name in PSTORE_BLK_KEPT {
-        if let Ok(value) = std::fs::read_to_string(dir.join(name)) {
-            let value = value.trim();
-            if !value.is_empty() && value != "(null)" {
-                words.push(format!("{name}={value}"));
-            }
-        }
+/// pstore/blk: a pmsg record where the kernel has pmsg. A dump at the reboot cannot work: the
+/// kernel dumps its log after it has shut the disk down (the lab's selftest-blk: pstore_blk
+/// reloaded with max_reason=4 registered for Shutdown, and nothing reached the disk).
+pub fn write_blk(root: &Path, canary: &str) -> Result<Written> {
+    let pmsg = under_root(root, Path::new(PMSG));
+    if pmsg.exists() {
+        write_line(&pmsg, canary)?;
+        return Ok(Written {
+            method: Method::Pmsg,
+            target: pmsg.display().to_string(),
+            not_run: Vec::new(),
+        });
     }
-    if !words.iter().any(|w| w.starts_with("blkdev=")) {
-        bail!(
-            "pstore_blk is not loaded with a device ({} has no blkdev): run `lastgasp load` first",
-            dir.display()
-        );
-    }
-    words.push(format!("max_reason={KMSG_DUMP_SHUTDOWN}"));
-    log_to_kernel(root, canary)?;
-    reload(root, "pstore_blk", &words.join(" "), live)
+    bail!(
+        "pstore/blk keeps only what the kernel writes while it still runs (an Oops; pmsg, which \
+         this kernel lacks): at a reboot the kernel dumps its log after the disk is shut down, \
+         so no canary can reach it; `lastgasp selftest --crash` tests it for real (it crashes \
+         the machine after asking)"
+    )
 }
 
 /// ERST: its pstore backend sets no max_reason, so with printk.always_kmsg_dump on, the kernel

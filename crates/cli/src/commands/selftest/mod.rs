@@ -53,7 +53,11 @@ pub fn run(config: &Config, root: &Path, args: &SelftestArgs, quiet: bool) -> Re
             return report(&last, &boot, args.json);
         }
     }
-    let armed = armed_backend(root)?;
+    let armed = match armed_backend(root) {
+        // A real crash also tests kdump: the capture kernel saves the log holding the canary.
+        Err(_) if args.crash && capture_kernel_loaded(root) => "kdump".to_string(),
+        other => other?,
+    };
     let id = new_id(&boot);
     let canary = state::canary_line(&id);
     let live = setup::root::is_live(root);
@@ -75,7 +79,7 @@ pub fn run(config: &Config, root: &Path, args: &SelftestArgs, quiet: bool) -> Re
     let written = match armed.as_str() {
         "efi" => canary::write_efi(root, &canary, jiff::Timestamp::now().as_second())?,
         "ramoops" => canary::write_ramoops(root, &canary, live)?,
-        "blk" => canary::write_blk(root, &canary, live)?,
+        "blk" => canary::write_blk(root, &canary)?,
         "erst" => canary::write_erst(root, &canary)?,
         other => bail!("the {other} backend has no selftest"),
     };
@@ -145,6 +149,10 @@ fn armed_backend(root: &Path) -> Result<String> {
              setup`, reboot, then test"
         ),
     }
+}
+
+fn capture_kernel_loaded(root: &Path) -> bool {
+    sys::kexec_state::read_crash_loaded(root).is_ok_and(|loaded| loaded == Some(true))
 }
 
 /// A selftest id: the UTC time and 8 hex digits of this boot and the moment.

@@ -10,6 +10,46 @@ use anyhow::Result;
 use super::state::{CANARY_MARKER, Method, Outcome, SelftestState, boot_id};
 use crate::commands::backend::{self, RamoopsParams};
 
+/// The "backend" of a `selftest --crash` on a machine armed for kdump only.
+pub const KDUMP: &str = "kdump";
+
+/// The kdump half, after `save` made reports of the captures: a pending `selftest --crash`
+/// through kdump passes when a new kdump report's log holds its canary, and fails once the boot
+/// changed without one. `reports` are the report directories save wrote.
+pub fn settle_kdump(root: &Path, reports: &[std::path::PathBuf]) {
+    let Ok(Some(mut state)) = SelftestState::read(root) else {
+        return;
+    };
+    if state.outcome != Outcome::Pending || state.backend != KDUMP {
+        return;
+    }
+    let canary = super::state::canary_line(&state.id);
+    let found = reports.iter().find(|dir| {
+        std::fs::read(dir.join("dmesg.txt"))
+            .is_ok_and(|log| log.windows(canary.len()).any(|w| w == canary.as_bytes()))
+    });
+    match (found, boot_id(root)) {
+        (Some(dir), _) => state.settle(
+            Outcome::Passed,
+            format!(
+                "survives a crash: the capture kernel saved the log holding the canary (report {})",
+                dir.file_name().unwrap_or_default().to_string_lossy()
+            ),
+        ),
+        (None, Ok(now)) if now != state.boot_id => state.settle(
+            Outcome::Failed,
+            "the crash left no kdump capture: the capture kernel did not boot or could not \
+             write (too small a crashkernel= reservation, a capture initramfs that cannot reach \
+             the disk); see `lastgasp status` and docs/kdump.md"
+                .to_string(),
+        ),
+        _ => return,
+    }
+    if let Err(error) = state.write(root) {
+        tracing::warn!("selftest: {error:#}");
+    }
+}
+
 /// The dump reason word pstore writes for a dump at reboot (KMSG_DUMP_SHUTDOWN).
 const SHUTDOWN_REASON: &str = "Shutdown";
 /// The header word of the EFI variable `selftest` writes itself.
@@ -126,6 +166,9 @@ fn settle_inner(root: &Path, records: Vec<pstore::Record>) -> Result<Vec<pstore:
     let result = (|| -> Result<()> {
         if let Some(evidence) = evidence {
             state.settle(Outcome::Passed, format!("survives a reboot: {evidence}"));
+        } else if state.backend == KDUMP {
+            // Decided by `settle_kdump` once the captures are reports.
+            return Ok(());
         } else if boot_id(root)? != state.boot_id {
             let reason =
                 failure_reason(state, backend::registered(root), RamoopsParams::read(root));
