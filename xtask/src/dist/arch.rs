@@ -1,7 +1,7 @@
 //! The Arch Linux package: dist/arch's PKGBUILD and install script copied to target/dist/arch,
 //! and the package tree makepkg would make from them: the install step's tree (Arch flavour) in
 //! target/dist/arch/pkg/lastgasp with its .PKGINFO, whose fields come from the PKGBUILD itself,
-//! and .INSTALL. (Debian's makepkg refuses to build as root, and as another user it would build
+//! and .INSTALL, packed as target/dist/arch/lastgasp-<ver>-<rel>-x86_64.pkg.tar. (Debian's makepkg refuses to build as root, and as another user it would build
 //! the workspace again in a target directory of its own; it does check the PKGBUILD: srcinfo.rs.)
 
 use std::fs;
@@ -108,7 +108,7 @@ fn builddate() -> Result<u64> {
         .as_secs())
 }
 
-/// Makes target/dist/arch and returns the package tree's path.
+/// Makes target/dist/arch and returns the package archive's path.
 pub fn build(workspace: &Path, binary: &Path) -> Result<PathBuf> {
     let out = workspace.join("target/dist/arch");
     super::fresh_dir(&out)?;
@@ -131,7 +131,11 @@ pub fn build(workspace: &Path, binary: &Path) -> Result<PathBuf> {
     let size = super::files(&tree)?.iter().map(|f| f.size).sum();
     fs::write(tree.join(".PKGINFO"), pkginfo(&pkg, size, builddate()?))?;
     fs::copy(source.join("lastgasp.install"), tree.join(".INSTALL"))?;
-    Ok(tree)
+    let name = format!(
+        "{}-{}-{}-{}.pkg.tar",
+        pkg.pkgname, pkg.pkgver, pkg.pkgrel, pkg.arch[0]
+    );
+    super::pacman::archive(&tree, &name)
 }
 
 #[cfg(test)]

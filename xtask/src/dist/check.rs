@@ -173,13 +173,13 @@ const MACHINE: [(&str, &str); 9] = [
 ];
 
 /// The crash data a machine has after some use, which removal must keep.
-const CRASH_DATA: [&str; 2] = [
+pub(super) const CRASH_DATA: [&str; 2] = [
     "var/lib/lastgasp/reports/2026-12-01T07-00-00Z-abc123/report.json",
     "var/lib/lastgasp/kdump/2026-12-01T07-10-00Z/dmesg.txt",
 ];
 
 /// State lastgasp keeps while installed, which removal must delete.
-const STATE: [&str; 3] = [
+pub(super) const STATE: [&str; 3] = [
     "var/lib/lastgasp/boots.json",
     "var/lib/lastgasp/selftest.json",
     "var/lib/lastgasp/initramfs-6.1.0-99-amd64.img",
@@ -319,7 +319,7 @@ fn enabled(root: &Path, unit: &str) -> Result<bool> {
         .any(|dir| dir.path().join(unit).is_symlink()))
 }
 
-fn plant(root: &Path, files: &[&str]) -> Result<()> {
+pub(super) fn plant(root: &Path, files: &[&str]) -> Result<()> {
     for file in files {
         let path = root.join(file);
         fs::create_dir_all(path.parent().expect("planted files are in directories"))?;
@@ -328,16 +328,22 @@ fn plant(root: &Path, files: &[&str]) -> Result<()> {
     Ok(())
 }
 
-/// Every path under `root` but dpkg's own database and log, with a file's bytes or a link's
-/// target; directories end in '/' and have no content.
-fn tree(root: &Path) -> Result<BTreeMap<String, Vec<u8>>> {
+/// Every path under `root` but the package manager's own database, cache and log, with a file's
+/// bytes or a link's target; directories end in '/' and have no content.
+pub(super) fn tree(root: &Path) -> Result<BTreeMap<String, Vec<u8>>> {
     let mut out = BTreeMap::new();
     let mut dirs = vec![PathBuf::from(root)];
     while let Some(dir) = dirs.pop() {
         for entry in fs::read_dir(&dir)? {
             let path = entry?.path();
             let relative = path.strip_prefix(root)?.display().to_string();
-            if relative.starts_with("var/lib/dpkg") || relative.starts_with("var/log/") {
+            let own = [
+                "var/lib/dpkg",
+                "var/lib/pacman",
+                "var/cache/pacman",
+                "var/log/",
+            ];
+            if own.iter().any(|prefix| relative.starts_with(prefix)) {
                 continue;
             }
             let meta = fs::symlink_metadata(&path)?;
@@ -358,7 +364,11 @@ fn tree(root: &Path) -> Result<BTreeMap<String, Vec<u8>>> {
 /// Every file under `root` is as it was before, byte for byte, but the crash data, which is all
 /// still there; nothing else was added. (Directories of the skeleton may go: systemctl removes
 /// the .wants directories it empties.)
-fn left_only_crash_data(root: &Path, before: &BTreeMap<String, Vec<u8>>, step: &str) -> Result<()> {
+pub(super) fn left_only_crash_data(
+    root: &Path,
+    before: &BTreeMap<String, Vec<u8>>,
+    step: &str,
+) -> Result<()> {
     let now = tree(root)?;
     let crash_data = |path: &str| {
         CRASH_DATA

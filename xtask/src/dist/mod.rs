@@ -1,14 +1,15 @@
 //! `cargo xtask dist`: the packages. Builds the static `lastgasp` (the `dist` profile, as the
 //! lab runs it), stages the install tree with the one install step, makes
-//! target/dist/lastgasp_<version>_amd64.deb and the Arch package tree under target/dist/arch
-//! (with its PKGBUILD), and checks the .deb: dpkg-deb's view of it, lintian, and a real install
-//! and removal into a throwaway root.
+//! target/dist/lastgasp_<version>_amd64.deb and the Arch package (its tree, archive, PKGBUILD)
+//! under target/dist/arch, and checks them: dpkg-deb's view of the .deb, lintian, makepkg's of the
+//! PKGBUILD, and a real install and removal of each package (dpkg, pacman) in a throwaway root.
 
 mod arch;
 mod check;
 mod completions;
 mod deb;
 mod install;
+mod pacman;
 mod srcinfo;
 
 use std::fs;
@@ -82,9 +83,10 @@ pub fn deb_package(workspace: &Path, binary: &Path) -> Result<PathBuf> {
 
 fn packages(workspace: &Path, binary: &Path) -> Result<PathBuf> {
     let deb = deb::build(workspace, binary)?;
-    let tree = arch::build(workspace, binary)?;
-    eprintln!("dist: Arch package tree in {}", tree.display());
+    let arch = arch::build(workspace, binary)?;
+    eprintln!("dist: {}", arch.display());
     check::deb(workspace, &deb)?;
+    pacman::install_and_remove(workspace, &arch)?;
     Ok(deb)
 }
 
