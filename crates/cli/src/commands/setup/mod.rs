@@ -49,21 +49,12 @@ pub fn run(config: &Config, root: &Path, args: &SetupArgs, quiet: bool) -> Resul
     let proc_cmdline = probe::proc_cmdline(root);
     let boot = bootloader::plan(root, &detected, &params, &proc_cmdline)?;
     let mut notes = boot.notes.clone();
-    let ours = |param: &str| {
-        params.iter().any(|p| p == param)
-            || previous
-                .as_ref()
-                .is_some_and(|p| p.kernel_params.iter().any(|q| q == param))
-    };
-    if let Some(theirs) = sys::cmdline::find(&proc_cmdline, "crashkernel")
-        && crashkernel.is_some()
-        && !ours(theirs)
-    {
-        notes.push(format!(
-            "the running kernel already has {theirs}; setup's crashkernel= comes later on the \
-             command line, and the kernel uses the last one"
-        ));
-    }
+    notes.extend(crashkernel_overridden(
+        &proc_cmdline,
+        &params,
+        previous.as_ref(),
+        crashkernel.is_some(),
+    ));
     let sysctls = config.setup.sysctls();
     let mut wanted = boot.edits.clone();
     wanted.push((PathBuf::from(sysctl::DROPIN), Edit::Own(sysctls.dropin())));
@@ -81,64 +72,13 @@ pub fn run(config: &Config, root: &Path, args: &SetupArgs, quiet: bool) -> Resul
     let boot_changed = changes
         .iter()
         .any(|c| c.changes() && c.path != Path::new(sysctl::DROPIN));
-    let mut candidates: Vec<(Step, bool)> = boot
-        .steps
-        .iter()
-        .map(|s| (s.clone(), boot_changed))
-        .collect();
-    let mut units = UNITS.to_vec();
-    if decision.mode.wants_kdump() {
-        units.push(KDUMP_UNIT);
-    }
-    let mut enable = vec!["systemctl", "enable"];
-    enable.extend(&units);
-    candidates.push((
-        Step::new(
-            &enable,
-            "arm at every boot (load), collect after it (save)",
-            "run `systemctl enable` on the units and read its error; `lastgasp load` can be run by hand meanwhile",
-        ),
-        true,
-    ));
-    candidates.push((
-        Step::new(
-            &["systemctl", "restart", "systemd-sysctl.service"],
-            "apply the panic settings now rather than at the next boot",
-            "they apply at the next boot anyway; `journalctl -u systemd-sysctl` says which line failed",
-        ),
+    let wanted_steps = wanted_steps(
+        &boot.steps,
+        boot_changed,
         changed(sysctl::DROPIN),
-    ));
-    if decision.mode.wants_kdump() {
-        candidates.push((
-            Step::new(
-                &[steps::INITRAMFS],
-                "make the capture initramfs that the capture kernel boots",
-                "run `lastgasp initramfs` and read its error; [kdump] target may need setting",
-            ),
-            true,
-        ));
-    }
-    if !decision.mode.wants_kdump() && previous.as_ref().is_some_and(|p| p.mode.wants_kdump()) {
-        candidates.push((
-            Step::new(
-                &["systemctl", "disable", KDUMP_UNIT],
-                "kdump is no longer wanted: stop loading the capture kernel at boot",
-                "run `systemctl disable lastgasp-kdump.service` and read its error",
-            ),
-            true,
-        ));
-    }
-    // A command the last setup could not run (under --root, or failed) is still owed.
-    let left_pending = |step: &Step| {
-        previous
-            .as_ref()
-            .is_some_and(|p| p.pending_commands.contains(&step.command_line()))
-    };
-    let wanted_steps: Vec<Step> = candidates
-        .into_iter()
-        .filter(|(step, needed)| *needed || left_pending(step))
-        .map(|(step, _)| step)
-        .collect();
+        decision.mode,
+        previous.as_ref(),
+    );
     let mut state = ArmingState {
         version: arming_state::VERSION,
         mode: decision.mode,
@@ -184,6 +124,89 @@ pub fn run(config: &Config, root: &Path, args: &SetupArgs, quiet: bool) -> Resul
     };
     summary::print_setup(&report, args.json, quiet)?;
     steps_failed(&outcomes)
+}
+
+/// The commands this setup needs: regenerating the boot set-up when its files changed, the units,
+/// the sysctls when their drop-in changed, the capture initramfs for kdump, and whatever the
+/// last setup left pending that is still wanted.
+fn wanted_steps(
+    boot_steps: &[Step],
+    boot_changed: bool,
+    sysctl_changed: bool,
+    mode: Mode,
+    previous: Option<&ArmingState>,
+) -> Vec<Step> {
+    let mut candidates: Vec<(Step, bool)> = boot_steps
+        .iter()
+        .map(|s| (s.clone(), boot_changed))
+        .collect();
+    let mut enable = vec!["systemctl", "enable"];
+    enable.extend(UNITS);
+    if mode.wants_kdump() {
+        enable.push(KDUMP_UNIT);
+    }
+    candidates.push((
+        Step::new(
+            &enable,
+            "arm at every boot (load), collect after it (save)",
+            "run `systemctl enable` on the units and read its error; `lastgasp load` can be run by hand meanwhile",
+        ),
+        true,
+    ));
+    candidates.push((
+        Step::new(
+            &["systemctl", "restart", "systemd-sysctl.service"],
+            "apply the panic settings now rather than at the next boot",
+            "they apply at the next boot anyway; `journalctl -u systemd-sysctl` says which line failed",
+        ),
+        sysctl_changed,
+    ));
+    if mode.wants_kdump() {
+        candidates.push((
+            Step::new(
+                &[steps::INITRAMFS],
+                "make the capture initramfs that the capture kernel boots",
+                "run `lastgasp initramfs` and read its error; [kdump] target may need setting",
+            ),
+            true,
+        ));
+    } else if previous.is_some_and(|p| p.mode.wants_kdump()) {
+        candidates.push((
+            Step::new(
+                &["systemctl", "disable", KDUMP_UNIT],
+                "kdump is no longer wanted: stop loading the capture kernel at boot",
+                "run `systemctl disable lastgasp-kdump.service` and read its error",
+            ),
+            true,
+        ));
+    }
+    // A command the last setup could not run (under --root, or failed) is still owed.
+    let left_pending =
+        |step: &Step| previous.is_some_and(|p| p.pending_commands.contains(&step.command_line()));
+    candidates
+        .into_iter()
+        .filter(|(step, needed)| *needed || left_pending(step))
+        .map(|(step, _)| step)
+        .collect()
+}
+
+/// A note when the running kernel's own `crashkernel=` is not setup's: setup's, later on the
+/// command line, wins.
+fn crashkernel_overridden(
+    proc_cmdline: &str,
+    params: &[String],
+    previous: Option<&ArmingState>,
+    wanted: bool,
+) -> Option<String> {
+    let theirs = sys::cmdline::find(proc_cmdline, "crashkernel")?;
+    let ours = params.iter().any(|p| p == theirs)
+        || previous.is_some_and(|p| p.kernel_params.iter().any(|q| q == theirs));
+    (wanted && !ours).then(|| {
+        format!(
+            "the running kernel already has {theirs}; setup's crashkernel= comes later on the \
+             command line, and the kernel uses the last one"
+        )
+    })
 }
 
 /// Setup fails (exit 1) when a command it ran failed; the lines above said which and the fix.
