@@ -172,6 +172,12 @@ pub(crate) fn parse_symbol(s: &str) -> Option<Frame> {
         Some(close) if tail.starts_with('[') => (&tail[..=close], tail[close + 1..].trim()),
         _ => ("", tail),
     };
+    // arm64 (6.14+) marks where the unwinder got a frame from: ` (P)` pt_regs, ` (C)` the
+    // current frame, ` (L)` the link register, ` (F)`/` (K)`… other sources.
+    let source = match source.as_bytes() {
+        [b'(', m, b')'] if m.is_ascii_uppercase() => "",
+        _ => source,
+    };
     let source = source.strip_suffix(" [inline]").unwrap_or(source);
     let source = source
         .strip_prefix('(')
@@ -324,6 +330,10 @@ mod tests {
         let f = frame(" ? my_probe+0x1c/0x30 [mymod] (drivers/my/probe.c:12)");
         assert_eq!(f.module.as_deref(), Some("mymod"));
         assert!(!f.reliable);
+        let f = frame(" show_stack+0x18/0x24 (C)");
+        assert_eq!(f.function, "show_stack");
+        let f = frame(" el1h_64_sync+0x68/0x6c [mod] (P)");
+        assert_eq!(f.module.as_deref(), Some("mod"));
         let f = frame(" tcp_v4_rcv+0x1a/0x2b (net/ipv4/tcp_ipv4.c:2000)");
         assert_eq!(f.function, "tcp_v4_rcv");
         assert_eq!(

@@ -108,6 +108,11 @@ fn fault_headline(t: &str) -> Option<Headline> {
             Class::PageFault,
         ),
     ];
+    // MIPS prefixes the CPU: `CPU 0 Unable to handle kernel paging request at virtual address`.
+    let t = match t.strip_prefix("CPU ").and_then(|r| r.split_once(' ')) {
+        Some((cpu, rest)) if cpu.bytes().all(|b| b.is_ascii_digit()) => rest,
+        _ => t,
+    };
     for (prefix, class) in FAULTS {
         if let Some(rest) = t.strip_prefix(prefix) {
             let mut h = Headline::new(class, Role::Die);
@@ -132,8 +137,25 @@ fn fault_headline(t: &str) -> Option<Headline> {
     None
 }
 
-/// `<what>: <hex> [#N] ...`, the oops die line (x86 `__die_header`, arm64 `die`).
+/// `<what>: <hex> [#N] ...`, the oops die line (x86 `__die_header`, arm64 `die`); also the
+/// code-less forms of MIPS (`Oops[#1]:`) and riscv (`Oops [#1]`, `Oops - BUG [#1]`).
 fn die_line(t: &str) -> Option<Headline> {
+    if let Some(rest) = t.strip_prefix("Oops")
+        && !rest.starts_with(':')
+        && let Some(open) = rest.find("[#")
+    {
+        let after = &rest[open + 2..];
+        let number: u32 = after[..after.find(']')?].parse().ok()?;
+        let what = rest[..open].trim().trim_start_matches('-').trim();
+        let class = if what.starts_with("BUG") {
+            Class::Bug
+        } else {
+            Class::Oops
+        };
+        let mut h = Headline::new(class, Role::Die);
+        h.die_number = Some(number);
+        return Some(h);
+    }
     let open = t.find(" [#")?;
     let after = &t[open + 3..];
     let close = after.find(']')?;
@@ -488,6 +510,15 @@ mod tests {
             Some(Class::Oops)
         );
         assert_eq!(class_of("something [#1] else"), None);
+        assert_eq!(class_of("Oops[#1]:"), Some(Class::Oops));
+        assert_eq!(class_of("Oops [#1]"), Some(Class::Oops));
+        assert_eq!(class_of("Oops - BUG [#1]"), Some(Class::Bug));
+        assert_eq!(
+            class_of(
+                "CPU 0 Unable to handle kernel paging request at virtual address 00000000, epc == 804010f0"
+            ),
+            Some(Class::PageFault)
+        );
         assert_eq!(
             class_of(
                 "kasan: GPF could be caused by NULL-ptr deref or user memory accessgeneral protection fault: 0000 [#1] PREEMPT SMP KASAN"
