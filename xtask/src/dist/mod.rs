@@ -24,11 +24,16 @@ pub use install::Flavor;
 #[derive(clap::Args)]
 pub struct DistArgs {
     /// Only run the install step into DESTDIR (what the PKGBUILD's package() does).
-    #[arg(long, value_name = "DESTDIR", conflicts_with = "binary_only")]
+    #[arg(
+        long,
+        value_name = "DESTDIR",
+        conflicts_with = "binary_only",
+        requires = "flavor"
+    )]
     install: Option<PathBuf>,
-    /// The layout for --install.
-    #[arg(long, value_enum, default_value = "arch", requires = "install")]
-    flavor: Flavor,
+    /// The distribution whose layout --install uses.
+    #[arg(long, value_enum, requires = "install")]
+    flavor: Option<Flavor>,
     /// Only build the static binary and print its path (what the PKGBUILD's build() does).
     #[arg(long)]
     binary_only: bool,
@@ -48,8 +53,8 @@ pub fn run(args: &DistArgs) -> Result<()> {
         println!("{}", binary.display());
         return Ok(());
     }
-    if let Some(dest) = &args.install {
-        return install::install(&workspace, &binary, dest, args.flavor);
+    if let (Some(dest), Some(flavor)) = (&args.install, args.flavor) {
+        return install::install(&workspace, &binary, dest, flavor);
     }
     let deb = packages(&workspace, &binary)?;
     println!("{}", deb.display());
