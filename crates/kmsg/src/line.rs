@@ -34,6 +34,8 @@ pub(crate) fn split_lines(input: &str) -> Vec<Line<'_>> {
     input
         .split('\n')
         .filter_map(|raw| normalize(cap(raw)))
+        // Empty lines carry nothing; a paste often adds one after every line.
+        .filter(|l| !l.text.trim().is_empty())
         .collect()
 }
 
@@ -53,6 +55,10 @@ fn normalize(raw: &str) -> Option<Line<'_>> {
     let mut rest = raw.trim_end();
     // A serial console sometimes repeats the carriage return or starts a line with one.
     rest = rest.trim_start_matches('\r');
+    // Markdown or mail quoting of a pasted log: `> `, `> > `.
+    while let Some(after) = rest.strip_prefix('>') {
+        rest = after.strip_prefix(' ').unwrap_or(after);
+    }
     let mut ts = None;
     let mut prefixed = false;
     // A capturing tool's own clock (Go's log package, syzkaller's fuzzer log):
@@ -450,6 +456,14 @@ mod tests {
         assert_eq!(ts, None);
         let (text, _, _) = one("[Thu Nov 26 03:12] x").unwrap();
         assert_eq!(text, "[Thu Nov 26 03:12] x");
+    }
+
+    #[test]
+    fn pasted_lines() {
+        let (text, ts, _) = one("> > [   12.5] BUG: kernel NULL pointer dereference\r").unwrap();
+        assert_eq!(text, "BUG: kernel NULL pointer dereference");
+        assert_eq!(ts, Some(12.5));
+        assert_eq!(split_lines("a\n\n   \n[ 1.0] \nb\n").len(), 2);
     }
 
     #[test]

@@ -114,6 +114,23 @@ fn without_timestamps(pstore: &str) -> String {
         .collect()
 }
 
+/// A console capture pasted into a bug report: a blank line after every line (a mail client or
+/// a terminal that doubled the newlines), markdown quoting, CRLF line ends.
+fn pasted(pstore: &str) -> String {
+    messages(pstore)
+        .iter()
+        .map(|(ts, text)| format!("> [{ts:>12}] {text}\r\n\r\n"))
+        .collect()
+}
+
+/// The same without timestamps, quoted twice (a reply to a reply).
+fn pasted_without_timestamps(pstore: &str) -> String {
+    messages(pstore)
+        .iter()
+        .map(|(_, text)| format!("> > {text}\n\n"))
+        .collect()
+}
+
 #[test]
 fn same_signature_from_every_format() {
     for name in [
@@ -138,6 +155,8 @@ fn same_signature_from_every_format() {
             ("devkmsg", devkmsg(&pstore)),
             ("callers", with_callers(&pstore)),
             ("no-timestamps", without_timestamps(&pstore)),
+            ("pasted", pasted(&pstore)),
+            ("pasted-no-timestamps", pasted_without_timestamps(&pstore)),
         ];
         for (format, text) in variants {
             let a = analyze(&text);
