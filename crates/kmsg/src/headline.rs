@@ -251,6 +251,27 @@ fn bug_or_warning(t: &str) -> Option<Headline> {
     if t.contains("BUG: soft lockup") {
         return Some(Headline::new(Class::SoftLockup, Role::Watchdog));
     }
+    // SLUB's consistency checks: `BUG kmalloc-64 (Not tainted): Poison overwritten`,
+    // `BUG kmalloc-8 (Tainted: G B): Object already free`.
+    const SLUB_FINDINGS: [&str; 8] = [
+        "Poison overwritten",
+        "Redzone overwritten",
+        "Padding overwritten",
+        "Object already free",
+        "Invalid object pointer",
+        "Freepointer corrupt",
+        "Wrong object count",
+        "Objects remaining",
+    ];
+    if let Some(rest) = t.strip_prefix("BUG ")
+        && let Some((cache, _)) = rest.split_once(" (")
+        && !cache.is_empty()
+        && !cache.contains(' ')
+        && let Some((_, finding)) = rest.split_once("): ")
+        && SLUB_FINDINGS.iter().any(|f| finding.contains(f))
+    {
+        return Some(Headline::new(Class::Bug, Role::Warn));
+    }
     if t.starts_with("BUG: ") {
         // `scheduling while atomic`, `sleeping function called from invalid context`,
         // `Bad page state`: reported with a trace, not fatal by themselves.
@@ -373,6 +394,11 @@ fn watchdog_or_other(t: &str) -> Option<Headline> {
     }
     if t.starts_with("usercopy: Kernel memory ") {
         return Some(Headline::new(Class::Usercopy, Role::Intro));
+    }
+    // arm64's asynchronous external abort, its RAS error: `SError Interrupt on CPU0, code
+    // 0x00000000be000011 -- SError`.
+    if t.starts_with("SError Interrupt on CPU") {
+        return Some(Headline::new(Class::MachineCheck, Role::Die));
     }
     if t.starts_with("mce: [Hardware Error]: ")
         || t.starts_with("[Hardware Error]: ")

@@ -387,6 +387,7 @@ const SLEEP: &[&str] = &[
 /// frame.
 const ALLOCATOR: &[&str] = &[
     "dump_header",
+    "check_panic_on_oom",
     "oom_kill_process",
     "out_of_memory",
     "__alloc_pages_may_oom",

@@ -275,3 +275,63 @@ fn warning_at_an_unnamed_address_names_the_trace() {
 ";
     check(log, "warning", Some("handle_softirqs"));
 }
+
+#[test]
+fn slub_consistency_reports_are_bugs() {
+    for headline in [
+        "BUG kmalloc-64 (Not tainted): Poison overwritten",
+        "BUG kmalloc-8 (Tainted: G    B         ): Object already free",
+    ] {
+        let log = format!(
+            "[  367.1] =============================================================================\n\
+             [  367.1] {headline}\n\
+             [  367.1] -----------------------------------------------------------------------------\n\
+             [  367.1] CPU: 1 PID: 4521 Comm: syz-executor Not tainted 4.14.0 #1\n\
+             [  367.1] Call Trace:\n\
+             [  367.1]  dump_stack+0x1/0x2\n\
+             [  367.1]  print_trailer+0x1/0x2\n\
+             [  367.1]  free_debug_processing+0x1/0x2\n\
+             [  367.1]  kfree+0x1/0x2\n\
+             [  367.1]  sctp_free_addr_wq+0x1/0x2\n"
+        );
+        let a = kmsg::analyze(&log);
+        assert_eq!(a.class, "bug", "{headline}");
+    }
+}
+
+#[test]
+fn arm64_serror_is_a_machine_check() {
+    let log = "\
+[  100.1] SError Interrupt on CPU2, code 0x00000000be000011 -- SError
+[  100.1] CPU: 2 PID: 0 Comm: swapper/2 Not tainted 6.1.0 #1
+[  100.1] pc : cpuidle_enter_state+0x1/0x2
+[  100.1] Call trace:
+[  100.1]  dump_backtrace+0x1/0x2
+[  100.1]  show_stack+0x1/0x2
+[  100.1]  arm64_serror_panic+0x1/0x2
+[  100.1]  do_serror+0x1/0x2
+[  100.1] Kernel panic - not syncing: Asynchronous SError Interrupt
+";
+    let a = kmsg::analyze(log);
+    assert_eq!(a.class, "machine-check");
+}
+
+#[test]
+fn oom_panic_names_the_allocating_caller() {
+    let log = "\
+[   50.1] sh invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0
+[   50.1] CPU: 0 PID: 85 Comm: sh Not tainted 6.1.0 #1
+[   50.1] Call Trace:
+[   50.1]  <TASK>
+[   50.1]  dump_stack_lvl+0x1/0x2
+[   50.1]  dump_header+0x1/0x2
+[   50.1]  check_panic_on_oom+0x1/0x2
+[   50.1]  out_of_memory+0x1/0x2
+[   50.1]  __alloc_pages_slowpath+0x1/0x2
+[   50.1]  __alloc_pages+0x1/0x2
+[   50.1]  my_cache_grow+0x1/0x2 [mymod]
+[   50.1]  </TASK>
+[   50.2] Kernel panic - not syncing: Out of memory: compulsory panic_on_oom is enabled
+";
+    check(log, "out-of-memory", Some("my_cache_grow"));
+}
