@@ -267,3 +267,32 @@ fn a_tripped_crash_loop_guard_is_shown_with_its_reason() {
         "{text}"
     );
 }
+
+#[test]
+fn a_failed_crash_selftest_through_kdump_is_blocking_for_kdump() {
+    let root = ramoops_machine();
+    root.file(
+        "var/lib/lastgasp/setup.json",
+        &setup_json("kdump", "", &["crashkernel=256M"], Some("256M")),
+    );
+    root.file(
+        "proc/cmdline",
+        "BOOT_IMAGE=/vmlinuz root=/dev/vda1 crashkernel=256M\n",
+    );
+    root.file("sys/kernel/kexec_crash_size", "268435456\n");
+    root.file("sys/kernel/kexec_crash_loaded", "1\n");
+    root.file(
+        "var/lib/lastgasp/selftest.json",
+        r#"{"version":1,"id":"20261201T080000Z-0123abcd","backend":"kdump","method":"crash","boot-id":"boot-1","started":"2026-12-01T08:00:00Z","outcome":"failed","settled":"2026-12-01T08:01:10Z","detail":"the crash left no kdump capture"}"#,
+    );
+    let output = root.cmd().args(["status", "--json"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    let json: serde_json::Value = serde_json::from_str(&stdout_of(&output)).unwrap();
+    let problems = json["problems"].to_string();
+    assert!(
+        problems.contains("the last selftest failed: the crash left no kdump capture"),
+        "{problems}"
+    );
+    // No pstore is wanted, so no pstore selftest is owed.
+    assert!(!problems.contains("has not been tested"), "{problems}");
+}

@@ -332,7 +332,7 @@ pub fn judge(facts: Facts) -> Status {
     }
     selftest_problems(
         &facts,
-        wants_pstore,
+        (wants_pstore, wants_kdump),
         wanted_backend.as_deref(),
         &mut problems,
     );
@@ -455,19 +455,21 @@ fn is_reserved(name: &str) -> bool {
 
 fn selftest_problems(
     facts: &Facts,
-    wants_pstore: bool,
+    (wants_pstore, wants_kdump): (bool, bool),
     wanted_backend: Option<&str>,
     problems: &mut Vec<Problem>,
 ) {
-    if !wants_pstore {
-        return;
-    }
-    // A selftest of another backend than the one wanted now says nothing about it.
-    let relevant = facts
-        .selftest
-        .as_ref()
-        .filter(|s| wanted_backend.is_none_or(|w| w == s.backend));
+    // A selftest of another backend than the one wanted now says nothing about it; a
+    // `selftest --crash` through kdump speaks for kdump.
+    let relevant = facts.selftest.as_ref().filter(|s| {
+        if s.backend == crate::commands::selftest::settle::KDUMP {
+            wants_kdump
+        } else {
+            wants_pstore && wanted_backend.is_none_or(|w| w == s.backend)
+        }
+    });
     match relevant {
+        None if !wants_pstore => {}
         None if facts.selftest_error.is_none() => problems.push(warning(
             "the backend has not been tested on this machine".into(),
             "run `lastgasp selftest`, then reboot".into(),
