@@ -495,7 +495,26 @@ fn arm_falls_back_to_kdump_when_pstore_cannot_be_armed() {
     assert_eq!(json["kdump"]["action"], "dry-run");
     assert_eq!(json["kdump"]["release"], RELEASE);
 
-    // At boot the early unit leaves the fallback to the kdump unit.
+    // At boot the early unit leaves the fallback to the kdump unit, when that is enabled.
+    let out = run(&root, &["--boot", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr_of(&out).contains(
+            "the kdump fallback needs lastgasp-kdump.service, which loads the capture kernel at \
+             boot, is not enabled: systemctl enable lastgasp-kdump.service"
+        ),
+        "{}",
+        stderr_of(&out)
+    );
+    let wants = root
+        .path()
+        .join("etc/systemd/system/multi-user.target.wants");
+    fs::create_dir_all(&wants).unwrap();
+    std::os::unix::fs::symlink(
+        "/usr/lib/systemd/system/lastgasp-kdump.service",
+        wants.join("lastgasp-kdump.service"),
+    )
+    .unwrap();
     let out = run(&root, &["--boot", "--dry-run"]);
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert!(

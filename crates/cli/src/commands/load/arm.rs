@@ -170,6 +170,18 @@ pub fn run(config: &Config, root: &Path, args: &LoadArgs, quiet: bool) -> Result
                 .push("kdump: held back by the crash-loop guard".to_string());
         } else if fallback && !reserved {
             out.lines.push(format!("kdump: {NO_RESERVATION}"));
+        } else if !kdump_unit_enabled(root) {
+            let why = format!(
+                "{}lastgasp-kdump.service, which loads the capture kernel at boot, is not \
+                 enabled: systemctl enable lastgasp-kdump.service",
+                if fallback {
+                    "pstore could not be armed and the kdump fallback needs "
+                } else {
+                    "setup wants kdump but "
+                }
+            );
+            out.lines.push(format!("kdump: {why}"));
+            failure = Some(why);
         } else {
             kdump_covers = true;
             out.lines.push(format!(
@@ -196,6 +208,20 @@ pub fn run(config: &Config, root: &Path, args: &LoadArgs, quiet: bool) -> Result
         Some(why) => Err(anyhow!("{why}")),
         None => Ok(()),
     }
+}
+
+/// Where `systemctl enable` (or a vendor preset) links lastgasp-kdump.service (WantedBy=
+/// multi-user.target): without the link the kdump half is never loaded at boot.
+const KDUMP_UNIT_LINKS: [&str; 3] = [
+    "/etc/systemd/system/multi-user.target.wants/lastgasp-kdump.service",
+    "/usr/lib/systemd/system/multi-user.target.wants/lastgasp-kdump.service",
+    "/lib/systemd/system/multi-user.target.wants/lastgasp-kdump.service",
+];
+
+fn kdump_unit_enabled(root: &Path) -> bool {
+    KDUMP_UNIT_LINKS
+        .iter()
+        .any(|link| std::fs::symlink_metadata(under_root(root, Path::new(link))).is_ok())
 }
 
 /// The kdump half through the same code as `load --kdump`.
