@@ -11,6 +11,8 @@ use crate::line::Line;
 /// trace between them; a fault headline and its die line are at most ~30 lines apart (arm64
 /// prints the abort decoding in between).
 const MERGE_WINDOW: usize = 60;
+/// How many reports before an explicit panic may be the one its message repeats.
+const MAX_EXPLAINED: usize = 16;
 
 /// One crash block: a headline and the lines that explain it.
 #[derive(Debug, Clone)]
@@ -230,7 +232,9 @@ pub(crate) fn choose(lines: &[Line<'_>]) -> Option<Choice> {
         // scheduling while atomic`; the report the message repeats is the crash.
         PanicCause::Explicit => before.iter().find(|e| e.die).or_else(|| {
             let message = panic.message.as_deref().unwrap_or_default().trim();
-            before.iter().rev().find(|e| {
+            // The report is the panic's immediate cause: only the last few are looked at, which
+            // also keeps a log of thousands of headlines linear.
+            before.iter().rev().take(MAX_EXPLAINED).find(|e| {
                 !message.is_empty()
                     && lines
                         .get(e.lines.start)
