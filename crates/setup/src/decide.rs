@@ -635,6 +635,32 @@ mod tests {
     }
 
     #[test]
+    fn setup_after_the_reboot_keeps_the_region_memmap_reserved() {
+        // /proc/iomem of the lab's Debian 12 GRUB guest booted with setup's memmap=1M$0x30000000.
+        let facts = bios_guest(include_str!(
+            "../tests/fixtures/iomem/qemu-1g-memmap-reserved.txt"
+        ));
+        let previous = Ramoops {
+            placement: Placement::Memmap,
+            address: Some(0x3000_0000),
+            size: MIB,
+            record_size: 128 << 10,
+            mem_name: None,
+        };
+        let again = Wishes {
+            previous_ramoops: Some(previous),
+            ..wishes()
+        };
+        assert_eq!(
+            decide(&facts, &again).unwrap().ramoops.unwrap().address,
+            Some(0x3000_0000)
+        );
+        // Without the previous choice the reserved range is not free RAM: setup picks below it.
+        let fresh = decide(&facts, &wishes()).unwrap().ramoops.unwrap().address;
+        assert_eq!(fresh, Some(0x2ff0_0000));
+    }
+
+    #[test]
     fn sizes_in_kernel_units() {
         assert_eq!(size_param(MIB), "1M");
         assert_eq!(size_param(512 << 10), "512K");
