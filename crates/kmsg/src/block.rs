@@ -32,8 +32,64 @@ pub(crate) struct Block {
 
 /// Reads `range` of `lines`, skipping lines another printk caller interleaved.
 pub(crate) fn read_block(lines: &[Line<'_>], range: Range<usize>) -> Block {
+    read_block_of_cpu(lines, range, None)
+}
+
+/// Like `read_block`; when the headline named the CPU that crashed (`soft lockup - CPU#2`,
+/// `hard LOCKUP on cpu 1`), the sections other CPUs print in between (`NMI backtrace for cpu
+/// 0`, a `CPU: 0 PID: …` line and what follows it) are skipped too: without printk caller ids
+/// that is how their lines are told apart. When that leaves no trace, the block is read whole.
+pub(crate) fn read_block_of_cpu(
+    lines: &[Line<'_>],
+    range: Range<usize>,
+    cpu: Option<u32>,
+) -> Block {
+    let block = lines.get(range.clone()).unwrap_or_default();
+    let Some(cpu) = cpu else {
+        return read_lines(block, &vec![true; block.len()]);
+    };
+    let mut ours = true;
+    let keep: Vec<bool> = block
+        .iter()
+        .map(|l| {
+            let t = l.trimmed();
+            if let Some(n) = t
+                .strip_prefix("NMI backtrace for cpu ")
+                .and_then(|r| r.split_whitespace().next())
+                .and_then(|n| n.parse::<u32>().ok())
+            {
+                ours = n == cpu;
+            } else if let Some(n) = parse_cpu_line(t).and_then(|c| c.cpu) {
+                ours = n == cpu;
+            }
+            ours
+        })
+        .collect();
+    let b = read_lines(block, &keep);
+    if b.has_trace || keep.iter().all(|&k| k) {
+        b
+    } else {
+        read_lines(block, &vec![true; block.len()])
+    }
+}
+
+/// The CPU a watchdog headline names: `soft lockup - CPU#2 stuck`, `hard LOCKUP on cpu 1`.
+pub(crate) fn reported_cpu(headline: &str) -> Option<u32> {
+    let rest = if let Some(at) = headline.find("CPU#") {
+        &headline[at + 4..]
+    } else {
+        let at = headline.find("LOCKUP on cpu ")?;
+        &headline[at + "LOCKUP on cpu ".len()..]
+    };
+    let end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}
+
+fn read_lines(block: &[Line<'_>], keep: &[bool]) -> Block {
     let mut b = Block::default();
-    let owner = lines.get(range.start).and_then(|l| l.caller);
+    let owner = block.first().and_then(|l| l.caller);
     let mut in_trace = false;
     let mut trace_done = false;
     // The trace being read is a diagnostic of another task, not the crash's.
@@ -46,10 +102,13 @@ pub(crate) fn read_block(lines: &[Line<'_>], range: Range<usize>) -> Block {
     // read at 0x… (in kfence-#79):`) with no `Call Trace:` header.
     let mut may_open_trace = false;
     let mut trace_has_ts = false;
-    for (at, line) in lines.get(range).unwrap_or_default().iter().enumerate() {
+    for (at, line) in block.iter().enumerate() {
         if let (Some(a), Some(c)) = (owner, line.caller)
             && a != c
         {
+            continue;
+        }
+        if !keep.get(at).copied().unwrap_or(true) {
             continue;
         }
         // In a log whose kernel lines carry timestamps, a line without one is another
@@ -427,6 +486,30 @@ mod tests {
         let b = read_block(&lines, 0..lines.len());
         let names: Vec<_> = b.frames.iter().map(|f| f.function.as_str()).collect();
         assert_eq!(names, ["dump_stack", "memcmp", "xfrm_selector_match"]);
+    }
+
+    #[test]
+    fn other_cpus_nmi_backtraces_are_skipped() {
+        let log = "watchdog: BUG: soft lockup - CPU#1 stuck for 22s! [sh:85]\n\
+                   Sending NMI from CPU 1 to CPUs 0:\n\
+                   NMI backtrace for cpu 0\n\
+                   CPU: 0 PID: 0 Comm: swapper/0 Not tainted 6.1.0 #1\n\
+                   RIP: 0010:default_idle+0x1/0x2\n\
+                   Call Trace:\n default_idle_call+0x1/0x2\n do_idle+0x1/0x2\n\
+                   CPU: 1 PID: 85 Comm: sh Not tainted 6.1.0 #1\n\
+                   RIP: 0010:spin+0x1/0x2 [m]\n\
+                   Call Trace:\n caller+0x1/0x2 [m]\n";
+        let lines = split_lines(log);
+        assert_eq!(reported_cpu(lines[0].text), Some(1));
+        let b = read_block_of_cpu(&lines, 0..lines.len(), Some(1));
+        assert_eq!(b.fault.unwrap().function, "spin");
+        assert_eq!(b.cpu.unwrap().pid, Some(85));
+        let names: Vec<_> = b.frames.iter().map(|f| f.function.as_str()).collect();
+        assert_eq!(names, ["caller"]);
+        assert_eq!(
+            reported_cpu("NMI watchdog: Watchdog detected hard LOCKUP on cpu 3"),
+            Some(3)
+        );
     }
 
     #[test]
