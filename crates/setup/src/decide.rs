@@ -370,13 +370,17 @@ pub fn kernel_params(decision: &Decision, facts: &Facts, crashkernel: Option<&st
     if decision.backend == Some(Backend::Efi) && facts.efi_pstore_default_disabled {
         params.push("efi_pstore.pstore_disable=0".into());
     }
-    // ERST registers first from the built-in driver; another backend must be named to get pstore.
-    if facts.erst {
-        match decision.backend {
-            Some(Backend::Ramoops) => params.push("pstore.backend=ramoops".into()),
-            Some(Backend::Efi) => params.push("pstore.backend=efi_pstore".into()),
-            _ => {}
+    // pstore takes one backend, the first to register: ERST from its built-in driver, and on a
+    // UEFI machine efi_pstore, which systemd loads early (modprobe@efi_pstore.service, wanted by
+    // systemd-pstore). The lab's systemd-boot guest had efi where setup had armed ramoops. Any
+    // other backend must be named for pstore to take it.
+    let efi_first = facts.efi_booted && facts.efi_pstore.available();
+    match decision.backend {
+        Some(Backend::Ramoops) if facts.erst || efi_first => {
+            params.push("pstore.backend=ramoops".into());
         }
+        Some(Backend::Efi) if facts.erst => params.push("pstore.backend=efi_pstore".into()),
+        _ => {}
     }
     if decision.mode.wants_kdump()
         && let Some(size) = crashkernel
@@ -658,6 +662,21 @@ mod tests {
         // Without the previous choice the reserved range is not free RAM: setup picks below it.
         let fresh = decide(&facts, &wishes()).unwrap().ramoops.unwrap().address;
         assert_eq!(fresh, Some(0x2ff0_0000));
+    }
+
+    #[test]
+    fn ramoops_on_a_uefi_machine_is_named_for_pstore() {
+        let mut facts = bios_guest(QEMU_1G);
+        facts.efi_booted = true;
+        let forced = Wishes {
+            backend: Some(Backend::Ramoops),
+            ..wishes()
+        };
+        let d = decide(&facts, &forced).unwrap();
+        assert!(kernel_params(&d, &facts, None).contains(&"pstore.backend=ramoops".to_string()));
+        // Booted by UEFI with efi_pstore the auto choice is efi, which needs no name.
+        let d = decide(&facts, &wishes()).unwrap();
+        assert!(kernel_params(&d, &facts, None).is_empty());
     }
 
     #[test]
