@@ -9,7 +9,10 @@
 //! did not reserve (and no EFI, no ERST), where load must say why pstore cannot be armed and
 //! fall back to the capture kernel; and the both scenario in mode both with `memmap=` on the
 //! command line, where load loads ramoops itself (module tree, dependencies, parameters) and
-//! reads the registered backend back, on both boots, besides the capture kernel.
+//! reads the registered backend back, on both boots, besides the capture kernel. The guard
+//! scenario is the both scenario after three boots that ended without a clean shutdown
+//! (boots.json as load keeps it): the crash-loop guard holds kdump back, and the crash is
+//! collected from ramoops instead.
 
 use super::assets::{self, Kernel};
 use super::check;
@@ -86,6 +89,8 @@ pub enum Arming {
     Fallback,
     /// setup.json in mode both, ramoops reserved with `memmap=`: load arms both.
     Both,
+    /// As `Both` after three unclean boot ends: load arms ramoops only.
+    Guard,
 }
 
 impl Arming {
@@ -95,6 +100,7 @@ impl Arming {
             Arming::Direct => "lastgasp",
             Arming::Fallback => "fallback",
             Arming::Both => "both",
+            Arming::Guard => "guard",
         }
     }
 
@@ -104,6 +110,7 @@ impl Arming {
             Arming::Direct => &[],
             Arming::Fallback => &FALLBACK_LINES,
             Arming::Both => &BOTH_LINES,
+            Arming::Guard => &GUARD_LINES,
         }
     }
 }
@@ -134,6 +141,14 @@ const BOTH_LINES: [&str; 3] = [
      record_size=0x10000 ecc=0; pstore's backend is ramoops",
     "kdump: left to lastgasp-kdump.service, later in boot",
     "kdump: capture kernel",
+];
+
+/// The guard scenario: the guard's verdict, ramoops armed, kdump held back by both calls.
+const GUARD_LINES: [&str; 4] = [
+    "crash-loop guard: the last 3 boots ended without a clean shutdown",
+    BOTH_LINES[0],
+    "kdump: held back by the crash-loop guard",
+    "kdump: skipped: held back by the crash-loop guard",
 ];
 
 /// The region setup.json names in the both scenario, reserved on the command line.
@@ -301,7 +316,7 @@ pub fn run(
                 qemu::GUEST_PARAMETERS,
                 scenario.arming.guest_name(),
                 scenario.crashkernel_mib,
-                if scenario.arming == Arming::Both {
+                if matches!(scenario.arming, Arming::Both | Arming::Guard) {
                     format!(" {BOTH_REGION}")
                 } else {
                     String::new()
@@ -350,6 +365,9 @@ pub fn verify(workspace: &Path, lastgasp: &Path, run: &KdumpRun) -> Result<Strin
             "the console lacks {wanted:?} from lastgasp load; its lines: {}",
             lab_lines(&serial)
         );
+    }
+    if run.arming == Arming::Guard {
+        return verify_guard(workspace, run, &serial);
     }
     if run.arming == Arming::Both {
         let armed = console
@@ -481,6 +499,46 @@ pub fn verify(workspace: &Path, lastgasp: &Path, run: &KdumpRun) -> Result<Strin
         report_lines.len(),
         dump_bytes / 1024
     ))
+}
+
+/// The guard scenario's crash came back through ramoops, no capture kernel having been loaded:
+/// one report from pstore with the golden's signature, and no capture.
+fn verify_guard(workspace: &Path, run: &KdumpRun, serial: &[u8]) -> Result<String> {
+    let rc = std::fs::read_to_string(run.out.join("save.rc")).with_context(|| {
+        format!(
+            "the guest collected nothing after the crash; its console: {}",
+            lab_lines(serial)
+        )
+    })?;
+    ensure!(rc.trim() == "0", "lastgasp save exited {}", rc.trim());
+    let collected = check::collected(run.out.clone())?;
+    let manifest = &collected.manifest;
+    ensure!(
+        manifest["source"] == "pstore" && manifest["backend"] == "ramoops",
+        "report source {} backend {}, expected pstore through ramoops",
+        manifest["source"],
+        manifest["backend"]
+    );
+    let captures = std::fs::read_to_string(run.out.join("captures.txt")).unwrap_or_default();
+    ensure!(
+        !captures.contains("dmesg.txt"),
+        "a capture kernel ran although the guard held kdump back: {}",
+        captures.trim()
+    );
+    let golden_path = workspace.join("tests/fixtures/kmsg/x86_64/null/expected.json");
+    let golden: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(&golden_path)
+            .with_context(|| format!("reading {}", golden_path.display()))?,
+    )?;
+    let signature = manifest["analysis"]["signature"]
+        .as_str()
+        .unwrap_or_default();
+    ensure!(
+        signature == golden["signature"].as_str().unwrap_or_default(),
+        "signature {signature:?} differs from the golden {}",
+        golden["signature"]
+    );
+    Ok(format!("{signature}, through ramoops with kdump held back"))
 }
 
 /// The lines of a log as dmesg prints it, `(timestamp, text)`: a record of several lines

@@ -31,8 +31,8 @@ use suite::Suite;
 #[derive(clap::Args)]
 pub struct LabArgs {
     /// Scenarios to run, by name or crash kind (default: the four backends ramoops, efi, erst,
-    /// blk); `kdump` is the kdump scenario, `kdump-fallback` and `kdump-both` the ones armed
-    /// through setup.json by `lastgasp load`, `selftest` the selftest scenarios.
+    /// blk); `kdump` is the kdump scenario, `kdump-fallback`, `kdump-both` and `kdump-guard`
+    /// the ones armed through setup.json by `lastgasp load`, `selftest` the selftest scenarios.
     names: Vec<String>,
     /// Run the analysis corpus instead: every crash kind, each on two boots, through ramoops
     /// (x86_64, and on aarch64 every kind that is not x86-only).
@@ -426,10 +426,14 @@ pub fn ci() -> Result<()> {
             .map(Job::Selftest),
     );
     // Arming through setup.json as the units do: pstore that cannot be armed falling back to
-    // kdump, and both armed by lastgasp load.
+    // kdump, both armed by lastgasp load, and the crash-loop guard holding kdump back.
     jobs.extend(
-        [kdump::Arming::Fallback, kdump::Arming::Both]
-            .map(|arming| Job::Kdump(kdump::setup_scenario(Suite::Bookworm, arming))),
+        [
+            kdump::Arming::Fallback,
+            kdump::Arming::Both,
+            kdump::Arming::Guard,
+        ]
+        .map(|arming| Job::Kdump(kdump::setup_scenario(Suite::Bookworm, arming))),
     );
     let args = LabArgs {
         names: Vec::new(),
@@ -476,7 +480,11 @@ pub fn run(args: &LabArgs) -> Result<()> {
                 .map(|&suite| Job::Kdump(kdump::scenario(suite, args.crashkernel))),
         );
     }
-    for arming in [kdump::Arming::Fallback, kdump::Arming::Both] {
+    for arming in [
+        kdump::Arming::Fallback,
+        kdump::Arming::Both,
+        kdump::Arming::Guard,
+    ] {
         jobs.extend(
             suites
                 .iter()
