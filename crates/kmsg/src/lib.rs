@@ -40,6 +40,7 @@ mod line;
 mod lockdep;
 mod model;
 mod modules;
+mod numbering;
 mod render;
 mod scan;
 mod signature;

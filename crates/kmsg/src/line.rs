@@ -5,6 +5,8 @@
 //! the timestamp) and journalctl (`Nov 26 03:12:01 host kernel: text`, short-monotonic,
 //! short-iso). Work per line is capped so that hostile input stays linear.
 
+use crate::numbering::Numbering;
+
 /// Longer lines are cut here: the kernel never prints more than about 1 KiB per line, and the
 /// cap bounds the work any later step does per line.
 pub(crate) const MAX_LINE: usize = 4096;
@@ -31,9 +33,12 @@ impl<'a> Line<'a> {
 /// The message lines of `input`; lines that are not kernel messages (pstore part headers,
 /// other processes' journal lines) are left out.
 pub(crate) fn split_lines(input: &str) -> Vec<Line<'_>> {
-    input
-        .split('\n')
-        .filter_map(|raw| normalize(cap(raw)))
+    let raws: Vec<&str> = input.split('\n').map(|raw| unquote(cap(raw))).collect();
+    // Line numbers are the outermost prefix a viewer adds, and whether there are any is
+    // decided for the whole text.
+    let numbering = Numbering::detect(raws.iter().copied());
+    raws.into_iter()
+        .filter_map(|raw| normalize(numbering.strip(raw)))
         // Empty lines carry nothing; a paste often adds one after every line.
         .filter(|l| !l.text.trim().is_empty())
         .collect()
@@ -51,14 +56,20 @@ fn cap(raw: &str) -> &str {
     &raw[..end]
 }
 
-fn normalize(raw: &str) -> Option<Line<'_>> {
-    let mut rest = raw.trim_end();
-    // A serial console sometimes repeats the carriage return or starts a line with one.
-    rest = rest.trim_start_matches('\r');
-    // Markdown or mail quoting of a pasted log: `> `, `> > `.
+/// `raw` without trailing whitespace, leading carriage returns (a serial console sometimes
+/// repeats one or starts a line with it) and the markdown or mail quoting of a pasted log
+/// (`> `, `> > `).
+fn unquote(raw: &str) -> &str {
+    let mut rest = raw.trim_end().trim_start_matches('\r');
     while let Some(after) = rest.strip_prefix('>') {
         rest = after.strip_prefix(' ').unwrap_or(after);
     }
+    rest
+}
+
+fn normalize(raw: &str) -> Option<Line<'_>> {
+    // Quoting may also sit inside a line number (`12 | > text`).
+    let mut rest = unquote(raw);
     let mut ts = None;
     let mut prefixed = false;
     // A capturing tool's own clock (Go's log package, syzkaller's fuzzer log):

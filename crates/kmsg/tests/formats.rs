@@ -1,6 +1,7 @@
 //! The same crash read from every kind of log text gives the same analysis: a pstore record,
 //! a serial console capture with noise, journalctl and dmesg in their output formats, /dev/kmsg
-//! records, a log with printk caller ids, and one without timestamps.
+//! records, a log with printk caller ids, one without timestamps, and pastes with the damage
+//! copying adds (blank lines, quoting, CRLF, line numbers, cut-off heads and tails).
 
 use kmsg::analyze;
 
@@ -131,6 +132,43 @@ fn pasted_without_timestamps(pstore: &str) -> String {
         .collect()
 }
 
+/// `cat -n` (and `nl`) of the record: the number right-aligned in six columns and a tab.
+fn cat_n(pstore: &str) -> String {
+    pstore
+        .lines()
+        .enumerate()
+        .map(|(i, l)| format!("{:>6}\t{l}\n", i + 1))
+        .collect()
+}
+
+/// A web pastebin's view copied with its line numbers (`120 | `), starting mid-file, serial
+/// capture with CRLF.
+fn pastebin(pstore: &str) -> String {
+    messages(pstore)
+        .iter()
+        .enumerate()
+        .map(|(i, (ts, text))| format!("{:>4} | [{ts:>12}] {text}\r\n", i + 120))
+        .collect()
+}
+
+/// `grep -n` output (`12:`) of a log without timestamps: frame lines keep their leading space.
+fn grep_n(pstore: &str) -> String {
+    messages(pstore)
+        .iter()
+        .enumerate()
+        .map(|(i, (_, text))| format!("{}:{text}\n", i + 7))
+        .collect()
+}
+
+/// An editor's number column (`  12 `) over a markdown-quoted paste.
+fn editor_numbers(pstore: &str) -> String {
+    messages(pstore)
+        .iter()
+        .enumerate()
+        .map(|(i, (ts, text))| format!("> {:>3} [{ts:>12}] {text}\n", i + 1))
+        .collect()
+}
+
 #[test]
 fn same_signature_from_every_format() {
     for name in [
@@ -157,6 +195,10 @@ fn same_signature_from_every_format() {
             ("no-timestamps", without_timestamps(&pstore)),
             ("pasted", pasted(&pstore)),
             ("pasted-no-timestamps", pasted_without_timestamps(&pstore)),
+            ("cat-n", cat_n(&pstore)),
+            ("pastebin-numbers", pastebin(&pstore)),
+            ("grep-n", grep_n(&pstore)),
+            ("editor-numbers", editor_numbers(&pstore)),
         ];
         for (format, text) in variants {
             let a = analyze(&text);
