@@ -20,14 +20,22 @@ pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
 /// Renames the finished `tmp` directory to `target`. Returns `Ok(false)` without touching anything
 /// when `target` already exists (another run published the same content first).
 pub(crate) fn publish_dir(tmp: &Path, target: &Path) -> io::Result<bool> {
-    if target.exists() {
-        return Ok(false);
+    // Not `exists()`: that follows a symlink, and a symlink to some directory is no report.
+    match fs::symlink_metadata(target) {
+        Ok(meta) if meta.is_dir() => return Ok(false),
+        Ok(_) => {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("{} is in the way and is not a report", target.display()),
+            ));
+        }
+        Err(_) => {}
     }
     match fs::rename(tmp, target) {
         Ok(()) => Ok(true),
         // rename(2) onto a non-empty directory fails this way when we lost a race.
         Err(e)
-            if target.is_dir()
+            if fs::symlink_metadata(target).is_ok_and(|m| m.is_dir())
                 && matches!(
                     e.kind(),
                     io::ErrorKind::DirectoryNotEmpty | io::ErrorKind::AlreadyExists

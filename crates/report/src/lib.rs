@@ -9,6 +9,7 @@ mod context;
 mod durable;
 mod error;
 mod export;
+mod held;
 mod id;
 mod integrity;
 mod manifest;

@@ -31,7 +31,7 @@ impl Store {
     /// sweeps temporary directories that a killed run left behind. Each report disappears with
     /// one rename first, so a half-removed report is never listed.
     pub fn prune(&self, limits: &Retention, protect: &[String]) -> Result<Vec<Pruned>, Error> {
-        self.sweep_stale();
+        self.sweep(STALE_AFTER);
         let mut listed = self.list()?;
         listed.sort_by_key(age_key);
         let mut count = listed.len();
@@ -73,7 +73,15 @@ impl Store {
         fs::remove_dir_all(&doomed).map_err(fail)
     }
 
-    fn sweep_stale(&self) {
+    /// Removes every temporary or half-deleted directory a killed run left, whatever its age.
+    /// Only for a caller that holds the writers' lock (`lastgasp save`): then no other run is
+    /// writing, and every such entry is a leftover.
+    pub fn sweep_leftovers(&self) {
+        self.sweep(Duration::ZERO);
+    }
+
+    /// Removes leftover `.tmp-`/`.del-` entries older than `min_age`.
+    fn sweep(&self, min_age: Duration) {
         let Ok(entries) = fs::read_dir(self.dir()) else {
             return;
         };
@@ -82,12 +90,13 @@ impl Store {
             let name = entry.file_name();
             let name = name.to_string_lossy();
             let ours = name.starts_with('.') && (name.contains(".tmp-") || name.contains(".del-"));
-            let old = entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|m| now.duration_since(m).ok())
-                .is_some_and(|age| age > STALE_AFTER);
+            let old = min_age.is_zero()
+                || entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|m| now.duration_since(m).ok())
+                    .is_some_and(|age| age >= min_age);
             if ours && old {
                 // Best effort: whatever cannot be removed now is retried next time.
                 let _ = if entry.file_type().is_ok_and(|t| t.is_dir()) {

@@ -88,7 +88,9 @@ impl Store {
         let id = report.id();
         let target = self.dir.join(&id);
         fs::create_dir_all(&self.dir).map_err(fail)?;
-        let exists = fs::symlink_metadata(&target).is_ok();
+        // Only a real directory is a report: a symlink or file under the id's name is no proof
+        // that the records were saved (publishing onto it fails, and the records stay).
+        let exists = fs::symlink_metadata(&target).is_ok_and(|m| m.is_dir());
         if exists || self.was_pruned(&id) {
             return Ok(WriteOutcome {
                 id,

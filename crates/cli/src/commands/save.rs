@@ -59,6 +59,8 @@ pub fn run(config: &Config, root: &Path, args: &SaveArgs, quiet: bool) -> Result
     let keep = args.keep || config.keep;
     let store = super::store(config);
     let _lock = lock(store.dir())?;
+    // Under the lock no other save is writing: any temporary directory is a killed run's.
+    store.sweep_leftovers();
     // Read again under the lock: a concurrent save may have removed records meanwhile, and a
     // half-seen set of records would make a second, partial report.
     let records = settle(root, read_records(config, true)?);
@@ -75,7 +77,10 @@ pub fn run(config: &Config, root: &Path, args: &SaveArgs, quiet: bool) -> Result
         let analysis = analyze(&crash);
         let mut new = report::NewReport::from_crash(crash, analysis);
         add_context(&mut new, config, root, &store);
-        let outcome = store.write(&new).map_err(|e| anyhow!("{e}"))?;
+        let outcome = match held_elsewhere(&store, &new)? {
+            Some(outcome) => outcome,
+            None => store.write(&new).map_err(|e| anyhow!("{e}"))?,
+        };
         let records_removed = if keep {
             Vec::new()
         } else {
@@ -138,6 +143,24 @@ pub fn run(config: &Config, root: &Path, args: &SaveArgs, quiet: bool) -> Result
         );
     }
     Ok(())
+}
+
+/// The report that already holds every record of `new`, when a save was killed after writing
+/// it but before unlinking them all: the leftovers are removed, not saved a second time.
+fn held_elsewhere(
+    store: &report::Store,
+    new: &report::NewReport,
+) -> Result<Option<report::WriteOutcome>> {
+    let sha256s: Vec<&str> = new.records.iter().map(|r| r.sha256.as_str()).collect();
+    let Some(id) = store.holding(&sha256s)? else {
+        return Ok(None);
+    };
+    Ok(Some(report::WriteOutcome {
+        path: store.dir().join(&id),
+        id,
+        already_present: true,
+        previously_pruned: false,
+    }))
 }
 
 /// Adds the context `[collect]` asks for, unless the report is already saved (then it would
@@ -237,11 +260,18 @@ fn lock(dir: &Path) -> Result<File> {
         )
     };
     fs::create_dir_all(dir).map_err(cannot_write)?;
+    let path = dir.join(LOCK_FILE);
+    // Opening with O_CREAT follows a symlink and would create its target wherever it points;
+    // a symlink in our own directory is not ours to follow, so it goes.
+    if fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+        tracing::warn!("{} is a symlink; removed, not followed", path.display());
+        fs::remove_file(&path).map_err(cannot_write)?;
+    }
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
-        .open(dir.join(LOCK_FILE))
+        .open(&path)
         .map_err(cannot_write)?;
     let started = Instant::now();
     loop {
@@ -252,7 +282,7 @@ fn lock(dir: &Path) -> Result<File> {
             }
             Err(TryLockError::WouldBlock) => bail!(
                 "another lastgasp save has held {} for {}s",
-                dir.join(LOCK_FILE).display(),
+                path.display(),
                 LOCK_WAIT.as_secs()
             ),
             Err(TryLockError::Error(error)) => return Err(cannot_write(error)),
