@@ -18,7 +18,7 @@ use std::time::Duration;
 
 /// The most one disk-image run may take: four boots from disk under TCG, a package install,
 /// GRUB or initramfs rebuilds and a crash, on a busy 2-core host.
-pub const TIME_LIMIT: Duration = Duration::from_secs(1800);
+pub const TIME_LIMIT: Duration = Duration::from_secs(2400);
 
 /// The two disk images, one per boot set-up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
