@@ -102,6 +102,11 @@ fn read_lines(block: &[Line<'_>], keep: &[bool]) -> Block {
     // read at 0x… (in kfence-#79):`) with no `Call Trace:` header.
     let mut may_open_trace = false;
     let mut trace_has_ts = false;
+    // A block without a headline is what is left of a report whose head was cut off: its
+    // first frames are its trace, whether or not the `Call Trace:` header survived.
+    let orphan = block
+        .first()
+        .is_some_and(|l| classify_line(l.trimmed()).is_none());
     for (at, line) in block.iter().enumerate() {
         if let (Some(a), Some(c)) = (owner, line.caller)
             && a != c
@@ -117,7 +122,8 @@ fn read_lines(block: &[Line<'_>], keep: &[bool]) -> Block {
             continue;
         }
         let t = line.trimmed();
-        let opens = std::mem::replace(&mut may_open_trace, at == 0 || opens_implicit_trace(t));
+        let opens = std::mem::replace(&mut may_open_trace, at == 0 || opens_implicit_trace(t))
+            || (orphan && !b.has_trace);
         if opens
             && !in_trace
             && !trace_done

@@ -473,9 +473,63 @@ pub(crate) fn panic_cause(message: &str) -> PanicCause {
     }
 }
 
+/// Whole messages of the panics `panic_cause` tells apart, for a panic line cut off mid-message.
+const CAUSE_MESSAGES: [&str; 15] = [
+    "Fatal exception",
+    "Fatal exception in interrupt",
+    "sysrq triggered crash",
+    "stack-protector: Kernel stack is corrupted in: ",
+    "kernel: panic_on_warn set ...",
+    "panic_on_warn set ...",
+    "softlockup: hung tasks",
+    "hung_task: blocked tasks",
+    "Hard LOCKUP",
+    "hardlockup: hung tasks",
+    "RCU Stall",
+    "Out of memory and no killable processes...",
+    "Out of memory: system-wide panic_on_oom is enabled",
+    "System is deadlocked on memory",
+    "Machine check",
+];
+
+/// The causes a panic message cut off at the end of a text may have had, most likely first:
+/// those of the whole messages it begins; when it begins none, what it says itself.
+pub(crate) fn cut_panic_causes(message: &str) -> Vec<PanicCause> {
+    let m = message.trim();
+    let mut causes: Vec<PanicCause> = Vec::new();
+    for whole in CAUSE_MESSAGES.iter().filter(|w| w.starts_with(m)) {
+        let c = panic_cause(whole);
+        if !causes.contains(&c) {
+            causes.push(c);
+        }
+    }
+    if causes.is_empty() {
+        causes.push(panic_cause(m));
+    }
+    causes
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cut_panic_messages() {
+        assert_eq!(cut_panic_causes("kernel: pa"), [PanicCause::Warn]);
+        assert_eq!(cut_panic_causes("Fatal exc"), [PanicCause::Oops]);
+        assert_eq!(
+            cut_panic_causes("h"),
+            [
+                PanicCause::Class(Class::HungTask),
+                PanicCause::Class(Class::HardLockup)
+            ]
+        );
+        assert_eq!(
+            cut_panic_causes("Attempted to kill init!"),
+            [PanicCause::Explicit]
+        );
+        assert_eq!(cut_panic_causes("").len(), 10);
+    }
 
     fn class_of(s: &str) -> Option<Class> {
         classify_line(s).map(|h| h.class)

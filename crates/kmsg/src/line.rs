@@ -5,6 +5,7 @@
 //! the timestamp) and journalctl (`Nov 26 03:12:01 host kernel: text`, short-monotonic,
 //! short-iso). Work per line is capped so that hostile input stays linear.
 
+use crate::frame::{TraceLine, parse_trace_line};
 use crate::numbering::Numbering;
 
 /// Longer lines are cut here: the kernel never prints more than about 1 KiB per line, and the
@@ -21,6 +22,9 @@ pub(crate) struct Line<'a> {
     pub ts: Option<f64>,
     /// The printk caller id (`T123` or `C0`) when the kernel printed one.
     pub caller: Option<&'a str>,
+    /// The text's last line, not ended by a newline: a paste or a record cut off there may
+    /// have lost the rest of it.
+    pub cut: bool,
 }
 
 impl<'a> Line<'a> {
@@ -37,11 +41,40 @@ pub(crate) fn split_lines(input: &str) -> Vec<Line<'_>> {
     // Line numbers are the outermost prefix a viewer adds, and whether there are any is
     // decided for the whole text.
     let numbering = Numbering::detect(raws.iter().copied());
-    raws.into_iter()
-        .filter_map(|raw| normalize(numbering.strip(raw)))
+    // Only a text that ends without a newline can have lost the end of its last line.
+    let last = raws.len() - 1;
+    let unterminated = !input.trim_end_matches([' ', '\t', '\r']).ends_with('\n');
+    let mut first_is_text_start = false;
+    let mut lines: Vec<Line<'_>> = raws
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, raw)| {
+            let mut line = normalize(numbering.strip(raw))?;
+            line.cut = unterminated && i == last;
+            first_is_text_start |= i == 0;
+            Some(line)
+        })
         // Empty lines carry nothing; a paste often adds one after every line.
         .filter(|l| !l.text.trim().is_empty())
-        .collect()
+        .collect();
+    if first_is_text_start && begins_mid_line(&lines) {
+        lines.remove(0);
+    }
+    lines
+}
+
+/// Whether the text's first line is the end of a line whose head was cut off: its timestamp is
+/// gone while nearly every other line has one, and what is left reads as a trace frame
+/// (`ite+0x2ad/0x3f0` of `vfs_write+0x2ad/0x3f0`) that would name a function that is not there.
+fn begins_mid_line(lines: &[Line<'_>]) -> bool {
+    let Some((first, rest)) = lines.split_first() else {
+        return false;
+    };
+    let stamped = rest.iter().filter(|l| l.ts.is_some()).count();
+    first.ts.is_none()
+        && rest.len() >= 2
+        && stamped * 5 >= rest.len() * 4
+        && matches!(parse_trace_line(first.text), Some(TraceLine::Frame(_)))
 }
 
 /// `raw` cut to at most `MAX_LINE` bytes on a character boundary.
@@ -135,6 +168,7 @@ fn normalize(raw: &str) -> Option<Line<'_>> {
         text: rest,
         ts,
         caller,
+        cut: false,
     })
 }
 

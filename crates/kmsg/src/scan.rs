@@ -4,13 +4,15 @@
 use std::ops::Range;
 
 use crate::class::Class;
-use crate::headline::{Headline, PanicCause, Role, classify_line, panic_cause};
+use crate::headline::{Headline, PanicCause, Role, classify_line, cut_panic_causes, panic_cause};
 use crate::line::Line;
 
 /// Headlines further apart than this many lines belong to different blocks even without a
 /// trace between them; a fault headline and its die line are at most ~30 lines apart (arm64
 /// prints the abort decoding in between).
 const MERGE_WINDOW: usize = 60;
+/// How many lines before a panic an oops whose head was cut off may still be read from.
+const ORPHAN_WINDOW: usize = 200;
 /// How many reports before an explicit panic may be the one its message repeats.
 const MAX_EXPLAINED: usize = 16;
 
@@ -225,8 +227,67 @@ pub(crate) fn choose(lines: &[Line<'_>]) -> Option<Choice> {
     };
     let panic = &evs[p];
     let before = &evs[..p];
-    let cause = panic_cause(panic.message.as_deref().unwrap_or_default());
-    let pick = match cause {
+    let message = panic.message.as_deref().unwrap_or_default();
+    // A panic line cut off mid-message may be any panic its remaining words begin: the one
+    // whose report the boot shows is taken.
+    let causes = match lines.get(panic.lines.start) {
+        Some(l) if l.cut => cut_panic_causes(message),
+        _ => vec![panic_cause(message)],
+    };
+    let (cause, pick) = causes
+        .iter()
+        .map(|&c| (c, pick_for(c, panic, before, lines)))
+        .find(|(_, p)| p.is_some())
+        .unwrap_or((causes[0], None));
+    let (event, class) = match pick {
+        Some(e) => (e.clone(), e.class),
+        None => {
+            let class = match cause {
+                PanicCause::Class(c) => c,
+                // The oops scrolled out of the record; only the panic is left.
+                PanicCause::Oops => Class::Oops,
+                PanicCause::Warn => Class::Warning,
+                PanicCause::Explicit => Class::Panic,
+            };
+            // A text that begins inside the oops (a record or paste whose head was cut off)
+            // still holds the rest of it before the panic: its registers and trace.
+            let event = if cause == PanicCause::Oops && before.is_empty() && segment.start == 0 {
+                let start = panic.lines.start.saturating_sub(ORPHAN_WINDOW);
+                Event {
+                    lines: start..panic.lines.start,
+                    die: true,
+                    warn: false,
+                    panic: false,
+                    location: None,
+                    address: None,
+                    function: None,
+                    die_number: None,
+                    message: None,
+                    class,
+                }
+            } else {
+                panic.clone()
+            };
+            (event, class)
+        }
+    };
+    Some(Choice {
+        segment: segment.clone(),
+        event,
+        class,
+        panic: Some(panic.clone()),
+        oops_count,
+    })
+}
+
+/// The report before the panic that `cause` names.
+fn pick_for<'e>(
+    cause: PanicCause,
+    panic: &Event,
+    before: &'e [Event],
+    lines: &[Line<'_>],
+) -> Option<&'e Event> {
+    match cause {
         PanicCause::Oops => before.iter().find(|e| e.die),
         // `BUG: scheduling while atomic` with panic_on... : `Kernel panic - not syncing:
         // scheduling while atomic`; the report the message repeats is the crash.
@@ -246,27 +307,7 @@ pub(crate) fn choose(lines: &[Line<'_>]) -> Option<Choice> {
             before.iter().rev().find(|e| e.class == Class::OutOfMemory)
         }
         PanicCause::Class(c) => before.iter().find(|e| e.class == c),
-    };
-    let (event, class) = match pick {
-        Some(e) => (e.clone(), e.class),
-        None => {
-            let class = match cause {
-                PanicCause::Class(c) => c,
-                // The oops scrolled out of the record; only the panic is left.
-                PanicCause::Oops => Class::Oops,
-                PanicCause::Warn => Class::Warning,
-                PanicCause::Explicit => Class::Panic,
-            };
-            (panic.clone(), class)
-        }
-    };
-    Some(Choice {
-        segment: segment.clone(),
-        event,
-        class,
-        panic: Some(panic.clone()),
-        oops_count,
-    })
+    }
 }
 
 #[cfg(test)]

@@ -242,3 +242,107 @@ fn interleaved_other_cpu_lines_are_ignored_with_caller_ids() {
     assert_eq!(a.signature, reference.signature);
     assert_eq!(a.pid, Some(85));
 }
+
+/// A paste cut anywhere before the crash's first line, or anywhere after the last line its
+/// signature reads (mid-line, without a final newline, with or without the panic), gives the
+/// whole record's signature, function and release.
+#[test]
+fn cut_off_heads_and_tails_keep_the_signature() {
+    for name in [
+        "x86_64/null",
+        "x86_64/warn",
+        "x86_64/softlockup",
+        "x86_64/hung",
+    ] {
+        let pstore = pstore_text(name);
+        let reference = analyze(&pstore);
+        let last_name = reference
+            .signature_frames
+            .last()
+            .map(|n| n.rsplit(':').next().unwrap_or(n))
+            .unwrap_or_else(|| panic!("{name}: no signature frames"));
+        let headline = reference.headline.as_deref().unwrap();
+        let crash_at = pstore.find(headline).unwrap();
+        let head_start = pstore[..crash_at].rfind('\n').unwrap_or(0);
+        // The end of the line that holds the last signature frame of the first trace.
+        let trace_at = pstore[crash_at..].find(last_name).unwrap() + crash_at;
+        let tail_end = pstore[trace_at..].find('\n').unwrap() + trace_at + 1;
+        let cuts = (0..=head_start)
+            .filter(|&c| pstore.is_char_boundary(c))
+            .map(|c| (&pstore[c..], format!("head cut at {c}")))
+            .chain(
+                (tail_end..pstore.len())
+                    .filter(|&c| pstore.is_char_boundary(c))
+                    .map(|c| (&pstore[..c], format!("tail cut at {c}"))),
+            );
+        for (text, what) in cuts {
+            let a = analyze(text);
+            assert_eq!(a.signature, reference.signature, "{name}: {what}");
+            assert_eq!(a.function, reference.function, "{name}: {what}");
+        }
+    }
+}
+
+/// A record that begins inside the oops (its headline scrolled out of pstore, or the paste
+/// started lower) still names the faulting function and the trace it kept; the class is the
+/// one the panic message gives (`oops` for `Fatal exception`).
+#[test]
+fn a_head_cut_inside_the_oops_keeps_its_function_and_frames() {
+    let pstore = pstore_text("x86_64/null");
+    let reference = analyze(&pstore);
+    let from = pstore.find("Oops: 0002").unwrap();
+    let to = pstore.find("Call Trace:").unwrap();
+    let mut seen = 0;
+    for cut in (from..to).filter(|&c| pstore.is_char_boundary(c)) {
+        let a = analyze(&pstore[cut..]);
+        assert_eq!(a.class, "oops", "cut at {cut}");
+        assert_eq!(a.function, reference.function, "cut at {cut}");
+        assert_eq!(
+            a.faulting_function, reference.faulting_function,
+            "cut at {cut}"
+        );
+        assert_eq!(
+            a.signature_frames, reference.signature_frames,
+            "cut at {cut}"
+        );
+        assert_eq!(a.panic_message, reference.panic_message, "cut at {cut}");
+        seen += 1;
+    }
+    assert!(seen > 500);
+    // Cut inside the trace, mid-line too: the frames left are the record's, none is the end of
+    // a name (`ite` of `vfs_write`).
+    let names: Vec<&str> = reference
+        .frames
+        .iter()
+        .map(|f| f.function.as_str())
+        .collect();
+    let end = pstore.find("RIP: 0033").unwrap();
+    for cut in (to..end).filter(|&c| pstore.is_char_boundary(c)) {
+        let a = analyze(&pstore[cut..]);
+        let left: Vec<&str> = a.frames.iter().map(|f| f.function.as_str()).collect();
+        assert!(names.ends_with(&left), "cut at {cut}: {left:?}");
+        assert!(
+            left.len() + 1 >= names.len() - names_before(&pstore, cut),
+            "cut at {cut}: {left:?}"
+        );
+        assert_eq!(
+            a.faulting_function, reference.faulting_function,
+            "cut at {cut}"
+        );
+    }
+    // Twice cut at other places: one signature.
+    let a = analyze(&pstore[from + 3..]);
+    let b = analyze(&pstore[to - 7..]);
+    assert_eq!(a.signature, b.signature);
+    assert!(a.signature.starts_with("oops-lastgasp_null_write-"));
+}
+
+/// How many frame lines of `log`'s first trace begin before `cut`.
+fn names_before(log: &str, cut: usize) -> usize {
+    let trace = log.find("Call Trace:").unwrap();
+    log[trace..cut.max(trace)]
+        .lines()
+        .skip(1)
+        .filter(|l| l.contains("+0x"))
+        .count()
+}
