@@ -172,11 +172,15 @@ pub fn find_captures(dir: &Path) -> io::Result<(Vec<FoundCapture>, Vec<String>)>
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((Vec::new(), Vec::new())),
         Err(e) => return Err(e),
     };
-    let mut paths: Vec<PathBuf> = entries
-        .flatten()
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-        .map(|e| e.path())
-        .collect();
+    // An entry that fails to list is an error, not the end of the list: a capture missed here
+    // would be reported as nothing to save.
+    let mut paths: Vec<PathBuf> = Vec::new();
+    for entry in entries {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            paths.push(entry.path());
+        }
+    }
     paths.sort();
     let mut found = Vec::new();
     let mut problems = Vec::new();
@@ -214,6 +218,11 @@ fn read_capture(path: &Path) -> Result<Option<FoundCapture>, String> {
     let mut manifest = match fs::read(path.join(MANIFEST)) {
         Ok(bytes) => serde_json::from_slice::<CaptureManifest>(&bytes)
             .map_err(|e| format!("{MANIFEST} is not a capture manifest: {e}"))?,
+        // Only a manifest that is not there means the capture died first; one that fails to
+        // read must not turn a complete capture into an undated one without its dump.
+        Err(e) if e.kind() != io::ErrorKind::NotFound => {
+            return Err(format!("cannot read {MANIFEST}: {e}"));
+        }
         Err(_) => {
             let mut m = CaptureManifest::new(0);
             m.warnings
@@ -227,10 +236,19 @@ fn read_capture(path: &Path) -> Result<Option<FoundCapture>, String> {
             .push("the capture stopped while writing its log".to_string());
         manifest.log_complete = false;
     }
-    let dump = [DUMP, DUMP_PART]
-        .into_iter()
-        .map(|file| path.join(file))
-        .find(|file| file.is_file());
+    let mut dump = None;
+    for file in [DUMP, DUMP_PART].map(|file| path.join(file)) {
+        // `is_file()` would read a failed stat as "no dump", and the dump would go unsaved.
+        match fs::symlink_metadata(&file) {
+            Ok(meta) if meta.is_file() => {
+                dump = Some(file);
+                break;
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("cannot read {}: {e}", file.display())),
+        }
+    }
     if let (Some(file), Some(entry)) = (&dump, manifest.dump.as_mut())
         && file.ends_with(DUMP_PART)
         && entry.complete

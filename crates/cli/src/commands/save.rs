@@ -50,8 +50,9 @@ pub fn run(config: &Config, root: &Path, args: &SaveArgs, quiet: bool) -> Result
     };
     // A first look without the lock, so that a boot with nothing to collect creates nothing.
     // A selftest's canaries are settled here and never become reports.
-    let first = settle(root, read_records(config, false)?);
-    if first.is_empty() && !super::save_kdump::any_captures(config) {
+    let (first, archive_error) = read_records(config)?;
+    let first = settle(root, first);
+    if first.is_empty() && archive_error.is_none() && !super::save_kdump::any_captures(config) {
         super::selftest::settle::settle_kdump(root, &[]);
         tracing::info!(dir = %config.pstore_dir.display(), "nothing to collect");
         return print_json(args.json, &output);
@@ -63,7 +64,11 @@ pub fn run(config: &Config, root: &Path, args: &SaveArgs, quiet: bool) -> Result
     store.sweep_leftovers();
     // Read again under the lock: a concurrent save may have removed records meanwhile, and a
     // half-seen set of records would make a second, partial report.
-    let records = settle(root, read_records(config, true)?);
+    let (records, archive_error) = read_records(config)?;
+    if let Some(e) = &archive_error {
+        tracing::warn!("{e}; going on without systemd-pstore's archive");
+    }
+    let records = settle(root, records);
     tracing::info!(count = records.len(), "pstore records found");
 
     let mut unlink_failures = Vec::new();
@@ -101,8 +106,16 @@ pub fn run(config: &Config, root: &Path, args: &SaveArgs, quiet: bool) -> Result
         announce(&saved, quiet || args.json);
         output.reports.push(saved);
     }
-    for saved in super::save_kdump::save_captures(config, root, &store, keep, &mut unlink_failures)?
-    {
+    let mut unsaved = Vec::new();
+    let captures = super::save_kdump::save_captures(
+        config,
+        root,
+        &store,
+        keep,
+        &mut unlink_failures,
+        &mut unsaved,
+    )?;
+    for saved in captures {
         announce(&saved, quiet || args.json);
         output.reports.push(saved);
     }
@@ -131,6 +144,14 @@ pub fn run(config: &Config, root: &Path, args: &SaveArgs, quiet: bool) -> Result
         Err(e) => tracing::warn!("retention: {e}"),
     }
     print_json(args.json, &output)?;
+    // The rest is saved; what could not be read is left where it is, and the run fails so that
+    // it is seen (the next save tries again).
+    if let Some(e) = archive_error {
+        bail!("{e}; systemd-pstore's archive left unsaved");
+    }
+    if let Some(problem) = unsaved.first() {
+        bail!("cannot save kdump capture {problem}; left where it is");
+    }
     if let Some((path, error)) = unlink_failures.first() {
         bail!(
             "report saved, but cannot remove {}: {}{}",
@@ -177,20 +198,21 @@ pub(super) fn add_context(
     }
 }
 
-/// The records of the pstore directory and of systemd-pstore's archive; an unreadable archive is
-/// skipped, with a warning when `warn`.
-fn read_records(config: &Config, warn: bool) -> Result<Vec<pstore::Record>> {
+/// The records of the pstore directory and of systemd-pstore's archive, with why the archive
+/// could not be read (its records are then left out: they stay where they are).
+fn read_records(config: &Config) -> Result<(Vec<pstore::Record>, Option<String>)> {
     let opts = pstore::ReadOptions {
         max_record_bytes: config.max_record_bytes,
     };
     let mut records =
         pstore::read_pstore_dir(&config.pstore_dir, &opts).map_err(|e| anyhow!("{e}"))?;
     match pstore::read_systemd_archive(&config.systemd_archive, &opts) {
-        Ok(archived) => records.extend(archived),
-        Err(e) if warn => tracing::warn!("{e}; going on without systemd-pstore's archive"),
-        Err(_) => {}
+        Ok(archived) => {
+            records.extend(archived);
+            Ok((records, None))
+        }
+        Err(e) => Ok((records, Some(e.to_string()))),
     }
-    Ok(records)
 }
 
 fn announce(saved: &Saved, silent: bool) {

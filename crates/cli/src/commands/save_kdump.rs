@@ -13,23 +13,61 @@ use crate::kdump_capture::{self, FoundCapture};
 
 /// Whether there is anything to collect, without taking the lock.
 pub(super) fn any_captures(config: &Config) -> bool {
-    kdump_capture::find_captures(&config.kdump.dir)
-        .is_ok_and(|(found, problems)| !found.is_empty() || !problems.is_empty())
+    !leftovers(&config.kdump.dir).is_empty()
+        || kdump_capture::find_captures(&config.kdump.dir).map_or(true, |(found, problems)| {
+            !found.is_empty() || !problems.is_empty()
+        })
 }
 
-/// Saves every capture; `removal_failures` collects capture directories that could not go.
+/// Capture directories a killed save was removing (renamed out of sight first).
+fn leftovers(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(REMOVING))
+        .map(|e| e.path())
+        .collect()
+}
+
+/// Suffix of a saved capture directory on its way out. Hidden, so it is never read as a capture.
+const REMOVING: &str = ".saved";
+
+/// Removes a saved capture: renamed out of sight with one rename first, so a save killed (or
+/// failing) midway never leaves a half-removed capture that reads as a damaged one.
+fn remove_capture(path: &Path) -> std::io::Result<()> {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let hidden = path.with_file_name(format!(".{name}{REMOVING}"));
+    fs::rename(path, &hidden)?;
+    fs::remove_dir_all(&hidden)
+}
+
+/// Saves every capture; `removal_failures` collects capture directories that could not go,
+/// `unsaved` the captures that could not be read (left where they are).
 pub(super) fn save_captures(
     config: &Config,
     root: &Path,
     store: &report::Store,
     keep: bool,
     removal_failures: &mut Vec<(PathBuf, std::io::Error)>,
+    unsaved: &mut Vec<String>,
 ) -> Result<Vec<Saved>> {
     let dir = &config.kdump.dir;
+    // Under the save lock: a leftover is a killed run's, its report already durable.
+    for leftover in leftovers(dir) {
+        if let Err(e) = fs::remove_dir_all(&leftover) {
+            tracing::warn!("cannot remove {}: {e}", leftover.display());
+        }
+    }
     let (found, problems) = kdump_capture::find_captures(dir)
         .map_err(|e| anyhow!("cannot read kdump captures in {}: {e}", dir.display()))?;
     for problem in &problems {
         tracing::warn!("{problem}; left where it is");
+    }
+    if let Some(problem) = problems.first() {
+        // Save what can be saved first; the caller fails the run once that is done.
+        unsaved.push(problem.clone());
     }
     let mut saved = Vec::new();
     for capture in found {
@@ -39,7 +77,7 @@ pub(super) fn save_captures(
         let outcome = store.write(&new).map_err(|e| anyhow!("{e}"))?;
         let mut removed = Vec::new();
         if !keep {
-            match fs::remove_dir_all(&path) {
+            match remove_capture(&path) {
                 Ok(()) => removed.push(path),
                 Err(e) => {
                     tracing::warn!("cannot remove capture {}: {e}", path.display());
