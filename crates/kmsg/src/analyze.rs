@@ -1,6 +1,6 @@
 //! `analyze`: puts lines, crash blocks, details and signatures together into an `Analysis`.
 
-use crate::block::{Block, read_block, read_block_of_cpu, reported_cpu};
+use crate::block::{Block, headline_owner, read_block, read_block_of_cpu};
 use crate::class::Class;
 use crate::compat::{self, abrt_duphash, abrt_frames, chromeos_signature};
 use crate::cpuline::{banner_release, parse_cpu_line};
@@ -26,7 +26,7 @@ pub fn analyze(text: &str) -> Analysis {
 fn from_choice(lines: &[Line<'_>], choice: Choice, chromeos: String) -> Analysis {
     let event = &choice.event;
     let headline_line = lines.get(event.lines.start).map_or("", |l| l.trimmed());
-    let mut block = read_block_of_cpu(lines, event.lines.clone(), reported_cpu(headline_line));
+    let mut block = read_block_of_cpu(lines, event.lines.clone(), headline_owner(headline_line));
     // A report without a trace of its own (sysrq's one line, a panic whose oops scrolled out
     // of the record) takes the panic's.
     if let Some(panic) = &choice.panic

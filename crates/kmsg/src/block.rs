@@ -35,34 +35,66 @@ pub(crate) fn read_block(lines: &[Line<'_>], range: Range<usize>) -> Block {
     read_block_of_cpu(lines, range, None)
 }
 
-/// Like `read_block`; when the headline named the CPU that crashed (`soft lockup - CPU#2`,
-/// `hard LOCKUP on cpu 1`), the sections other CPUs print in between (`NMI backtrace for cpu
-/// 0`, a `CPU: 0 PID: …` line and what follows it) are skipped too: without printk caller ids
-/// that is how their lines are told apart. When that leaves no trace, the block is read whole.
+/// The task a section of a report belongs to: a CPU and, when known, a PID.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Owner {
+    pub cpu: u32,
+    pub pid: Option<u32>,
+}
+
+impl Owner {
+    fn is(&self, other: Owner) -> bool {
+        self.cpu == other.cpu
+            && (self.pid.is_none() || other.pid.is_none() || self.pid == other.pid)
+    }
+}
+
+/// Like `read_block`, for a block without printk caller ids to tell CPUs apart: the sections
+/// another task prints inside it (`NMI backtrace for cpu 0`, another CPU's `CPU: 0 PID: …` line
+/// or `WARNING: CPU: 0 PID: …` report, up to the end of its trace or its `---[ end trace`) are
+/// skipped. The owner is the task the headline names, else the one the block's first
+/// `CPU: N PID: P` line names. When skipping leaves no trace, the block is read whole.
 pub(crate) fn read_block_of_cpu(
     lines: &[Line<'_>],
     range: Range<usize>,
-    cpu: Option<u32>,
+    owner: Option<Owner>,
 ) -> Block {
     let block = lines.get(range.clone()).unwrap_or_default();
-    let Some(cpu) = cpu else {
+    // With caller ids, `read_lines` keeps the headline's caller's lines and nothing else.
+    let has_callers = block.first().is_some_and(|l| l.caller.is_some());
+    let owner = owner.or_else(|| block.iter().find_map(|l| section_owner(l.trimmed())));
+    let Some(owner) = owner.filter(|_| !has_callers) else {
         return read_lines(block, &vec![true; block.len()]);
     };
-    let mut ours = true;
+    // `Some(in_trace)` while inside another task's section.
+    let mut foreign: Option<bool> = None;
     let keep: Vec<bool> = block
         .iter()
         .map(|l| {
             let t = l.trimmed();
-            if let Some(n) = t
-                .strip_prefix("NMI backtrace for cpu ")
-                .and_then(|r| r.split_whitespace().next())
-                .and_then(|n| n.parse::<u32>().ok())
-            {
-                ours = n == cpu;
-            } else if let Some(n) = parse_cpu_line(t).and_then(|c| c.cpu) {
-                ours = n == cpu;
+            if let Some(o) = section_owner(t) {
+                let ours = owner.is(o);
+                foreign = (!ours).then_some(false);
+                return ours;
             }
-            ours
+            match foreign {
+                None => true,
+                Some(_) if t.starts_with("---[ end trace") => {
+                    foreign = None;
+                    false
+                }
+                // The other task's trace is over: what follows (our own `Call Trace:` too) is
+                // ours again.
+                Some(true) if !is_trace_content(l.text) => {
+                    foreign = None;
+                    true
+                }
+                Some(false) if is_trace_header(t) => {
+                    foreign = Some(true);
+                    false
+                }
+                Some(_) => false,
+            }
         })
         .collect();
     let b = read_lines(block, &keep);
@@ -71,6 +103,41 @@ pub(crate) fn read_block_of_cpu(
     } else {
         read_lines(block, &vec![true; block.len()])
     }
+}
+
+/// A line that a trace may hold: a frame, a context marker, an exception frame's registers.
+fn is_trace_content(text: &str) -> bool {
+    let t = text.trim();
+    parse_trace_line(text).is_some()
+        || split_marker(text).is_some()
+        || is_register_line(t)
+        || is_unknown_frame(t)
+}
+
+/// The task whose section a line opens: `NMI backtrace for cpu 0`, `CPU: 0 PID: 85 Comm: …`,
+/// `WARNING: CPU: 0 PID: 85 at …`.
+fn section_owner(t: &str) -> Option<Owner> {
+    if let Some(cpu) = t
+        .strip_prefix("NMI backtrace for cpu ")
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+    {
+        return Some(Owner { cpu, pid: None });
+    }
+    let line = parse_cpu_line(t.strip_prefix("WARNING: ").unwrap_or(t))?;
+    Some(Owner {
+        cpu: line.cpu?,
+        pid: line.pid,
+    })
+}
+
+/// The task a headline names: the CPU of a watchdog (`soft lockup - CPU#2 stuck`, `hard
+/// LOCKUP on cpu 1`), the CPU and PID of a WARNING (`WARNING: CPU: 1 PID: 90 at …`).
+pub(crate) fn headline_owner(headline: &str) -> Option<Owner> {
+    if headline.starts_with("WARNING: CPU: ") {
+        return section_owner(headline);
+    }
+    reported_cpu(headline).map(|cpu| Owner { cpu, pid: None })
 }
 
 /// The CPU a watchdog headline names: `soft lockup - CPU#2 stuck`, `hard LOCKUP on cpu 1`.
@@ -507,7 +574,7 @@ mod tests {
                    Call Trace:\n caller+0x1/0x2 [m]\n";
         let lines = split_lines(log);
         assert_eq!(reported_cpu(lines[0].text), Some(1));
-        let b = read_block_of_cpu(&lines, 0..lines.len(), Some(1));
+        let b = read_block_of_cpu(&lines, 0..lines.len(), headline_owner(lines[0].text));
         assert_eq!(b.fault.unwrap().function, "spin");
         assert_eq!(b.cpu.unwrap().pid, Some(85));
         let names: Vec<_> = b.frames.iter().map(|f| f.function.as_str()).collect();

@@ -346,3 +346,47 @@ fn names_before(log: &str, cut: usize) -> usize {
         .filter(|l| l.contains("+0x"))
         .count()
 }
+
+/// Without caller ids, another CPU's NMI backtrace printed in the middle of the oops (here
+/// between its registers and its trace) is told apart by the CPU and PID of the oops's own
+/// `CPU:` line, and a WARNING's by the CPU and PID its headline names.
+#[test]
+fn interleaved_nmi_backtrace_without_caller_ids() {
+    let other_cpu = "\
+[   27.123950] NMI backtrace for cpu 1
+[   27.123951] CPU: 1 PID: 0 Comm: swapper/1 Tainted: G           O       6.1.0-56-amd64 #1  Debian 6.1.192-2
+[   27.123952] RIP: 0010:default_idle+0xb/0x10
+[   27.123953] Code: 07 76 e7 48 83 c4 18 5b 5d 41 5c 41 5d 41 5e 41 5f c3 cc cc cc cc 0f 1f 44 00 00 eb 07 0f 00 2d 63 43 39 00 fb f4 <c3> cc cc cc cc 66 66 2e 0f 1f 84 00 00 00 00 00 66 90 0f 1f 44 00
+[   27.123954] RSP: 0018:ffffa8e4c0093ed8 EFLAGS: 00000252
+[   27.123955] Call Trace:
+[   27.123956]  <NMI>
+[   27.123957]  ? nmi_cpu_backtrace+0x87/0xf0
+[   27.123958]  ? nmi_handle+0x5a/0x150
+[   27.123959]  ? default_idle+0xb/0x10
+[   27.123960]  </NMI>
+[   27.123961]  <TASK>
+[   27.123962]  default_idle_call+0x2c/0xe0
+[   27.123963]  do_idle+0x226/0x270
+[   27.123964]  cpu_startup_entry+0x1d/0x20
+[   27.123965]  start_secondary+0x129/0x160
+[   27.123966]  secondary_startup_64_no_verify+0xe5/0xeb
+[   27.123967]  </TASK>
+";
+    for name in ["x86_64/null", "x86_64/warn"] {
+        let pstore = pstore_text(name);
+        let plain: String = messages(&pstore)
+            .iter()
+            .map(|(ts, text)| format!("[{ts:>12}] {text}\n"))
+            .collect();
+        let reference = analyze(&plain);
+        let at = plain.find("Call Trace:").unwrap();
+        let at = plain[..at].rfind('[').unwrap();
+        let mixed = format!("{}{other_cpu}{}", &plain[..at], &plain[at..]);
+        let a = analyze(&mixed);
+        assert_eq!(a.signature, reference.signature, "{name}");
+        assert_eq!(a.frames, reference.frames, "{name}");
+        assert_eq!(a.faulting_function, reference.faulting_function, "{name}");
+        assert_eq!((a.cpu, a.pid), (reference.cpu, reference.pid), "{name}");
+        assert!(!a.frames.iter().any(|f| f.function == "do_idle"), "{name}");
+    }
+}
