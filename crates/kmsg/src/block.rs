@@ -43,7 +43,7 @@ pub(crate) struct Owner {
 }
 
 impl Owner {
-    fn is(&self, other: Owner) -> bool {
+    pub fn is(&self, other: Owner) -> bool {
         self.cpu == other.cpu
             && (self.pid.is_none() || other.pid.is_none() || self.pid == other.pid)
     }
@@ -116,7 +116,7 @@ fn is_trace_content(text: &str) -> bool {
 
 /// The task whose section a line opens: `NMI backtrace for cpu 0`, `CPU: 0 PID: 85 Comm: …`,
 /// `WARNING: CPU: 0 PID: 85 at …`.
-fn section_owner(t: &str) -> Option<Owner> {
+pub(crate) fn section_owner(t: &str) -> Option<Owner> {
     if let Some(cpu) = t
         .strip_prefix("NMI backtrace for cpu ")
         .and_then(|r| r.split_whitespace().next())
@@ -124,7 +124,15 @@ fn section_owner(t: &str) -> Option<Owner> {
     {
         return Some(Owner { cpu, pid: None });
     }
-    let line = parse_cpu_line(t.strip_prefix("WARNING: ").unwrap_or(t))?;
+    if let Some(rest) = t.strip_prefix("WARNING: CPU: ") {
+        let (cpu, rest) = rest.split_once(' ')?;
+        let pid = rest.strip_prefix("PID: ")?.split(' ').next()?;
+        return Some(Owner {
+            cpu: cpu.parse().ok()?,
+            pid: Some(pid.parse().ok()?),
+        });
+    }
+    let line = parse_cpu_line(t)?;
     Some(Owner {
         cpu: line.cpu?,
         pid: line.pid,
@@ -583,6 +591,14 @@ mod tests {
             reported_cpu("NMI watchdog: Watchdog detected hard LOCKUP on cpu 3"),
             Some(3)
         );
+        assert_eq!(
+            headline_owner("WARNING: CPU: 1 PID: 90 at a.c:1 f+0x1/0x2"),
+            Some(Owner {
+                cpu: 1,
+                pid: Some(90)
+            })
+        );
+        assert_eq!(headline_owner("WARNING: CPU: 1 PID: x at a.c:1"), None);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use std::ops::Range;
 
+use crate::block::{Owner, headline_owner, section_owner};
 use crate::class::Class;
 use crate::headline::{Headline, PanicCause, Role, classify_line, cut_panic_causes, panic_cause};
 use crate::line::Line;
@@ -92,10 +93,38 @@ pub(crate) fn events(lines: &[Line<'_>], segment: Range<usize>) -> Vec<Event> {
     let mut events: Vec<Event> = Vec::new();
     let mut open: Option<usize> = None;
     let mut trace_seen = false;
+    // Without caller ids: the CPU and PID of the open oops, and whether another task's WARNING
+    // printed inside it is being passed over (up to its `---[ end trace`, which is not ours).
+    let mut owner: Option<Owner> = None;
+    let mut foreign = false;
     let seg_end = segment.end;
     for i in segment {
         let Some(line) = lines.get(i) else { break };
         let t = line.trimmed();
+        if let Some(cur) = open
+            && events[cur].die
+            && line.caller.is_none()
+        {
+            if let Some(o) = section_owner(t) {
+                match owner {
+                    // Our own CPU line ends a foreign section; another task's WARNING opens one.
+                    Some(w) => foreign = !w.is(o) && (foreign || t.starts_with("WARNING: ")),
+                    None => owner = Some(o),
+                }
+                if foreign {
+                    continue;
+                }
+            } else if foreign {
+                if t.starts_with("---[ end trace") {
+                    foreign = false;
+                    continue;
+                }
+                if !classify_line(t).is_some_and(|h| h.role == Role::Panic) {
+                    continue;
+                }
+                foreign = false;
+            }
+        }
         if let Some(cur) = open {
             let ev = &mut events[cur];
             if is_trace_header(t) {
@@ -122,6 +151,8 @@ pub(crate) fn events(lines: &[Line<'_>], segment: Range<usize>) -> Vec<Event> {
             }
             ev.lines.end = i;
         }
+        owner = headline_owner(t);
+        foreign = false;
         events.push(Event::open(i, h));
         open = Some(events.len() - 1);
         trace_seen = false;

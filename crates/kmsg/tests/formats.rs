@@ -390,3 +390,38 @@ fn interleaved_nmi_backtrace_without_caller_ids() {
         assert!(!a.frames.iter().any(|f| f.function == "do_idle"), "{name}");
     }
 }
+
+/// Without caller ids, a WARNING another CPU raised while the oops was printing (between its
+/// registers and its trace) is neither merged into the oops nor ends it with its `---[ end
+/// trace`: the oops keeps its signature, frames and task.
+#[test]
+fn interleaved_warning_of_another_cpu_without_caller_ids() {
+    let other = "\
+[   27.123950] ------------[ cut here ]------------
+[   27.123951] WARNING: CPU: 1 PID: 412 at net/core/dev.c:3320 skb_warn_bad_offload+0x8f/0xe0
+[   27.123952] Modules linked in: lastgasp_crashtest(O) ramoops reed_solomon
+[   27.123953] CPU: 1 PID: 412 Comm: kworker/1:2 Tainted: G           O       6.1.0-56-amd64 #1  Debian 6.1.192-2
+[   27.123954] RIP: 0010:skb_warn_bad_offload+0x8f/0xe0
+[   27.123955] RSP: 0018:ffffa8e4c0093ed8 EFLAGS: 00010282
+[   27.123956] Call Trace:
+[   27.123957]  <TASK>
+[   27.123958]  __skb_gso_segment+0x1a0/0x1c0
+[   27.123959]  validate_xmit_skb+0x1f1/0x330
+[   27.123960]  __dev_queue_xmit+0x6e1/0xd10
+[   27.123961]  </TASK>
+[   27.123962] ---[ end trace 0000000000000000 ]---
+";
+    let pstore = pstore_text("x86_64/null");
+    let plain: String = messages(&pstore)
+        .iter()
+        .map(|(ts, text)| format!("[{ts:>12}] {text}\n"))
+        .collect();
+    let reference = analyze(&plain);
+    let at = plain.find("Call Trace:").unwrap();
+    let at = plain[..at].rfind('[').unwrap();
+    let a = analyze(&format!("{}{other}{}", &plain[..at], &plain[at..]));
+    assert_eq!(a.signature, reference.signature);
+    assert_eq!(a.frames, reference.frames);
+    assert_eq!((a.cpu, a.pid), (reference.cpu, reference.pid));
+    assert_eq!(a.class, "null-pointer-dereference");
+}
