@@ -34,16 +34,24 @@ pub fn wanted() -> bool {
 }
 
 pub fn run() -> ! {
-    let outcome = std::panic::catch_unwind(steps);
-    match outcome {
-        Ok(Ok(())) => tracing::info!("capture done, rebooting"),
-        Ok(Err(error)) if LOGGING.load(Ordering::Relaxed) => {
+    // The dist build aborts on panic, and PID 1 exiting panics the capture kernel: the hook
+    // reboots first, so a bug here costs the dump, never the machine's next boot.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("lastgasp: /init panicked: {info}; rebooting");
+        reboot_or_wait();
+    }));
+    match steps() {
+        Ok(()) => tracing::info!("capture done, rebooting"),
+        Err(error) if LOGGING.load(Ordering::Relaxed) => {
             tracing::error!("{error:#}; rebooting");
         }
         // Before /dev exists: the console the kernel gave us is the only way to say it.
-        Ok(Err(error)) => eprintln!("lastgasp: {error:#}; rebooting"),
-        Err(_) => eprintln!("lastgasp: /init panicked; rebooting"),
+        Err(error) => eprintln!("lastgasp: {error:#}; rebooting"),
     }
+    reboot_or_wait()
+}
+
+fn reboot_or_wait() -> ! {
     sys::sync();
     if let Err(error) = sys::reboot() {
         eprintln!("lastgasp: reboot: {error}; trying SysRq");
