@@ -91,7 +91,8 @@ impl Machine {
     ) -> Output {
         use std::io::Write;
         let program = program.as_ref();
-        let mut child = Command::new(program)
+        let mut command = Command::new(program);
+        command
             .args(args)
             .envs(envs.iter().map(|(k, v)| (k, v)))
             .env("LASTGASP_ROOT", self.root())
@@ -106,14 +107,13 @@ impl Machine {
             .env("LASTGASP_LOG_TARGET", "stderr")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot run {} (its Debian package is needed): {e}",
-                    program.display()
-                )
-            });
+            .stderr(Stdio::piped());
+        let mut child = spawn_past_text_busy(&mut command).unwrap_or_else(|e| {
+            panic!(
+                "cannot run {} (its Debian package is needed): {e}",
+                program.display()
+            )
+        });
         child
             .stdin
             .take()
@@ -392,5 +392,21 @@ fn bad_usage_fails_with_the_usage() {
             .unwrap();
         assert_eq!(output.status.code(), Some(2), "{args:?}: {output:?}");
         assert!(!stderr(&output).is_empty());
+    }
+}
+
+/// Spawns `command`, waiting out ETXTBSY: a script this test just wrote can still be open for
+/// writing in a child another test thread forked at that moment, until that child execs.
+fn spawn_past_text_busy(command: &mut Command) -> std::io::Result<std::process::Child> {
+    const ETXTBSY: i32 = 26;
+    let mut tries = 0;
+    loop {
+        match command.spawn() {
+            Err(e) if e.raw_os_error() == Some(ETXTBSY) && tries < 100 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            outcome => return outcome,
+        }
     }
 }
