@@ -412,10 +412,9 @@ pub fn ci() -> Result<()> {
             .iter()
             .map(|kind| scenario::corpus(Arch::X86_64, Suite::Trixie, kind, scenario::CI_BOOT)),
     );
-    // The disk-image scenarios are not in CI yet: under load one took 26 minutes and a GRUB
-    // guest's console went silent for 7, so they run by hand (`cargo xtask lab --disk-images`)
-    // until a run on an idle machine shows they fit CI's time with room to spare.
-    let mut jobs = Vec::new();
+    // The disk-image scenarios first: they are the longest (four boots from disk each, and an
+    // image build when the cache is cold), so the short scenarios fill the other guest slot.
+    let mut jobs = disk_jobs(disk_image::Image::ALL);
     jobs.extend(
         Suite::ALL
             .into_iter()
