@@ -389,10 +389,11 @@ fn run_jobs(jobs: &[Job], args: &LabArgs) -> Result<()> {
     Ok(())
 }
 
-/// The lab part of `cargo xtask ci`: the four backends, plus fresh crashes of a few corpus kinds
-/// whose signatures must equal the committed goldens (another boot, same signature), on 6.1;
-/// on 6.12 the four backends and two of those kinds against the same goldens; the kdump
-/// scenario on both.
+/// The lab part of `cargo xtask ci`: the two disk-image scenarios (real Debian systems booted
+/// from disk, armed with the .deb and `lastgasp setup`); the four backends, plus fresh crashes of
+/// a few corpus kinds whose signatures must equal the committed goldens (another boot, same
+/// signature), on 6.1; on 6.12 the four backends and two of those kinds against the same
+/// goldens; the kdump scenario on both; the selftest and arming scenarios.
 pub fn ci() -> Result<()> {
     let mut scenarios = scenario::backends(Suite::Bookworm);
     scenarios.extend(
@@ -413,7 +414,8 @@ pub fn ci() -> Result<()> {
             .map(|kind| scenario::corpus(Arch::X86_64, Suite::Trixie, kind, scenario::CI_BOOT)),
     );
     // The disk-image scenarios first: they are the longest (four boots from disk each, and an
-    // image build when the cache is cold), so the short scenarios fill the other guest slot.
+    // image build when the cache is cold). They take both guest slots at once; the short
+    // scenarios follow in whichever slot frees first, so neither disk image runs last.
     let mut jobs = disk_jobs(disk_image::Image::ALL);
     jobs.extend(
         Suite::ALL
