@@ -217,16 +217,25 @@ pub struct SaveArgs {
 #[command(
     long_about = "\
 List the saved reports, oldest first: id, crash time, pstore backend, crash class, signature and
-whether the report is partial (parts missing, truncated or undecodable records).",
+whether the report is partial (parts missing, truncated or undecodable records).
+
+--verify also checks every report's integrity as `show` does: report.json parses and names its
+directory, and every file it lists has the recorded size and SHA-256. A report that fails is
+listed as corrupt with its first problem, and list exits nonzero naming every such report.",
     after_help = "\
 Examples:
   lastgasp list
-  lastgasp list --json | jq -r '.[].signature'"
+  lastgasp list --json | jq -r '.[].signature'
+  lastgasp list --verify          exit status 1 when any report is damaged
+  lastgasp list --verify --json   each report's integrity problems in \"integrity\""
 )]
 pub struct ListArgs {
     /// Print the list as a JSON array
     #[arg(long)]
     pub json: bool,
+    /// Re-hash every report's files against its manifest; exit nonzero naming damaged reports
+    #[arg(long)]
+    pub verify: bool,
 }
 
 /// Show one report: the analysis, the facts, the end of the log

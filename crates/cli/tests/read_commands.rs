@@ -60,6 +60,42 @@ fn list_marks_a_damaged_report() {
 }
 
 #[test]
+fn list_verify_passes_intact_reports_and_names_a_corrupt_one() {
+    let (root, id) = saved_root();
+    let out = root
+        .cmd()
+        .args(["list", "--verify", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json[0]["integrity"], serde_json::json!([]));
+
+    // One byte of the log changed, same size: only the hash can tell.
+    let dmesg = root.reports().join(&id).join("dmesg.txt");
+    let mut bytes = fs::read(&dmesg).unwrap();
+    bytes[0] ^= 1;
+    fs::write(&dmesg, bytes).unwrap();
+    let out = root.cmd().args(["list", "--verify"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(stdout_of(&out).contains("corrupt"), "{}", stdout_of(&out));
+    let stderr = stderr_of(&out);
+    assert!(
+        stderr.contains(&id) && stderr.contains("dmesg.txt: SHA-256 differs"),
+        "{stderr}"
+    );
+    // Without --verify, list does not hash and still succeeds.
+    let out = root.cmd().arg("list").output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+
+    // A manifest that does not parse fails --verify too.
+    fs::write(root.reports().join(&id).join("report.json"), "{").unwrap();
+    let out = root.cmd().args(["list", "--verify"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(stderr_of(&out).contains(&id), "{}", stderr_of(&out));
+}
+
+#[test]
 fn show_puts_the_analysis_first_then_facts_then_the_log_tail() {
     let (root, id) = saved_root();
     let dmesg = fs::read_to_string(root.reports().join(&id).join("dmesg.txt")).unwrap();

@@ -1,6 +1,7 @@
-//! `lastgasp list`: one row per report, oldest first, as a table or JSON.
+//! `lastgasp list`: one row per report, oldest first, as a table or JSON; with `--verify`, each
+//! report's files re-hashed against its manifest, and a failure when any is damaged.
 
-use anyhow::{Result, anyhow};
+use anyhow::{Result, anyhow, bail};
 use serde::Serialize;
 
 use crate::cli::ListArgs;
@@ -22,11 +23,33 @@ struct Row {
     bytes: u64,
     /// Why the report could not be read; the other fields are then empty.
     problem: Option<String>,
+    /// With `--verify`: what does not match the manifest (empty: intact).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    integrity: Option<Vec<String>>,
+}
+
+impl Row {
+    /// The first thing wrong with the report, if anything is known to be.
+    fn damage(&self) -> Option<&str> {
+        self.problem
+            .as_deref()
+            .or_else(|| self.integrity.as_ref()?.first().map(String::as_str))
+    }
 }
 
 pub fn run(config: &Config, args: &ListArgs) -> Result<()> {
-    let listed = super::store(config).list().map_err(|e| anyhow!("{e}"))?;
-    let rows: Vec<Row> = listed.into_iter().map(row).collect();
+    let store = super::store(config);
+    let listed = store.list().map_err(|e| anyhow!("{e}"))?;
+    let rows: Vec<Row> = listed
+        .into_iter()
+        .map(|listed| {
+            let integrity = args.verify.then(|| verify(&store, &listed));
+            Row {
+                integrity,
+                ..row(listed)
+            }
+        })
+        .collect();
     if args.json {
         output::line(&serde_json::to_string_pretty(&rows)?)?;
     } else if rows.is_empty() {
@@ -34,7 +57,32 @@ pub fn run(config: &Config, args: &ListArgs) -> Result<()> {
     } else {
         output::emit(&table(&rows))?;
     }
+    let damaged: Vec<String> = rows
+        .iter()
+        .filter_map(|r| Some(format!("{} ({})", r.id, r.damage()?)))
+        .collect();
+    if args.verify && !damaged.is_empty() {
+        bail!(
+            "{} damaged report(s) in {}: {}",
+            damaged.len(),
+            config.reports_dir.display(),
+            damaged.join("; ")
+        );
+    }
     Ok(())
+}
+
+/// The report's integrity problems, as `show` finds them (a manifest that cannot be read is the
+/// row's `problem` already).
+fn verify(store: &report::Store, listed: &report::Listed) -> Vec<String> {
+    match &listed.manifest {
+        Ok(manifest) => store.verify(&report::Loaded {
+            id: listed.id.clone(),
+            path: listed.path.clone(),
+            manifest: manifest.clone(),
+        }),
+        Err(_) => Vec::new(),
+    }
 }
 
 fn row(listed: report::Listed) -> Row {
@@ -51,6 +99,7 @@ fn row(listed: report::Listed) -> Row {
             partial: m.partial,
             bytes: listed.bytes,
             problem: None,
+            integrity: None,
         },
         Err(problem) => Row {
             id: listed.id,
@@ -64,6 +113,7 @@ fn row(listed: report::Listed) -> Row {
             partial: false,
             bytes: listed.bytes,
             problem: Some(problem),
+            integrity: None,
         },
     }
 }
@@ -85,10 +135,13 @@ fn table(rows: &[Row]) -> String {
                 r.id.clone(),
                 dash(&r.crash_time),
                 dash(&r.backend),
-                r.problem
-                    .as_ref()
-                    .map_or_else(|| dash(&r.class), |_| "damaged".to_string()),
-                r.problem.clone().unwrap_or_else(|| dash(&r.signature)),
+                match (&r.problem, r.damage()) {
+                    (Some(_), _) => "damaged".to_string(),
+                    (None, Some(_)) => "corrupt".to_string(),
+                    (None, None) => dash(&r.class),
+                },
+                r.damage()
+                    .map_or_else(|| dash(&r.signature), str::to_string),
                 if r.partial { "yes" } else { "no" }.to_string(),
             ]
         })
@@ -131,6 +184,7 @@ mod tests {
             partial: false,
             bytes: 0,
             problem: None,
+            integrity: None,
         };
         let text = table(&[row("a", "panic-x-00000000"), row("bb", "s")]);
         let lines: Vec<&str> = text.lines().collect();
