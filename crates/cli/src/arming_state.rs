@@ -5,8 +5,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
+
+use crate::state_file::{self, Versioned};
 
 pub use setup::model::{Backend, Blk, Bootloader, Mode, Placement, Ramoops};
 pub use setup::record::{FileAction, FileRecord};
@@ -49,40 +51,28 @@ impl ArmingState {
 
     /// The state under `root`; `None` when setup has not run (or unsetup removed it).
     pub fn read(root: &Path) -> Result<Option<Self>> {
-        let path = Self::path(root);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-        };
-        let state: Self = serde_json::from_str(&text).with_context(|| {
-            format!(
-                "{} is not setup.json as lastgasp writes it; run `lastgasp setup` again",
-                path.display()
-            )
-        })?;
-        if state.version != VERSION {
-            bail!(
-                "{}: version {} is not the {VERSION} this lastgasp reads; run `lastgasp setup` again",
-                path.display(),
-                state.version
-            );
-        }
-        Ok(Some(state))
+        state_file::read(&Self::path(root))
     }
 
     /// Writes the state under `root` atomically (temporary file, fsync, rename).
     pub fn write(&self, root: &Path) -> Result<()> {
-        let mut text = serde_json::to_string_pretty(self)?;
-        text.push('\n');
-        setup::atomic::write_atomic(&Self::path(root), text.as_bytes(), 0o644)?;
-        Ok(())
+        state_file::write(&Self::path(root), self)
     }
 
     /// Removes setup.json under `root`; already gone is fine.
     pub fn remove(root: &Path) -> Result<()> {
         setup::atomic::remove_durably(&Self::path(root))?;
         Ok(())
+    }
+}
+
+impl Versioned for ArmingState {
+    const VERSION: u32 = VERSION;
+    const WHAT: &'static str = "setup.json as lastgasp writes it";
+    const REMEDY: &'static str = "run `lastgasp setup` again";
+
+    fn version(&self) -> u32 {
+        self.version
     }
 }
 

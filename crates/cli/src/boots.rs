@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use lastgasp::state_file::{self, Versioned};
 use serde::{Deserialize, Serialize};
 
 use crate::paths::under_root;
@@ -79,41 +80,15 @@ impl BootRecord {
 
     /// The record under `root`; empty when there is none yet.
     pub fn read(root: &Path) -> Result<Self> {
-        let path = Self::path(root);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(BootRecord {
-                    version: VERSION,
-                    boots: Vec::new(),
-                });
-            }
-            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-        };
-        let record: BootRecord = serde_json::from_str(&text).with_context(|| {
-            format!(
-                "{} is not a boot record lastgasp wrote (remove it to start counting again)",
-                path.display()
-            )
-        })?;
-        if record.version != VERSION {
-            bail!(
-                "{}: version {} is not the {VERSION} this lastgasp reads (remove it to start \
-                 counting again)",
-                path.display(),
-                record.version
-            );
-        }
-        Ok(record)
+        Ok(state_file::read(&Self::path(root))?.unwrap_or(BootRecord {
+            version: VERSION,
+            boots: Vec::new(),
+        }))
     }
 
     /// Writes the record atomically: a crash while writing leaves the old record or the new.
     pub fn write(&self, root: &Path) -> Result<()> {
-        let mut text = serde_json::to_string_pretty(self)?;
-        text.push('\n');
-        let path = Self::path(root);
-        setup::atomic::write_atomic(&path, text.as_bytes(), 0o644)
-            .with_context(|| format!("cannot write {}", path.display()))
+        state_file::write(&Self::path(root), self)
     }
 
     pub fn find(&self, boot_id: &str) -> Option<&Boot> {
@@ -168,11 +143,21 @@ impl BootRecord {
     }
 }
 
-/// This boot's id under `root`.
+impl Versioned for BootRecord {
+    const VERSION: u32 = VERSION;
+    const WHAT: &'static str = "a boot record lastgasp wrote";
+    const REMEDY: &'static str = "remove it to start counting again";
+
+    fn version(&self) -> u32 {
+        self.version
+    }
+}
+
+/// This boot's id under `root`, from `/proc/sys/kernel/random/boot_id`.
 pub fn current_boot_id(root: &Path) -> Result<String> {
     let path = under_root(root, Path::new(BOOT_ID));
     let id = std::fs::read_to_string(&path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
+        .with_context(|| format!("cannot tell this boot from the next: {}", path.display()))?;
     let id = id.trim();
     if id.is_empty() {
         bail!("{} is empty", path.display());

@@ -267,7 +267,7 @@ mod tests {
 
     fn root_with_boot(boot: &str) -> tempfile::TempDir {
         let root = tempfile::tempdir().unwrap();
-        let path = under_root(root.path(), Path::new(super::super::state::BOOT_ID));
+        let path = under_root(root.path(), Path::new(crate::boots::BOOT_ID));
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, format!("{boot}\n")).unwrap();
         root

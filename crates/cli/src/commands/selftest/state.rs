@@ -4,7 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
+use lastgasp::state_file::{self, Versioned};
 use serde::{Deserialize, Serialize};
 
 use crate::paths::under_root;
@@ -12,8 +13,8 @@ use crate::paths::under_root;
 pub const STATE_FILE: &str = "/var/lib/lastgasp/selftest.json";
 /// The format version this build writes and reads.
 pub const VERSION: u32 = 1;
-/// Where the kernel publishes this boot's random id.
-pub const BOOT_ID: &str = "/proc/sys/kernel/random/boot_id";
+/// This boot's id: another id than the one the canary was written in means the reboot happened.
+pub use crate::boots::current_boot_id as boot_id;
 /// Every canary carries this word and the selftest's id, so a record is recognised by its text.
 pub const CANARY_MARKER: &str = "lastgasp-selftest-canary";
 
@@ -93,37 +94,12 @@ impl SelftestState {
 
     /// selftest.json under `root`; `None` when no selftest ever ran.
     pub fn read(root: &Path) -> Result<Option<Self>> {
-        let path = Self::path(root);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-        };
-        let state: Self = serde_json::from_str(&text).with_context(|| {
-            format!(
-                "{} is not selftest.json as lastgasp writes it ({}); remove it and run `lastgasp \
-                 selftest` again",
-                path.display(),
-                text.lines().next().unwrap_or_default().trim()
-            )
-        })?;
-        if state.version != VERSION {
-            bail!(
-                "{}: version {} is not the {VERSION} this lastgasp reads; remove it and run \
-                 `lastgasp selftest` again",
-                path.display(),
-                state.version
-            );
-        }
-        Ok(Some(state))
+        state_file::read(&Self::path(root))
     }
 
     /// Writes selftest.json under `root` atomically.
     pub fn write(&self, root: &Path) -> Result<()> {
-        let mut text = serde_json::to_string_pretty(self)?;
-        text.push('\n');
-        setup::atomic::write_atomic(&Self::path(root), text.as_bytes(), 0o644)?;
-        Ok(())
+        state_file::write(&Self::path(root), self)
     }
 
     /// Marks the selftest done, now.
@@ -134,20 +110,18 @@ impl SelftestState {
     }
 }
 
-pub fn canary_line(id: &str) -> String {
-    format!("{CANARY_MARKER} {id}")
+impl Versioned for SelftestState {
+    const VERSION: u32 = VERSION;
+    const WHAT: &'static str = "selftest.json as lastgasp writes it";
+    const REMEDY: &'static str = "remove it and run `lastgasp selftest` again";
+
+    fn version(&self) -> u32 {
+        self.version
+    }
 }
 
-/// This boot's id, from `<root>/proc/sys/kernel/random/boot_id`.
-pub fn boot_id(root: &Path) -> Result<String> {
-    let path = under_root(root, Path::new(BOOT_ID));
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("cannot tell this boot from the next: {}", path.display()))?;
-    let id = text.trim();
-    if id.is_empty() {
-        bail!("{} is empty", path.display());
-    }
-    Ok(id.to_string())
+pub fn canary_line(id: &str) -> String {
+    format!("{CANARY_MARKER} {id}")
 }
 
 /// The current time as RFC 3339 in UTC, whole seconds.
@@ -212,7 +186,7 @@ mod tests {
     fn the_boot_id_is_read_under_the_root() {
         let root = tempfile::tempdir().unwrap();
         assert!(boot_id(root.path()).is_err());
-        let path = under_root(root.path(), Path::new(BOOT_ID));
+        let path = under_root(root.path(), Path::new(crate::boots::BOOT_ID));
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, "abc-def\n").unwrap();
         assert_eq!(boot_id(root.path()).unwrap(), "abc-def");
