@@ -2,52 +2,15 @@
 //! ran, `lastgasp save` still makes the same reports from that archive (same log, same analysis),
 //! leaves the archive alone and recognises the records at the next boot.
 //!
-//! systemd-pstore has no directory options, so it runs in a private mount namespace with the
-//! records bind-mounted over /sys/fs/pstore and the fake root's archive over
-//! /var/lib/systemd/pstore. Skipped, with the reason printed, where that cannot be done.
+//! systemd-pstore runs for real (`common::systemd_pstore`); the test fails, with the reason,
+//! where it cannot (it needs root, unshare and systemd).
 
 mod common;
 
 use std::fs;
 use std::path::Path;
-use std::process::Command as StdCommand;
 
-use common::{FakeRoot, assert_schema_valid, lab_dir, stdout_of};
-
-const SYSTEMD_PSTORE: &str = "/lib/systemd/systemd-pstore";
-
-/// Runs systemd-pstore over `records` with `archive` as its archive. `Err` says why it could
-/// not run here.
-fn run_systemd_pstore(records: &Path, archive: &Path) -> Result<(), String> {
-    if !Path::new(SYSTEMD_PSTORE).exists() {
-        return Err(format!("{SYSTEMD_PSTORE} is not installed"));
-    }
-    if !Path::new("/sys/fs/pstore").is_dir() {
-        return Err("/sys/fs/pstore does not exist to mount over".to_owned());
-    }
-    // systemd's tmpfiles makes this directory on a booted system; a fresh container may lack it.
-    if fs::create_dir_all("/var/lib/systemd/pstore").is_err() {
-        return Err("/var/lib/systemd/pstore does not exist to mount over".to_owned());
-    }
-    let script = "mount --bind \"$1\" /sys/fs/pstore && \
-                  mount --bind \"$2\" /var/lib/systemd/pstore || exit 99; \
-                  exec \"$3\"";
-    let out = StdCommand::new("unshare")
-        .args(["-m", "sh", "-c", script, "sh"])
-        .arg(records)
-        .arg(archive)
-        .arg(SYSTEMD_PSTORE)
-        .output()
-        .map_err(|err| format!("cannot run unshare: {err}"))?;
-    match out.status.code() {
-        Some(0) => Ok(()),
-        Some(99) | None => Err("no private mount namespace here".to_owned()),
-        Some(code) => panic!(
-            "systemd-pstore failed ({code}): {}",
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    }
-}
+use common::{FakeRoot, assert_schema_valid, lab_dir, stdout_of, systemd_pstore};
 
 fn only_report(root: &FakeRoot) -> (String, serde_json::Value, Vec<u8>) {
     let ids = root.report_ids();
@@ -76,7 +39,7 @@ fn reports_from_systemd_pstores_archive_match_reports_from_pstore() {
             fs::copy(entry.path(), records.path().join(entry.file_name())).unwrap();
         }
         fs::create_dir_all(root.archive()).unwrap();
-        if let Err(why) = run_systemd_pstore(records.path(), &root.archive()) {
+        if let Err(why) = systemd_pstore::run(records.path(), &root.archive()) {
             panic!("cannot run systemd-pstore (needs root, unshare and systemd): {why}");
         }
         assert_eq!(

@@ -1,8 +1,9 @@
 //! The one error type of this crate. Every message is a single line naming the path and the
 //! cause, because the CLI prints it as is.
 
+use std::fs;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// What went wrong while writing, reading, pruning or exporting reports.
 #[derive(Debug, thiserror::Error)]
@@ -29,10 +30,20 @@ pub enum Error {
     Remove { path: PathBuf, error: io::Error },
     #[error("{} already exists (pass force to overwrite it)", path.display())]
     Exists { path: PathBuf },
+    /// The report was there when it was looked up and was removed while it was read (retention
+    /// or another run pruned it): nothing was written from it.
+    #[error("report {id} went away while it was read (retention or another run removed it)")]
+    Gone { id: String },
     #[error("cannot write archive {}: {}", path.display(), cause(error))]
     Export { path: PathBuf, error: io::Error },
     #[error("{}: unknown archive type, name it .tar.gz, .tgz, .tar.zst or .tar", path.display())]
     ArchiveType { path: PathBuf },
+}
+
+/// Whether `error`, met reading inside `report_dir`, means the whole report went away (it was
+/// renamed out of sight to be removed) rather than that one of its files is missing.
+pub(crate) fn went_away(report_dir: &Path, error: &io::Error) -> bool {
+    error.kind() == io::ErrorKind::NotFound && fs::symlink_metadata(report_dir).is_err()
 }
 
 /// The OS message without the "(os error N)" tail, so the line reads like the one coreutils print.

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 
-use crate::error::Error;
+use crate::error::{Error, went_away};
 use crate::store::{Loaded, Store, is_safe_relative};
 
 /// Archive types `export` can write, chosen by the output file's extension.
@@ -70,7 +70,16 @@ impl Store {
                 path: out.to_path_buf(),
             });
         }
-        let tar = build_tar(&loaded, include_dumps).map_err(fail)?;
+        let tar = build_tar(&loaded, include_dumps).map_err(|error| {
+            // Pruned between loading the manifest and reading its files: nothing is written.
+            if went_away(&loaded.path, &error) {
+                Error::Gone {
+                    id: loaded.id.clone(),
+                }
+            } else {
+                fail(error)
+            }
+        })?;
         let data = match format {
             ArchiveFormat::Tar => tar,
             ArchiveFormat::TarGz => {

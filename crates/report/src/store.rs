@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::durable::{discard_dir, publish_dir, sync_dir, write_file_synced};
-use crate::error::Error;
+use crate::error::{Error, went_away};
 use crate::id::is_valid_id;
 use crate::manifest::{FORMAT_VERSION, FileEntry, Manifest};
 use crate::new_report::NewReport;
@@ -137,11 +137,20 @@ impl Store {
         let mut listed: Vec<Listed> = self
             .report_dirs()?
             .into_iter()
-            .map(|(id, path)| Listed {
-                bytes: dir_size(&path),
-                manifest: read_manifest(&path).map_err(|e| e.to_string()),
-                id,
-                path,
+            .filter_map(|(id, path)| {
+                let manifest = read_manifest(&path);
+                // Removed since the directory was listed (retention): gone, not damaged.
+                if let Err(Error::Read { error, .. }) = &manifest
+                    && went_away(&path, error)
+                {
+                    return None;
+                }
+                Some(Listed {
+                    bytes: dir_size(&path),
+                    manifest: manifest.map_err(|e| e.to_string()),
+                    id,
+                    path,
+                })
             })
             .collect();
         listed.sort_by(|a, b| {
@@ -179,7 +188,12 @@ impl Store {
     pub fn load(&self, id_or_prefix: &str) -> Result<Loaded, Error> {
         let id = self.resolve(id_or_prefix)?;
         let path = self.dir.join(&id);
-        let manifest = read_manifest(&path)?;
+        let manifest = match read_manifest(&path) {
+            Err(Error::Read { error, .. }) if went_away(&path, &error) => {
+                return Err(Error::Gone { id });
+            }
+            other => other?,
+        };
         Ok(Loaded { id, path, manifest })
     }
 

@@ -208,7 +208,19 @@ fn read_records(config: &Config) -> Result<(Vec<pstore::Record>, Option<String>)
         pstore::read_pstore_dir(&config.pstore_dir, &opts).map_err(|e| anyhow!("{e}"))?;
     match pstore::read_systemd_archive(&config.systemd_archive, &opts) {
         Ok(archived) => {
-            records.extend(archived);
+            // A record systemd-pstore copied while this run was reading pstore is in both
+            // places: one copy is the record, the other would double it in the report (and
+            // change its id). The pstore copy is kept, to be removed once saved; the archive's
+            // is left alone, and a later save finds it held by this report.
+            let fresh: Vec<pstore::Record> = archived
+                .into_iter()
+                .filter(|a| {
+                    !records
+                        .iter()
+                        .any(|r| r.file_name == a.file_name && r.data == a.data)
+                })
+                .collect();
+            records.extend(fresh);
             Ok((records, None))
         }
         Err(e) => Ok((records, Some(e.to_string()))),

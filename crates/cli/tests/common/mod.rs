@@ -9,6 +9,8 @@ use std::time::{Duration, SystemTime};
 
 use assert_cmd::Command;
 
+pub mod systemd_pstore;
+
 pub struct FakeRoot {
     dir: tempfile::TempDir,
 }
@@ -73,7 +75,12 @@ impl FakeRoot {
     /// `lastgasp --root <root>`, with a clean environment for the log filter, and log records on
     /// stderr even where a journal runs.
     pub fn cmd(&self) -> Command {
-        let mut cmd = Command::cargo_bin("lastgasp").unwrap();
+        Command::from_std(self.std_cmd())
+    }
+
+    /// `cmd` as a plain `std::process::Command`, for a run that is spawned and waited for later.
+    pub fn std_cmd(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_lastgasp"));
         cmd.env_remove("LASTGASP_LOG")
             .env("LASTGASP_LOG_TARGET", "stderr")
             .arg("--root")
