@@ -163,6 +163,16 @@ pub fn still_fits(resources: &[Resource], address: u64, size: u64) -> bool {
             .all(|r| r.name.starts_with("ramoops"))
 }
 
+/// The innermost resource that covers all of `[start, start + size)`: what holds a region, for
+/// status to tell a region reserved as setup wanted from one lost to RAM.
+pub fn holder(resources: &[Resource], start: u64, size: u64) -> Option<&Resource> {
+    let last = start.checked_add(size.checked_sub(1)?)?;
+    resources
+        .iter()
+        .filter(|r| r.start <= start && last <= r.end)
+        .max_by_key(|r| r.depth)
+}
+
 fn align_down(value: u64, to: u64) -> u64 {
     value / to * to
 }
@@ -286,6 +296,25 @@ mod tests {
             "runs past RAM"
         );
         assert!(!still_fits(&resources, 0x10_0000, MIB), "under the floor");
+    }
+
+    #[test]
+    fn the_innermost_covering_line_holds_the_range() {
+        let text = "00000000-00000fff : Reserved\n\
+                    00001000-0009fbff : System RAM\n\
+                    00100000-3effffff : System RAM\n\
+                    \x20 1a000000-1b002596 : Kernel code\n\
+                    3f000000-3f0fffff : reserved\n\
+                    3f100000-3ffdffff : System RAM\n";
+        let resources = parse(text, Path::new("x")).unwrap();
+        assert_eq!(resources.len(), 6);
+        let held = holder(&resources, 0x3f00_0000, 0x10_0000).unwrap();
+        assert_eq!(held.name, "reserved");
+        let held = holder(&resources, 0x1a00_0000, 0x1000).unwrap();
+        assert_eq!(held.name, "Kernel code");
+        // Across two lines: nothing holds all of it.
+        assert_eq!(holder(&resources, 0x3eff_0000, 0x2_0000), None);
+        assert_eq!(holder(&resources, 0, 0), None);
     }
 
     #[test]

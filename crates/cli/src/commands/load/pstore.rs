@@ -9,9 +9,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+use setup::iomem;
 
 use crate::commands::backend;
-use crate::commands::status::iomem;
 use crate::kmod::{self, ModuleError, Outcome};
 use crate::paths::under_root;
 use lastgasp::arming_state::{ArmingState, Backend, Placement};
@@ -240,11 +240,8 @@ fn region_not_reserved(root: &Path, state: &ArmingState) -> Option<String> {
         .address
         .filter(|_| ramoops.placement == Placement::Memmap)?;
     let last = address.checked_add(ramoops.size.checked_sub(1)?)?;
-    let text = std::fs::read_to_string(under_root(root, Path::new("/proc/iomem"))).ok()?;
-    let resources = iomem::parse(&text);
-    if !iomem::readable(&resources) {
-        return None;
-    }
+    let path = under_root(root, Path::new("/proc/iomem"));
+    let resources = iomem::parse(&std::fs::read_to_string(&path).ok()?, &path).ok()?;
     let in_ram = resources
         .iter()
         .any(|r| r.depth == 0 && r.name == "System RAM" && r.start <= last && address <= r.end);

@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
+use setup::iomem;
 
-use super::iomem;
 use crate::boots;
 use crate::commands::backend::{self, RamoopsParams};
 use crate::commands::selftest::state::SelftestState;
@@ -123,11 +123,9 @@ pub fn read_sysctl(root: &Path, name: &str) -> Option<String> {
 
 /// `Some(None)`: iomem readable but nothing holds the whole region.
 fn region_holder(root: &Path, ramoops: &RamoopsParams) -> Option<Option<String>> {
-    let text = std::fs::read_to_string(under_root(root, Path::new(PROC_IOMEM))).ok()?;
-    let resources = iomem::parse(&text);
-    if !iomem::readable(&resources) {
-        return None;
-    }
+    let path = under_root(root, Path::new(PROC_IOMEM));
+    // Unreadable, all zeros (not root) or damaged: nothing to tell by.
+    let resources = iomem::parse(&std::fs::read_to_string(&path).ok()?, &path).ok()?;
     Some(iomem::holder(&resources, ramoops.address, ramoops.size).map(|r| r.name.clone()))
 }
 

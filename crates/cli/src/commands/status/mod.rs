@@ -3,7 +3,6 @@
 //! when armed, [`NOT_ARMED`] otherwise.
 
 mod facts;
-pub(crate) mod iomem;
 mod render;
 mod verdict;
 
