@@ -103,7 +103,8 @@ pub fn run(config: &Config, root: &Path, args: &InitramfsArgs, quiet: bool) -> R
             Path::new(&format!("/var/lib/lastgasp/initramfs-{release}.img")),
         ),
     };
-    write_atomically(&path, &bytes)?;
+    // Replaced whole: a crash while writing leaves the old image or the new, never half of one.
+    setup::atomic::write_atomic(&path, &bytes, 0o644)?;
     let built = Built {
         path,
         release,
@@ -213,29 +214,6 @@ fn image_config(config: &Config, release: &str, target: &plan::Target) -> Result
         target.device.display(),
         toml::to_string(&table)?
     ))
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("creating {}", parent.display()))?;
-    }
-    let file_name = path
-        .file_name()
-        .with_context(|| format!("{} names no file", path.display()))?;
-    let temporary = path.with_file_name(format!(".{}.tmp", file_name.to_string_lossy()));
-    let result = (|| -> std::io::Result<()> {
-        let mut file = std::fs::File::create(&temporary)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&temporary, path)
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&temporary);
-        return Err(e).with_context(|| format!("writing {}", path.display()));
-    }
-    Ok(())
 }
 
 fn summary(built: &Built) -> String {
