@@ -184,6 +184,7 @@ fn bad_page(method: Compression, why: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::noise::Noise;
 
     fn sample_page() -> Vec<u8> {
         (0..4096u32)
@@ -212,15 +213,7 @@ mod tests {
 
     #[test]
     fn incompressible_pages_stay_raw() {
-        let mut x = 0x1234_5678_u32;
-        let page: Vec<u8> = (0..4096)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 17;
-                x ^= x << 5;
-                x as u8
-            })
-            .collect();
+        let page = Noise::new(0x1234_5678).bytes(4096);
         for method in Compression::ALL {
             let mut c = PageCompressor::new(method);
             let mut out = Vec::new();

@@ -8,6 +8,8 @@ pub mod compress;
 pub mod format;
 pub mod fuzzing;
 mod lzo;
+#[cfg(test)]
+mod noise;
 pub mod notes;
 mod pages;
 mod reader;

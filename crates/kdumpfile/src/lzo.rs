@@ -166,6 +166,7 @@ fn push_match(out: &mut Vec<u8>, distance: usize, len: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::noise::Noise;
 
     fn round_trip(input: &[u8]) -> usize {
         let mut c = LzoCompressor::default();
@@ -189,15 +190,7 @@ mod tests {
             .take(4096)
             .collect();
         assert!(round_trip(&text) < 200);
-        let mut x = 1u32;
-        let noise: Vec<u8> = (0..4096)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 17;
-                x ^= x << 5;
-                x as u8
-            })
-            .collect();
+        let noise = Noise::new(1).bytes(4096);
         assert!(round_trip(&noise) > 4096);
         for n in [0, 1, 2, 3, 4, 5, 17, 18, 19, 238, 239, 300] {
             round_trip(&noise[..n]);
@@ -208,14 +201,8 @@ mod tests {
     fn every_length_and_distance_encoding() {
         // Matches of every length up to 300 at distances in all three ranges, with literal
         // runs of 0 to 20 bytes between them.
-        let mut x = 7u32;
-        let mut noise = || {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        };
-        let mut data: Vec<u8> = (0..50_000).map(|_| noise()).collect();
+        let mut noise = Noise::new(7);
+        let mut data = noise.bytes(50_000);
         let mut at = 0;
         for (i, len) in (3..300).enumerate() {
             let distance = [5, 2048, 2049, 16384, 16385, 40_000, 49_151][i % 7];
@@ -223,7 +210,7 @@ mod tests {
             if at + len > data.len() {
                 data.resize(at + len, 0);
                 for b in &mut data[at - distance..] {
-                    *b = noise();
+                    *b = noise.byte();
                 }
             }
             let (src, dst) = (at - distance, at);
@@ -241,7 +228,7 @@ mod tests {
         ) {
             // Runs of repeated bytes, copies of earlier data and noise, mixed.
             let mut data: Vec<u8> = Vec::new();
-            let mut x = 0x2545_f491u32;
+            let mut noise = Noise::new(0x2545_f491);
             for (kind, len, byte) in runs {
                 match kind {
                     0 => data.extend(std::iter::repeat_n(byte, len)),
@@ -251,12 +238,7 @@ mod tests {
                             data.push(data[from + k % (data.len() - from)]);
                         }
                     }
-                    _ => data.extend((0..len).map(|_| {
-                        x ^= x << 13;
-                        x ^= x >> 17;
-                        x ^= x << 5;
-                        x as u8
-                    })),
+                    _ => data.extend(noise.bytes(len)),
                 }
             }
             round_trip(&data);
