@@ -1,31 +1,20 @@
 //! Replays the fuzz corpus (superblocks of filesystems made by mkfs, and cut-off ones) on
 //! stable Rust, and mutates the real superblocks at random: never a panic.
 
-use std::path::PathBuf;
-
 use proptest::prelude::*;
 
 fn corpus() -> Vec<Vec<u8>> {
-    let dir =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/fsprobe_superblock");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| entry.unwrap().path())
-        .collect();
-    files.sort();
-    files
-        .iter()
-        .map(|path| std::fs::read(path).unwrap())
+    fuzz_corpus::seeds("fsprobe_superblock")
+        .into_iter()
+        .map(|(_, data)| data)
         .collect()
 }
 
 #[test]
 fn corpus_replays_and_recognises_every_mkfs_seed() {
+    let count = fuzz_corpus::replay("fsprobe_superblock", fsprobe::fuzzing::check_superblock);
+    assert!(count >= 10, "{count} seeds");
     let corpus = corpus();
-    assert!(corpus.len() >= 10, "{} seeds", corpus.len());
-    for seed in &corpus {
-        fsprobe::fuzzing::check_superblock(seed);
-    }
     let recognised = corpus
         .iter()
         .filter(|seed| matches!(fsprobe::probe(seed), Ok(Some(_))))

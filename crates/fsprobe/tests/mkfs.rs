@@ -198,8 +198,7 @@ fn probes_what_mkfs_made_as_blkid_does() {
             fs.name
         );
         if std::env::var_os("FSPROBE_WRITE_CORPUS").is_some() {
-            let corpus =
-                Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/fsprobe_superblock");
+            let corpus = fuzz_corpus::dir("fsprobe_superblock");
             std::fs::create_dir_all(&corpus).unwrap();
             std::fs::write(corpus.join(format!("mkfs-{}", fs.name)), short).unwrap();
         }

@@ -2,7 +2,6 @@
 //! everything volatile (timestamps, PIDs, CPUs, comm, register values, KASLR offset, symbol
 //! offsets, `? ` frames) while it follows the crash site.
 
-use std::path::Path;
 use std::sync::OnceLock;
 
 use kmsg::analyze;
@@ -164,17 +163,10 @@ proptest! {
 fn seeds() -> &'static [Vec<String>] {
     static SEEDS: OnceLock<Vec<Vec<String>>> = OnceLock::new();
     SEEDS.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/kmsg_analyze");
-        let mut files: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-            .map(|e| e.unwrap().path())
-            .collect();
-        files.sort();
-        files
+        fuzz_corpus::seeds("kmsg_analyze")
             .iter()
-            .map(|p| {
-                let bytes = std::fs::read(p).unwrap();
-                String::from_utf8_lossy(&bytes)
+            .map(|(_, bytes)| {
+                String::from_utf8_lossy(bytes)
                     .lines()
                     .map(str::to_owned)
                     .collect()

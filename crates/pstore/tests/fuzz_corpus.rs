@@ -2,22 +2,8 @@
 //! so crashers found once stay fixed without needing a fuzzer.
 
 use std::fs;
-use std::path::Path;
 
-fn replay(target: &str, check: fn(&[u8])) -> usize {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fuzz/corpus")
-        .join(target);
-    let mut count = 0;
-    for entry in fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
-        let path = entry.unwrap().path();
-        let data = fs::read(&path).unwrap();
-        let outcome = std::panic::catch_unwind(|| check(&data));
-        assert!(outcome.is_ok(), "{} fails {target}", path.display());
-        count += 1;
-    }
-    count
-}
+use fuzz_corpus::replay;
 
 #[test]
 fn pstore_name_corpus() {
@@ -37,9 +23,7 @@ fn pstore_assemble_corpus() {
 #[test]
 fn assemble_seeds_mean_what_they_say() {
     let read = |name: &str| {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../fuzz/corpus/pstore_assemble")
-            .join(name);
+        let path = fuzz_corpus::dir("pstore_assemble").join(name);
         pstore::assemble(pstore::fuzzing::records_from_bytes(
             &fs::read(path).unwrap(),
         ))
