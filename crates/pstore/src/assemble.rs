@@ -271,6 +271,7 @@ fn used_record(record: &Record, decoding: Option<&Decoding>) -> UsedRecord {
         path: record.path.clone(),
         origin: record.origin,
         size: u64::try_from(record.data.len()).unwrap_or(u64::MAX),
+        truncated: record.truncated,
         sha256: hex::encode(Sha256::digest(&record.data)),
         decoding: decoding.cloned().unwrap_or(Decoding::Plain),
     }

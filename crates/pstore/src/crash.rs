@@ -54,6 +54,10 @@ pub struct UsedRecord {
     pub origin: Origin,
     /// Bytes read from the file.
     pub size: u64,
+    /// The file is longer than what was read (`ReadOptions::max_record_bytes`): the crash holds
+    /// only its head, so the file must stay where it is.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
     /// SHA-256 of the bytes read, lower-case hex.
     pub sha256: String,
     pub decoding: Decoding,

@@ -43,5 +43,5 @@ pub use header::{
 pub use ids::{EfiId, decode_efi_id, encode_efi_id};
 pub use lines::{Merge, merge_overlapping};
 pub use name::{ENCODED_SUFFIX, RecordKind, RecordName, parse_record_name};
-pub use read::{ReadError, read_pstore_dir, read_systemd_archive};
+pub use read::{ReadError, has_records, read_pstore_dir, read_systemd_archive};
 pub use record::{DEFAULT_MAX_RECORD_BYTES, Origin, ReadOptions, Record};

@@ -9,12 +9,13 @@ use std::path::{Path, PathBuf};
 use crate::name::parse_record_name;
 use crate::record::{Origin, ReadOptions, Record};
 
-/// Why records could not be read. Every message names the file or directory.
+/// Why records could not be read. Every message names the file or directory; the OS error is
+/// the `source`, which a caller prints after it (anyhow's `{:#}`).
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
-    #[error("cannot list {}: {source}", path.display())]
+    #[error("cannot list {}", path.display())]
     ListDir { path: PathBuf, source: io::Error },
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}", path.display())]
     ReadFile { path: PathBuf, source: io::Error },
     #[error("{}: changed while being read (replaced by another file)", path.display())]
     Replaced { path: PathBuf },
@@ -43,15 +44,40 @@ pub fn read_pstore_dir(dir: &Path, opts: &ReadOptions) -> Result<Vec<Record>, Re
 /// other files are ignored. A missing directory has no records.
 pub fn read_systemd_archive(dir: &Path, opts: &ReadOptions) -> Result<Vec<Record>, ReadError> {
     let mut records = Vec::new();
-    walk_archive(dir, 0, opts, &mut records)?;
+    walk_archive(dir, 0, &mut |path, meta| {
+        records.extend(read_record(path, meta, Origin::SystemdArchive, opts)?);
+        Ok(())
+    })?;
     Ok(records)
 }
 
+/// Whether there is anything to read, from the directory listings alone: a regular file in the
+/// pstore directory `pstore_dir`, or a file named like a record below systemd-pstore's archive
+/// `archive`. The cheap look before a caller takes its locks and reads; a directory that cannot
+/// be listed counts as holding something, so that the read says why.
+pub fn has_records(pstore_dir: &Path, archive: &Path) -> bool {
+    let in_pstore = match list_dir(pstore_dir) {
+        Ok(entries) => entries
+            .unwrap_or_default()
+            .iter()
+            .any(|(_, meta)| meta.file_type().is_file()),
+        Err(_) => true,
+    };
+    let mut archived = false;
+    in_pstore
+        || walk_archive(archive, 0, &mut |_, _| {
+            archived = true;
+            Ok(())
+        })
+        .is_err()
+        || archived
+}
+
+/// Calls `visit` for every file below `dir` named like a record, in name order.
 fn walk_archive(
     dir: &Path,
     depth: usize,
-    opts: &ReadOptions,
-    records: &mut Vec<Record>,
+    visit: &mut dyn FnMut(&Path, &Metadata) -> Result<(), ReadError>,
 ) -> Result<(), ReadError> {
     let Some(entries) = list_dir(dir)? else {
         return Ok(());
@@ -59,9 +85,9 @@ fn walk_archive(
     for (path, meta) in entries {
         let kind = meta.file_type();
         if kind.is_dir() && depth < MAX_ARCHIVE_DEPTH {
-            walk_archive(&path, depth + 1, opts, records)?;
+            walk_archive(&path, depth + 1, visit)?;
         } else if kind.is_file() && is_record_path(&path) {
-            records.extend(read_record(&path, &meta, Origin::SystemdArchive, opts)?);
+            visit(&path, &meta)?;
         }
     }
     Ok(())

@@ -151,4 +151,10 @@ fn unreadable_directory_error_names_it() {
         msg.contains("not-a-dir") && msg.starts_with("cannot list"),
         "{msg}"
     );
+    // The OS error is kept as the source, for the caller to print after the message.
+    let source = std::error::Error::source(&err).expect("the OS error as source");
+    assert!(
+        source.downcast_ref::<std::io::Error>().is_some(),
+        "{source}"
+    );
 }

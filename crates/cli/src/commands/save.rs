@@ -48,11 +48,13 @@ pub fn run(config: &Config, root: &Path, args: &SaveArgs, quiet: bool) -> Result
         reports: Vec::new(),
         pruned: Vec::new(),
     };
-    // A first look without the lock, so that a boot with nothing to collect creates nothing.
-    // A selftest's canaries are settled here and never become reports.
-    let (first, archive_error) = read_records(config)?;
-    let first = settle(root, first);
-    if first.is_empty() && archive_error.is_none() && !super::save_kdump::any_captures(config) {
+    // A look at the directory listings first, without the lock, so that a boot with nothing
+    // to collect creates nothing. A pending selftest whose canary did not come back is still
+    // settled (failed, once the boot changed).
+    if !pstore::has_records(&config.pstore_dir, &config.systemd_archive)
+        && !super::save_kdump::any_captures(config)
+    {
+        settle(root, Vec::new());
         super::selftest::settle::settle_kdump(root, &[]);
         tracing::info!(dir = %config.pstore_dir.display(), "nothing to collect");
         return print_json(args.json, &output);
@@ -62,29 +64,30 @@ pub fn run(config: &Config, root: &Path, args: &SaveArgs, quiet: bool) -> Result
     let _lock = lock(store.dir())?;
     // Under the lock no other save is writing: any temporary directory is a killed run's.
     store.sweep_leftovers();
-    // Read again under the lock: a concurrent save may have removed records meanwhile, and a
-    // half-seen set of records would make a second, partial report.
+    // The records are read under the lock only: a concurrent save may have removed some, and a
+    // half-seen set of records would make a second, partial report. A selftest's canaries are
+    // settled here and never become reports.
     let (records, archive_error) = read_records(config)?;
     if let Some(e) = &archive_error {
-        tracing::warn!("{e}; going on without systemd-pstore's archive");
+        tracing::warn!("{e:#}; going on without systemd-pstore's archive");
     }
     let records = settle(root, records);
     tracing::info!(count = records.len(), "pstore records found");
 
     let mut unlink_failures = Vec::new();
     for crash in pstore::assemble(records) {
-        let removable: Vec<(PathBuf, u64)> = crash
+        let removable: Vec<pstore::UsedRecord> = crash
             .records
             .iter()
             .filter(|r| r.origin == pstore::Origin::Pstore)
-            .map(|r| (r.path.clone(), r.size))
+            .cloned()
             .collect();
         let analysis = analyze(&crash);
         let mut new = report::NewReport::from_crash(crash, analysis);
         add_context(&mut new, config, root, &store);
         let outcome = match held_elsewhere(&store, &new)? {
             Some(outcome) => outcome,
-            None => store.write(&new).map_err(|e| anyhow!("{e}"))?,
+            None => store.write(&new)?,
         };
         let records_removed = if keep {
             Vec::new()
@@ -147,7 +150,7 @@ pub fn run(config: &Config, root: &Path, args: &SaveArgs, quiet: bool) -> Result
     // The rest is saved; what could not be read is left where it is, and the run fails so that
     // it is seen (the next save tries again).
     if let Some(e) = archive_error {
-        bail!("{e}; systemd-pstore's archive left unsaved");
+        return Err(e.context("systemd-pstore's archive left unsaved"));
     }
     if let Some(problem) = unsaved.first() {
         bail!("cannot save kdump capture {problem}; left where it is");
@@ -200,12 +203,11 @@ pub(super) fn add_context(
 
 /// The records of the pstore directory and of systemd-pstore's archive, with why the archive
 /// could not be read (its records are then left out: they stay where they are).
-fn read_records(config: &Config) -> Result<(Vec<pstore::Record>, Option<String>)> {
+fn read_records(config: &Config) -> Result<(Vec<pstore::Record>, Option<anyhow::Error>)> {
     let opts = pstore::ReadOptions {
         max_record_bytes: config.max_record_bytes,
     };
-    let mut records =
-        pstore::read_pstore_dir(&config.pstore_dir, &opts).map_err(|e| anyhow!("{e}"))?;
+    let mut records = pstore::read_pstore_dir(&config.pstore_dir, &opts)?;
     match pstore::read_systemd_archive(&config.systemd_archive, &opts) {
         Ok(archived) => {
             // A record systemd-pstore copied while this run was reading pstore is in both
@@ -223,7 +225,7 @@ fn read_records(config: &Config) -> Result<(Vec<pstore::Record>, Option<String>)
             records.extend(fresh);
             Ok((records, None))
         }
-        Err(e) => Ok((records, Some(e.to_string()))),
+        Err(e) => Ok((records, Some(e.into()))),
     }
 }
 
@@ -252,18 +254,16 @@ pub(super) fn analyze_text(log: &[u8]) -> Option<kmsg::Analysis> {
 /// Unlinks the records; a record already gone (systemd-pstore moved it meanwhile) is fine. A
 /// record larger than what was read (over `max_record_bytes`) stays: the report lacks its tail.
 fn remove_records(
-    records: &[(PathBuf, u64)],
+    records: &[pstore::UsedRecord],
     failures: &mut Vec<(PathBuf, io::Error)>,
 ) -> Vec<PathBuf> {
     let mut removed = Vec::new();
-    for (path, read) in records {
-        if let Ok(meta) = fs::metadata(path)
-            && meta.len() > *read
-        {
+    for record in records {
+        let path = &record.path;
+        if record.truncated {
             // The path is in the message: the journal shows fields only on request.
             tracing::warn!(
-                size = meta.len(),
-                read,
+                read = record.size,
                 "{} is larger than max_record_bytes; left in pstore",
                 path.display()
             );

@@ -44,8 +44,7 @@ pub fn run(config: &Config, root: &Path, args: &SelftestArgs, quiet: bool) -> Re
     {
         if last.outcome == Outcome::Pending && last.boot_id != boot {
             // After the reboot, before (or without) lastgasp-save: settle it from pstore now.
-            let records = pstore::read_pstore_dir(&config.pstore_dir, &Default::default())
-                .map_err(|e| anyhow!("{e}"))?;
+            let records = pstore::read_pstore_dir(&config.pstore_dir, &Default::default())?;
             settle::settle(root, records);
             last = SelftestState::read(root)?.unwrap_or(last);
         }
