@@ -106,17 +106,25 @@ pub fn log_to_kernel(root: &Path, line: &str) -> Result<()> {
     write_line(&under_root(root, Path::new(KMSG)), &format!("<5>{line}"))
 }
 
+/// A pmsg record (/dev/pmsg0) with the canary; `None` when the kernel has no pmsg.
+fn write_pmsg(root: &Path, canary: &str) -> Result<Option<Written>> {
+    let pmsg = under_root(root, Path::new(PMSG));
+    if !pmsg.exists() {
+        return Ok(None);
+    }
+    write_line(&pmsg, canary)?;
+    Ok(Some(Written {
+        method: Method::Pmsg,
+        target: pmsg.display().to_string(),
+        not_run: Vec::new(),
+    }))
+}
+
 /// ramoops: a pmsg record where the kernel has pmsg, else ramoops reloaded with
 /// max_reason=KMSG_DUMP_SHUTDOWN after logging the canary, so the reboot's dump carries it.
 pub fn write_ramoops(root: &Path, canary: &str, live: bool) -> Result<Written> {
-    let pmsg = under_root(root, Path::new(PMSG));
-    if pmsg.exists() {
-        write_line(&pmsg, canary)?;
-        return Ok(Written {
-            method: Method::Pmsg,
-            target: pmsg.display().to_string(),
-            not_run: Vec::new(),
-        });
+    if let Some(written) = write_pmsg(root, canary)? {
+        return Ok(written);
     }
     let params = RamoopsParams::read(root).ok_or_else(|| {
         anyhow!(
@@ -137,14 +145,8 @@ pub fn write_ramoops(root: &Path, canary: &str, live: bool) -> Result<Written> {
 /// kernel dumps its log after it has shut the disk down (the lab's selftest-blk: pstore_blk
 /// reloaded with max_reason=4 registered for Shutdown, and nothing reached the disk).
 pub fn write_blk(root: &Path, canary: &str) -> Result<Written> {
-    let pmsg = under_root(root, Path::new(PMSG));
-    if pmsg.exists() {
-        write_line(&pmsg, canary)?;
-        return Ok(Written {
-            method: Method::Pmsg,
-            target: pmsg.display().to_string(),
-            not_run: Vec::new(),
-        });
+    if let Some(written) = write_pmsg(root, canary)? {
+        return Ok(written);
     }
     bail!(
         "pstore/blk keeps only what the kernel writes while it still runs (an Oops; pmsg, which \
