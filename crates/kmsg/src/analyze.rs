@@ -195,14 +195,7 @@ fn named_function(class: Class, headline_fn: Option<&str>, panic: Option<&str>) 
     parse_symbol(raw).or_else(|| {
         let end = raw.find(['+', '(', ' ']).unwrap_or(raw.len());
         let name = &raw[..end];
-        (!name.is_empty()).then(|| Frame {
-            function: name.to_owned(),
-            offset: None,
-            size: None,
-            module: None,
-            reliable: true,
-            context: None,
-        })
+        (!name.is_empty()).then(|| Frame::bare(name))
     })
 }
 

@@ -59,25 +59,17 @@ pub(crate) fn parse_trace_line(text: &str) -> Option<TraceLine> {
     {
         rest = after;
     }
-    let bare = |name: &str| Frame {
-        function: name.to_owned(),
-        offset: None,
-        size: None,
-        module: None,
-        reliable: true,
-        context: None,
-    };
     let mut frame = if let Some(f) = parse_symbol(rest) {
         f
     } else if arm_from && !rest.is_empty() && rest.bytes().all(is_symbol_byte) {
-        bare(rest)
+        Frame::bare(rest)
     } else if addressed
         && rest.len() > 2
         && rest.starts_with("0x")
         && rest[2..].bytes().all(|b| b.is_ascii_hexdigit())
     {
         // An address the kernel could not name; kept so that ABRT's hash counts it.
-        bare(rest)
+        Frame::bare(rest)
     } else {
         return None;
     };

@@ -102,6 +102,20 @@ pub struct Frame {
     pub context: Option<String>,
 }
 
+impl Frame {
+    /// A frame known by its function name alone: no offset, size, module or stack context.
+    pub(crate) fn bare(function: &str) -> Self {
+        Frame {
+            function: function.to_owned(),
+            offset: None,
+            size: None,
+            module: None,
+            reliable: true,
+            context: None,
+        }
+    }
+}
+
 /// The taint of the kernel when it crashed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
