@@ -6,6 +6,8 @@
 //! on the edited defaults checks the `$` escaping end to end. Refresh the goldens with
 //! `UPDATE_GOLDEN=1 cargo test -p lastgasp --test setup`, then read the diff.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -121,7 +123,7 @@ impl Root {
         let before = self.files();
         let mut dry = vec!["setup", "--dry-run"];
         dry.extend(args);
-        golden(&format!("{case}.dry-run.txt"), &self.run(&dry));
+        common::golden("setup", &format!("{case}.dry-run.txt"), &self.run(&dry));
         assert_eq!(self.files(), before, "--dry-run wrote something");
 
         let mut setup = vec!["setup", "--json"];
@@ -143,7 +145,8 @@ impl Root {
             second["state"]["kernel_params"]
         );
 
-        golden(
+        common::golden(
+            "setup",
             &format!("{case}.unsetup-dry-run.txt"),
             &self.run(&["unsetup", "--dry-run"]),
         );
@@ -164,23 +167,6 @@ fn assert_same(got: &BTreeMap<PathBuf, Vec<u8>>, want: &BTreeMap<PathBuf, Vec<u8
             String::from_utf8_lossy(&got[path])
         );
     }
-}
-
-fn golden(name: &str, got: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden/setup")
-        .join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1") {
-        fs::write(&path, got).unwrap();
-        return;
-    }
-    let want = fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (run with UPDATE_GOLDEN=1)", path.display()));
-    assert!(
-        want == got,
-        "{} differs (UPDATE_GOLDEN=1 rewrites it):\n{got}",
-        path.display()
-    );
 }
 
 fn debian_grub(iomem: &str) -> Root {

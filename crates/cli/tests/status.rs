@@ -5,7 +5,6 @@
 mod common;
 
 use std::fs;
-use std::path::Path;
 
 use common::{FakeRoot, stdout_of};
 
@@ -96,30 +95,12 @@ fn status(root: &FakeRoot, case: &str) -> (i32, serde_json::Value) {
     let shown = |output: &std::process::Output| {
         stdout_of(output).replace(&root.path().display().to_string(), "<root>")
     };
-    golden(&format!("{case}.txt"), &shown(&text));
-    golden(&format!("{case}.json"), &shown(&json));
+    common::golden("status", &format!("{case}.txt"), &shown(&text));
+    common::golden("status", &format!("{case}.json"), &shown(&json));
     (
         text.status.code().unwrap(),
         serde_json::from_str(&stdout_of(&json)).unwrap(),
     )
-}
-
-fn golden(name: &str, got: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden/status")
-        .join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1") {
-        fs::write(&path, got).unwrap();
-        return;
-    }
-    let want = fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (run with UPDATE_GOLDEN=1)", path.display()));
-    assert_eq!(
-        got,
-        want,
-        "{} differs (UPDATE_GOLDEN=1 rewrites it)",
-        path.display()
-    );
 }
 
 #[test]

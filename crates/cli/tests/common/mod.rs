@@ -163,6 +163,27 @@ pub fn assert_schema_valid(manifest: &serde_json::Value) {
     assert!(errors.is_empty(), "schema violations: {errors:#?}");
 }
 
+/// Compares `got` with the golden file tests/golden/`dir`/`name`; with `UPDATE_GOLDEN=1` it
+/// rewrites the file instead, for the diff to be read.
+pub fn golden(dir: &str, name: &str, got: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(dir)
+        .join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1") {
+        fs::write(&path, got).unwrap();
+        return;
+    }
+    let want = fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (run with UPDATE_GOLDEN=1)", path.display()));
+    assert_eq!(
+        got,
+        want,
+        "{} differs (UPDATE_GOLDEN=1 rewrites it)",
+        path.display()
+    );
+}
+
 pub fn stdout_of(output: &std::process::Output) -> String {
     String::from_utf8(output.stdout.clone()).unwrap()
 }
