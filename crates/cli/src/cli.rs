@@ -89,6 +89,51 @@ pub enum Command {
     Selftest(SelftestArgs),
     Setup(SetupArgs),
     Unsetup(UnsetupArgs),
+    Submit(SubmitArgs),
+}
+
+/// Send saved reports, scrubbed, to the configured server, Sentry project or directory
+#[derive(Debug, Args)]
+#[command(
+    long_about = "\
+Send the saved reports to where [submit] says: a lastgasp-server (POST /api/v1/reports with the
+upload token), a Sentry project (an envelope whose event is fingerprinted by the crash
+signature, the report attached) or a directory (one <id>.tar.zst per report). Nothing is sent
+unless [submit] enabled = true, set by the admin or a vendor drop-in; until then this command
+says how to turn it on and sends nothing.
+
+Each report not queued yet is first scrubbed: this machine's host names, machine id, boot ids and
+DMI serials, user names in /home and /Users paths, MAC, IPv4 and IPv6 addresses, UUIDs, serial
+numbers and the [submit] scrub_patterns become <hostname>, <user>, <mac>, ... The signature and
+the analysis stay as computed before. The scrubbed archive (what `lastgasp export` makes, memory
+dumps left out) waits in /var/lib/lastgasp/submit until it is sent; a report, keyed by its id,
+is sent once: a retry never makes a second copy, and a report once sent or refused for good is
+never sent again. A server that answers 429 or 5xx, or does not answer, is tried again later:
+after 30-60 s, then twice as long each time up to a day (with jitter), and never before its
+Retry-After; 413 and other 4xx give the report up, with the server's reason. At most
+[submit] max_reports_per_day reports and max_bytes_per_day bytes go in any 24 hours.
+lastgasp-submit.timer runs this hourly once the network is up.
+
+The sending is done by lastgasp-submit (/usr/lib/lastgasp/lastgasp-submit), which carries TLS
+(rustls; the system's roots plus [submit] ca_file) so that this program, which also runs in the
+capture kernel, does not. Exits 1 when a report was given up or the credentials were refused.",
+    after_help = "\
+Examples:
+  lastgasp submit --dry-run          every file that would leave, scrubbed, and its size
+  lastgasp submit                    queue new reports and send what is due
+  lastgasp submit --now --json       send the queue now, past its backoff; JSON result
+  lastgasp status                    the queue: pending, sent, next attempt"
+)]
+pub struct SubmitArgs {
+    /// Show exactly what would be sent, file by file; queue and send nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Send queued reports now instead of waiting out their backoff (a Retry-After still holds)
+    #[arg(long)]
+    pub now: bool,
+    /// Print the result as JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arm what setup chose: the pstore backend and/or the kdump capture kernel

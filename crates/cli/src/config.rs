@@ -12,6 +12,7 @@ use crate::config_collect::{CollectConfig, CollectLayers, CollectSection};
 use crate::config_files;
 use crate::config_kdump::{KdumpConfig, KdumpLayers, KdumpSection};
 use crate::config_setup::{SetupConfig, SetupLayers, SetupSection};
+use crate::config_submit::{SubmitConfig, SubmitLayers, SubmitSection};
 use crate::paths::{PSTORE_DIR, REPORTS_DIR, SYSTEMD_ARCHIVE, under_root};
 use crate::size::ByteSize;
 
@@ -34,6 +35,7 @@ pub struct Config {
     pub kdump: KdumpConfig,
     pub collect: CollectConfig,
     pub setup: SetupConfig,
+    pub submit: SubmitConfig,
     /// `[load] crash_loop_boots`: after this many boots in a row ended without a clean
     /// shutdown, `load` arms pstore only (0: never).
     pub crash_loop_boots: u32,
@@ -60,6 +62,8 @@ struct FileConfig {
     setup: SetupSection,
     #[serde(default)]
     load: LoadSection,
+    #[serde(default)]
+    submit: SubmitSection,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -98,6 +102,7 @@ struct Layered {
     kdump: KdumpLayers,
     collect: CollectLayers,
     setup: SetupLayers,
+    submit: SubmitLayers,
     crash_loop_boots: Option<u32>,
     origins: BTreeMap<&'static str, String>,
 }
@@ -147,6 +152,7 @@ impl Layered {
             setup,
             load,
             collect,
+            submit,
         } = file;
         let absolute = |key: &str, value: Option<PathBuf>| -> Result<Option<PathBuf>> {
             match value {
@@ -182,9 +188,13 @@ impl Layered {
         for key in collect.present() {
             note(key, true);
         }
+        for key in submit.present() {
+            note(key, true);
+        }
         self.kdump.apply(kdump, path)?;
         self.collect.apply(collect, path)?;
         self.setup.apply(setup, path)?;
+        self.submit.apply(submit, path)?;
         set(
             &mut self.reports_dir,
             absolute("[reports] dir", reports.dir)?,
@@ -220,6 +230,7 @@ impl Layered {
             kdump: self.kdump.resolve(root),
             collect: self.collect.resolve(),
             setup: self.setup.resolve(),
+            submit: self.submit.resolve(root),
             crash_loop_boots: self.crash_loop_boots.unwrap_or(DEFAULT_CRASH_LOOP_BOOTS),
             sources,
             origins: self.origins,
@@ -350,8 +361,9 @@ mod tests {
         assert_ne!(uncommented, shipped, "the defaults are commented out");
         let mut from_file = load_text(&[&uncommented]).unwrap();
         // kernel, initrd and target have no default to write down: the file shows examples.
-        // [setup]: 13 keys (blk_device has no default to write down).
-        assert_eq!(from_file.origins.len(), 31, "every key is in the file");
+        // [setup]: 13 keys (blk_device has no default to write down); [submit]: 5 (the
+        // target's address, credentials, CA and proxy have none).
+        assert_eq!(from_file.origins.len(), 36, "every key is in the file");
         from_file.origins.clear();
         assert_eq!(from_file, load_text(&[]).unwrap());
         assert_eq!(load_text(&[shipped]).unwrap(), load_text(&[]).unwrap());

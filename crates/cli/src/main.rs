@@ -8,6 +8,7 @@ mod config_collect;
 mod config_files;
 mod config_kdump;
 mod config_setup;
+mod config_submit;
 mod kdump_capture;
 mod kmod;
 mod logging;

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use report::Store;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::backoff;
 use crate::error::{Error, Result};
@@ -17,18 +17,9 @@ use crate::identifiers;
 use crate::limits::{Ledger, Verdict};
 use crate::payload::{self, ArchivedFile, Payload};
 use crate::queue::{Entry, Queue, State, Summary};
+pub use crate::settings::Request;
 use crate::settings::{Settings, Target};
 use crate::target::{self, Outcome};
-
-/// What `lastgasp` hands `lastgasp-submit`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Request {
-    pub settings: Settings,
-    pub dry_run: bool,
-    /// Send queued reports now instead of waiting out their backoff (Retry-After still holds).
-    pub now: bool,
-    pub json: bool,
-}
 
 /// What happened to one report in this run.
 #[derive(Debug, Clone, Serialize)]

@@ -123,3 +123,13 @@ impl Settings {
         }
     }
 }
+
+/// What `lastgasp submit` hands `lastgasp-submit` on its standard input.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Request {
+    pub settings: Settings,
+    pub dry_run: bool,
+    /// Send queued reports now instead of waiting out their backoff (Retry-After still holds).
+    pub now: bool,
+    pub json: bool,
+}

@@ -63,6 +63,10 @@ fn as_toml(config: &Config) -> String {
     kdump_toml(&mut out, config);
     collect_toml(&mut out, config);
     setup_toml(&mut out, config);
+    out.push_str("\n[submit]\n");
+    for (key, value) in config.submit.toml_values() {
+        entry(&mut out, config, key, value);
+    }
     if !config.sources.is_empty() {
         out.push_str("\n# Files read, in order:\n");
         for file in &config.sources {
@@ -154,6 +158,7 @@ fn as_json(config: &Config) -> serde_json::Value {
         .chain(&crate::config_kdump::KEYS)
         .chain(&crate::config_collect::KEYS)
         .chain(&crate::config_setup::KEYS)
+        .chain(&crate::config_submit::KEYS)
         .map(|k| (k.to_string(), origin(config, k).into()))
         .collect();
     json!({
@@ -178,19 +183,7 @@ fn as_json(config: &Config) -> serde_json::Value {
             "dump_level": config.kdump.dump_level,
             "compression": config.kdump.compression,
         },
-        "setup": config
-            .setup
-            .toml_values()
-            .into_iter()
-            .map(|(key, value)| {
-                let name = key.trim_start_matches("setup.").to_string();
-                let value = toml::from_str::<toml::Table>(&format!("v = {value}"))
-                    .ok()
-                    .and_then(|t| serde_json::to_value(&t["v"]).ok())
-                    .unwrap_or(serde_json::Value::String(value));
-                (name, value)
-            })
-            .collect::<serde_json::Map<_, _>>(),
+        "setup": toml_values_json(config.setup.toml_values(), "setup."),
         "collect": {
             "journal_tail": config.collect.journal_tail,
             "os_release": config.collect.os_release,
@@ -198,7 +191,26 @@ fn as_json(config: &Config) -> serde_json::Value {
             "dmi": config.collect.dmi,
             "firmware": config.collect.firmware,
         },
+        "submit": toml_values_json(config.submit.toml_values(), "submit."),
         "origins": origins,
         "files": config.sources,
     })
+}
+
+/// `(section.key, TOML value)` pairs as a JSON object of the keys without their section.
+fn toml_values_json(
+    values: Vec<(&'static str, String)>,
+    section: &str,
+) -> serde_json::Map<String, serde_json::Value> {
+    values
+        .into_iter()
+        .map(|(key, value)| {
+            let name = key.trim_start_matches(section).to_string();
+            let value = toml::from_str::<toml::Table>(&format!("v = {value}"))
+                .ok()
+                .and_then(|t| serde_json::to_value(&t["v"]).ok())
+                .unwrap_or(serde_json::Value::String(value));
+            (name, value)
+        })
+        .collect()
 }

@@ -18,6 +18,7 @@ pub(crate) mod selftest;
 mod setup;
 mod show;
 pub(crate) mod status;
+mod submit;
 
 use anyhow::Result;
 
@@ -46,6 +47,7 @@ pub fn run(cli: Cli) -> Result<()> {
             initramfs::run(&settings(global)?, &global.root, args, global.quiet)
         }
         Command::Status(args) => status::run(&settings(global)?, &global.root, args),
+        Command::Submit(args) => submit::run(&settings(global)?, &global.root, args),
         Command::Selftest(args) => {
             selftest::run(&settings(global)?, &global.root, args, global.quiet)
         }

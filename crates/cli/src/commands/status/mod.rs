@@ -4,6 +4,7 @@
 
 mod facts;
 mod render;
+mod submit_queue;
 mod verdict;
 
 use std::path::Path;
@@ -14,15 +15,28 @@ use crate::cli::StatusArgs;
 use crate::config::Config;
 use crate::output;
 
+/// The status with the submit queue's after it, in one JSON object.
+#[derive(serde::Serialize)]
+struct WithSubmit<'a> {
+    #[serde(flatten)]
+    status: &'a verdict::Status,
+    submit: &'a submit_queue::SubmitStatus,
+}
+
 /// The exit status when the machine is not armed (1 is "status could not run", 2 usage).
 pub const NOT_ARMED: u8 = 3;
 
 pub fn run(config: &Config, root: &Path, args: &StatusArgs) -> Result<()> {
     let status = verdict::judge(facts::Facts::read(config, root));
+    let submit = submit_queue::read(config);
     if args.json {
-        output::line(&serde_json::to_string_pretty(&status)?)?;
+        let whole = WithSubmit {
+            status: &status,
+            submit: &submit,
+        };
+        output::line(&serde_json::to_string_pretty(&whole)?)?;
     } else {
-        output::emit(&render::text(&status))?;
+        output::emit(&render::text(&status, &[("submit", submit.line())]))?;
     }
     if status.armed {
         Ok(())

@@ -3,7 +3,8 @@
 use super::verdict::{Severity, Status};
 use crate::commands::selftest::state::Outcome;
 
-pub fn text(status: &Status) -> String {
+/// `extra` rows (key, value) go after the built-in ones, before the problems.
+pub fn text(status: &Status, extra: &[(&str, String)]) -> String {
     let mut out = Vec::new();
     let verdict = if status.armed { "ARMED" } else { "NOT ARMED" };
     let pstore_part = status
@@ -195,6 +196,9 @@ pub fn text(status: &Status) -> String {
             },
         },
     );
+    for (key, value) in extra {
+        row(&mut out, key, value.clone());
+    }
     if status.problems.is_empty() {
         out.push("no problems".into());
     } else {
