@@ -16,7 +16,7 @@ pub fn run(config: &Config, args: &ExportArgs, quiet: bool) -> Result<()> {
                     path.display()
                 )
             }
-            other => anyhow!("{other}"),
+            other => other.into(),
         })?;
     if !quiet {
         output::line(&format!(

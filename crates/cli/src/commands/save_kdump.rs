@@ -74,7 +74,7 @@ pub(super) fn save_captures(
         let path = capture.path.clone();
         let mut new = to_report(capture);
         add_context(&mut new, config, root, store);
-        let outcome = store.write(&new).map_err(|e| anyhow!("{e}"))?;
+        let outcome = store.write(&new)?;
         let mut removed = Vec::new();
         if !keep {
             match remove_capture(&path) {

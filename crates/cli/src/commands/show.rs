@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use anyhow::{Result, anyhow};
+use anyhow::Result;
 
 use crate::cli::ShowArgs;
 use crate::config::Config;
@@ -14,11 +14,9 @@ const MAX_LOG_BYTES: u64 = 64 << 20;
 
 pub fn run(config: &Config, args: &ShowArgs) -> Result<()> {
     let store = super::store(config);
-    let loaded = store.load(&args.id).map_err(|e| anyhow!("{e}"))?;
+    let loaded = store.load(&args.id)?;
     if args.json {
-        let json = store
-            .read_file(&loaded, "report.json", MAX_LOG_BYTES)
-            .map_err(|e| anyhow!("{e}"))?;
+        let json = store.read_file(&loaded, "report.json", MAX_LOG_BYTES)?;
         output::emit(&String::from_utf8_lossy(&json))?;
         return Ok(());
     }
@@ -29,8 +27,7 @@ pub fn run(config: &Config, args: &ShowArgs) -> Result<()> {
                 .read_file(&loaded, name, MAX_LOG_BYTES)
                 .map(|d| (name, d))
         })
-        .transpose()
-        .map_err(|e| anyhow!("{e}"))?;
+        .transpose()?;
     output::emit(&render(&loaded, &problems, log, args.lines))?;
     Ok(())
 }
