@@ -129,11 +129,9 @@ impl CaptureDir {
         if manifest.dump.as_ref().is_some_and(|d| d.complete) {
             fs::rename(self.dump_part(), self.path.join(DUMP))?;
         }
-        let tmp = self.path.join(format!(".{MANIFEST}.tmp"));
-        let _ = fs::remove_file(&tmp);
-        write_synced(&tmp, &manifest_bytes(manifest)?)?;
-        fs::rename(&tmp, self.path.join(MANIFEST))?;
-        sync_dir(&self.path)
+        // setup's atomic write; its directory fsync also makes the dump's rename durable.
+        setup::atomic::write_atomic(&self.path.join(MANIFEST), &manifest_bytes(manifest)?, 0o644)
+            .map_err(io::Error::other)
     }
 }
 
