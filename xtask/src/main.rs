@@ -8,6 +8,7 @@ mod dist;
 mod lab;
 mod man;
 mod shell;
+mod soak;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -38,6 +39,9 @@ enum Command {
     /// (target/dist/lastgasp_<version>_amd64.deb, checked with lintian and a real install and
     /// removal) and the Arch package tree with its PKGBUILD (target/dist/arch).
     Dist(dist::DistArgs),
+    /// Cut a real guest's power during `lastgasp save`, over and over (ext4 and xfs reports
+    /// directories): nothing may be lost, doubled or left damaged.
+    Soak(soak::SoakArgs),
 }
 
 #[derive(clap::Args)]
@@ -56,5 +60,6 @@ fn main() -> Result<()> {
         Command::Man => man::run(),
         Command::Compat(args) => compat::run(&args),
         Command::Dist(args) => dist::run(&args),
+        Command::Soak(args) => soak::run(&args),
     }
 }

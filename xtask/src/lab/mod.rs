@@ -12,6 +12,7 @@ mod disk_image;
 mod initramfs;
 mod kdump;
 mod newer_kbuild;
+pub(crate) mod powercut;
 mod qemu;
 mod reserve_mem;
 mod scenario;
@@ -32,7 +33,8 @@ use suite::Suite;
 pub struct LabArgs {
     /// Scenarios to run, by name or crash kind (default: the four backends ramoops, efi, erst,
     /// blk); `kdump` is the kdump scenario, `kdump-fallback`, `kdump-both` and `kdump-guard`
-    /// the ones armed through setup.json by `lastgasp load`, `selftest` the selftest scenarios.
+    /// the ones armed through setup.json by `lastgasp load`, `selftest` the selftest scenarios,
+    /// `powercut-ext4` and `powercut-xfs` a short series of power cuts during a save.
     names: Vec<String>,
     /// Run the analysis corpus instead: every crash kind, each on two boots, through ramoops
     /// (x86_64, and on aarch64 every kind that is not x86-only).
@@ -230,13 +232,7 @@ fn run_one(lab: &Lab, scenario: &Scenario, limit: Duration) -> Result<check::Col
         qemu::boot(scenario, &guest.vmlinuz, &guest.initramfs, &run, limit)?;
         Ok(run)
     };
-    let run = match boot() {
-        Err(err) if err.is::<qemu::BootStalled>() => {
-            eprintln!("lab: {}: {err}; booting it once more", scenario.name);
-            boot()?
-        }
-        other => other?,
-    };
+    let run = qemu::boot_retrying_a_stall(&scenario.name, boot)?;
     let out = run.dir.join("out");
     check::unpack(&run.out_disk, &out)?;
     let serial = read(&run.serial)?;
@@ -276,6 +272,8 @@ enum Job {
         image: disk_image::Image,
         name: String,
     },
+    /// Power cuts during `lastgasp save`, the reports on this filesystem (see `powercut`).
+    Powercut { fs: powercut::Fs, name: String },
 }
 
 impl Job {
@@ -285,6 +283,7 @@ impl Job {
             Job::Kdump(scenario) => &scenario.name,
             Job::Selftest(scenario) => &scenario.name,
             Job::Disk { name, .. } => name,
+            Job::Powercut { name, .. } => name,
         }
     }
 }
@@ -318,7 +317,20 @@ fn run_job(lab: &Lab, job: &Job, args: &LabArgs) -> Result<String> {
             *image,
             limit.max(disk_image::TIME_LIMIT),
         ),
+        Job::Powercut { fs, .. } => powercut::ci_scenario(lab, *fs, limit),
     }
+}
+
+/// The power-cut scenarios' jobs, for the filesystems `keep` accepts.
+fn powercut_jobs(keep: impl Fn(powercut::Fs) -> bool) -> Vec<Job> {
+    powercut::Fs::ALL
+        .into_iter()
+        .filter(|fs| keep(*fs))
+        .map(|fs| Job::Powercut {
+            fs,
+            name: fs.scenario(),
+        })
+        .collect()
 }
 
 /// The jobs of the disk-image scenarios.
@@ -371,7 +383,7 @@ fn run_jobs(jobs: &[Job], args: &LabArgs) -> Result<()> {
         .iter()
         .filter_map(|job| match job {
             Job::Pstore(scenario) => Some(scenario.clone()),
-            Job::Kdump(_) | Job::Selftest(_) | Job::Disk { .. } => None,
+            Job::Kdump(_) | Job::Selftest(_) | Job::Disk { .. } | Job::Powercut { .. } => None,
         })
         .collect();
     let lab = prepare(&scenarios)?;
@@ -417,6 +429,7 @@ pub fn ci() -> Result<()> {
     // image build when the cache is cold). They take both guest slots at once; the short
     // scenarios follow in whichever slot frees first, so neither disk image runs last.
     let mut jobs = disk_jobs(disk_image::Image::ALL);
+    jobs.extend(powercut_jobs(|_| true));
     jobs.extend(
         Suite::ALL
             .into_iter()
@@ -476,6 +489,9 @@ pub fn run(args: &LabArgs) -> Result<()> {
     if args.disk_images && args.names.is_empty() {
         return run_jobs(&jobs, args);
     }
+    jobs.extend(powercut_jobs(|fs| {
+        args.names.iter().any(|name| *name == fs.scenario())
+    }));
     if args.names.iter().any(|name| name == "kdump") {
         jobs.extend(
             suites

@@ -1,0 +1,256 @@
+//! What a power cut must not do, checked on what the finishing boot handed over: every record
+//! the reference run found is held, byte for byte (its SHA-256 in a report's `records`), by
+//! exactly one report; the reports are the reference run's, each intact (`lastgasp list
+//! --verify`, in the guest and again on the host); pstore is empty or holds only records a
+//! report already has; no `.tmp-`/`.del-` directory is left.
+
+use crate::shell;
+use anyhow::{Context, Result, ensure};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Command;
+
+/// What the reference run (a save left alone) found and made.
+pub struct Reference {
+    /// Each record's name and bytes, as pstore showed it before the save.
+    pub records: BTreeMap<String, Vec<u8>>,
+    /// Each record's SHA-256, by name.
+    pub sha256: BTreeMap<String, String>,
+    /// The ids of the reports it made.
+    pub reports: BTreeSet<String>,
+}
+
+/// What one cut did wrong; all empty when nothing.
+#[derive(Debug, Default)]
+pub struct Verdict {
+    /// Records no report holds and pstore no longer has.
+    pub lost: Vec<String>,
+    /// Records held by more than one report, and reports the reference run did not make.
+    pub doubled: Vec<String>,
+    /// Reports whose integrity check failed, with the reason.
+    pub corrupt: Vec<String>,
+    /// Temporary or half-deleted directories left in the reports directory.
+    pub leftovers: Vec<String>,
+    /// Anything else: a save that failed, records left in pstore that no report holds.
+    pub other: Vec<String>,
+}
+
+impl Verdict {
+    pub fn clean(&self) -> bool {
+        self.lost.is_empty()
+            && self.doubled.is_empty()
+            && self.corrupt.is_empty()
+            && self.leftovers.is_empty()
+            && self.other.is_empty()
+    }
+
+    /// One line naming every problem.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        for (what, list) in [
+            ("lost", &self.lost),
+            ("doubled", &self.doubled),
+            ("corrupt", &self.corrupt),
+            ("left over", &self.leftovers),
+            ("wrong", &self.other),
+        ] {
+            if !list.is_empty() {
+                parts.push(format!("{what}: {}", list.join(", ")));
+            }
+        }
+        parts.join("; ")
+    }
+}
+
+fn text(path: &Path) -> String {
+    std::fs::read(path)
+        .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_owned())
+        .unwrap_or_else(|err| format!("({}: {err})", path.display()))
+}
+
+fn files(dir: &Path) -> Result<BTreeMap<String, Vec<u8>>> {
+    let mut found = BTreeMap::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(found);
+    };
+    for entry in entries {
+        let entry = entry?;
+        found.insert(
+            entry.file_name().to_string_lossy().into_owned(),
+            std::fs::read(entry.path())?,
+        );
+    }
+    Ok(found)
+}
+
+fn sha256(path: &Path) -> Result<String> {
+    let out = shell::stdout(Command::new("sha256sum").arg(path))?;
+    out.split_whitespace()
+        .next()
+        .map(str::to_owned)
+        .with_context(|| format!("sha256sum printed nothing for {}", path.display()))
+}
+
+/// The report directories (not hidden) and their manifests' records as (name, SHA-256).
+type Reports = BTreeMap<String, Result<Vec<(String, String)>, String>>;
+
+fn reports(dir: &Path) -> Result<(Reports, Vec<String>)> {
+    let mut reports = Reports::new();
+    let mut hidden = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok((reports, hidden));
+    };
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            hidden.push(name);
+            continue;
+        }
+        if !entry.file_type()?.is_dir() {
+            continue;
+        }
+        let manifest = std::fs::read(entry.path().join("report.json"))
+            .map_err(|err| format!("report.json: {err}"))
+            .and_then(|bytes| {
+                serde_json::from_slice::<serde_json::Value>(&bytes)
+                    .map_err(|err| format!("report.json: {err}"))
+            })
+            .map(|manifest| {
+                manifest["records"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|record| {
+                        let field = |key: &str| record[key].as_str().unwrap_or("").to_owned();
+                        (field("file-name"), field("sha256"))
+                    })
+                    .collect()
+            });
+        reports.insert(name, manifest);
+    }
+    Ok((reports, hidden))
+}
+
+/// `lastgasp list --verify` on the host, over the reports the guest handed over.
+fn host_verify(lastgasp: &Path, reports: &Path) -> Result<Option<String>> {
+    let root = reports.with_file_name("host-root");
+    std::fs::create_dir_all(&root)?;
+    let out = Command::new(lastgasp)
+        .arg("--root")
+        .arg(&root)
+        .arg("--reports-dir")
+        .arg(reports)
+        .args(["list", "--verify"])
+        .output()
+        .with_context(|| format!("running {}", lastgasp.display()))?;
+    Ok((!out.status.success()).then(|| String::from_utf8_lossy(&out.stderr).trim().to_owned()))
+}
+
+/// Reads the reference run's output: the save must have succeeded and taken every record.
+pub fn reference(out: &Path, lastgasp: &Path) -> Result<Reference> {
+    let save_rc = text(&out.join("save.rc"));
+    ensure!(
+        save_rc == "0",
+        "the reference save exited {save_rc}: {}",
+        text(&out.join("save.err"))
+    );
+    let records = files(&out.join("pstore-before"))?;
+    ensure!(
+        !records.is_empty(),
+        "the snapshot's pstore held no records (see the records boot's console)"
+    );
+    let left = files(&out.join("pstore-after"))?;
+    ensure!(
+        left.is_empty(),
+        "the reference save left records in pstore: {:?}",
+        left.keys()
+    );
+    let mut sha256s = BTreeMap::new();
+    for name in records.keys() {
+        sha256s.insert(name.clone(), sha256(&out.join("pstore-before").join(name))?);
+    }
+    let reference = Reference {
+        records,
+        sha256: sha256s,
+        reports: BTreeSet::new(),
+    };
+    let verdict = cut(&reference, out, lastgasp)?;
+    ensure!(
+        verdict.lost.is_empty() && verdict.corrupt.is_empty() && verdict.leftovers.is_empty(),
+        "the reference run itself is wrong: {}",
+        verdict.describe()
+    );
+    let (made, _) = reports(&out.join("reports"))?;
+    Ok(Reference {
+        reports: made.into_keys().collect(),
+        ..reference
+    })
+}
+
+/// Checks one cut's finishing boot against the reference.
+pub fn cut(reference: &Reference, out: &Path, lastgasp: &Path) -> Result<Verdict> {
+    let mut verdict = Verdict::default();
+    let save_rc = text(&out.join("save.rc"));
+    if save_rc != "0" {
+        verdict.other.push(format!(
+            "save exited {save_rc}: {}",
+            text(&out.join("save.err"))
+        ));
+    }
+    let verify_rc = text(&out.join("verify.rc"));
+    if verify_rc != "0" {
+        verdict.corrupt.push(format!(
+            "list --verify in the guest exited {verify_rc}: {}",
+            text(&out.join("verify.err"))
+        ));
+    }
+    let dir = out.join("reports");
+    if let Some(problem) = host_verify(lastgasp, &dir)? {
+        verdict
+            .corrupt
+            .push(format!("list --verify on the host: {problem}"));
+    }
+    let (made, hidden) = reports(&dir)?;
+    verdict.leftovers = hidden
+        .into_iter()
+        .filter(|name| name.contains(".tmp-") || name.contains(".del-"))
+        .collect();
+    for (id, records) in &made {
+        if let Err(problem) = records {
+            verdict.corrupt.push(format!("{id}: {problem}"));
+        }
+        if !reference.reports.is_empty() && !reference.reports.contains(id) {
+            verdict
+                .doubled
+                .push(format!("report {id} (not the reference's)"));
+        }
+    }
+    let left = files(&out.join("pstore-after"))?;
+    for (name, sha) in &reference.sha256 {
+        let holders = made
+            .iter()
+            .filter(|(_, records)| {
+                records
+                    .as_ref()
+                    .is_ok_and(|records| records.iter().any(|r| r.0 == *name && r.1 == *sha))
+            })
+            .count();
+        match holders {
+            0 if left.get(name) == reference.records.get(name) => verdict
+                .other
+                .push(format!("{name} still in pstore after a full save")),
+            0 => verdict.lost.push(name.clone()),
+            1 => {}
+            n => verdict.doubled.push(format!("{name} in {n} reports")),
+        }
+    }
+    for name in left.keys() {
+        if !reference.records.contains_key(name) {
+            verdict
+                .other
+                .push(format!("{name} in pstore, not a record of the snapshot"));
+        }
+    }
+    Ok(verdict)
+}

@@ -1,0 +1,511 @@
+//! Power cuts in a real guest (issue 9, item 4): `lastgasp save` runs on real pstore/blk records
+//! with the reports directory on ext4 or xfs on a virtio disk, and the host SIGKILLs QEMU at a
+//! random moment; the next boot saves again, and nothing may be lost, doubled, corrupt or left
+//! half-written. The records are made once per series by real Oopses and kept as a snapshot of
+//! the pstore disk, so every cut starts from the same records. The lab's CI scenarios
+//! (`powercut-ext4`, `powercut-xfs`) run a short series; `cargo xtask soak` a long one.
+
+mod check;
+mod guest;
+
+use super::arch::Arch;
+use super::qemu::RunDir;
+use super::suite::Suite;
+use super::{Lab, assets};
+use crate::shell;
+use anyhow::{Context, Result, bail};
+use guest::{Disks, Guest, Mode, Timeline};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// The filesystem the reports directory is on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fs {
+    Ext4,
+    Xfs,
+}
+
+impl Fs {
+    pub const ALL: [Fs; 2] = [Fs::Ext4, Fs::Xfs];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Fs::Ext4 => "ext4",
+            Fs::Xfs => "xfs",
+        }
+    }
+
+    pub fn parse(word: &str) -> Option<Fs> {
+        Fs::ALL.into_iter().find(|fs| fs.name() == word)
+    }
+
+    /// The lab scenario's name.
+    pub fn scenario(self) -> String {
+        format!("powercut-{}", self.name())
+    }
+
+    /// The reports disk's size: xfs refuses filesystems under 300 MiB.
+    fn disk_mib(self) -> u64 {
+        match self {
+            Fs::Ext4 => 64,
+            Fs::Xfs => 320,
+        }
+    }
+
+    /// The host program that makes it, and its Debian package.
+    fn mkfs(self) -> (&'static str, &'static str) {
+        match self {
+            Fs::Ext4 => ("mkfs.ext4", "e2fsprogs"),
+            Fs::Xfs => ("mkfs.xfs", "xfsprogs"),
+        }
+    }
+}
+
+/// Cuts in a CI scenario: each is two boots (about 30 s under TCG on 2 cores).
+pub const CI_CUTS: usize = 4;
+
+/// A small, seedable generator (splitmix64): the same seed draws the same cut moments.
+pub struct Draw(u64);
+
+impl Draw {
+    pub fn new(seed: u64) -> Self {
+        Draw(seed)
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A fraction in [0, 1).
+    fn fraction(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// A seed from the clock, for runs that do not name one.
+pub fn clock_seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_nanos() as u64)
+}
+
+/// One cut's result.
+pub struct Cut {
+    pub index: usize,
+    pub delay: Duration,
+    /// Where the save was when the power went.
+    pub moment: &'static str,
+    /// Boot times (QEMU start to `/init`'s first word) of the cut boot and the finishing boot.
+    pub boots: Vec<Duration>,
+    /// What went wrong: a failed check, or a boot that failed (`Err`).
+    pub outcome: Result<check::Verdict, String>,
+}
+
+/// Everything a series found.
+#[derive(Default)]
+pub struct Tally {
+    pub cuts: usize,
+    pub lost: usize,
+    pub doubled: usize,
+    pub corrupt: usize,
+    pub leftovers: usize,
+    /// Cuts with another problem (a failed save, a boot that failed).
+    pub failed: usize,
+    pub boots: Vec<Duration>,
+    /// Cuts before, during and after the save.
+    pub moments: [usize; 3],
+    /// How long a save took in the reference run.
+    pub save_time: Duration,
+}
+
+impl Tally {
+    pub fn clean(&self) -> bool {
+        self.lost + self.doubled + self.corrupt + self.leftovers + self.failed == 0
+    }
+
+    fn add(&mut self, cut: &Cut) {
+        self.cuts += 1;
+        self.boots.extend(&cut.boots);
+        if let Some(slot) = ["before save", "during save", "after save"]
+            .iter()
+            .position(|moment| *moment == cut.moment)
+        {
+            self.moments[slot] += 1;
+        }
+        match &cut.outcome {
+            Ok(verdict) => {
+                self.lost += verdict.lost.len();
+                self.doubled += verdict.doubled.len();
+                self.corrupt += verdict.corrupt.len();
+                self.leftovers += verdict.leftovers.len();
+                self.failed += usize::from(!verdict.other.is_empty());
+            }
+            Err(_) => self.failed += 1,
+        }
+    }
+
+    /// The median and the longest boot.
+    pub fn boot_times(&self) -> (Duration, Duration) {
+        let mut sorted = self.boots.clone();
+        sorted.sort();
+        let median = sorted.get(sorted.len() / 2).copied().unwrap_or_default();
+        (median, sorted.last().copied().unwrap_or_default())
+    }
+}
+
+/// Where a series runs, what it boots, and the records it starts from.
+struct Series<'a> {
+    lab: &'a Lab,
+    guest: Guest,
+    dir: PathBuf,
+    snapshot: PathBuf,
+    reference: check::Reference,
+    /// From "ready" to the end of the reference save: cuts are drawn from 1.2 times this.
+    span: Duration,
+    limit: Duration,
+}
+
+/// Makes the guest, the records snapshot and the reference run of one series under `dir`.
+fn start<'a>(lab: &'a Lab, fs: Fs, dir: PathBuf, limit: Duration) -> Result<Series<'a>> {
+    let (program, package) = fs.mkfs();
+    if !shell::have(program) {
+        assets::apt_install(&[package])?;
+    }
+    assets::ensure_host_tools(Arch::X86_64)?;
+    let kernel = assets::kernel(&lab.cache, Arch::X86_64, Suite::Bookworm)?;
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
+    }
+    let guest = guest::prepare(&lab.workspace, &lab.cache, &kernel, &lab.lastgasp, fs, &dir)?;
+
+    let run = RunDir::create(dir.join("records"))?;
+    let snapshot = dir.join("pstore-snapshot.img");
+    guest::blank(&snapshot, 8 << 20)?;
+    let reports = run.dir.join("reports.img");
+    guest::reports_disk(fs, &reports)?;
+    guest::blank(&run.out_disk, 1 << 20)?;
+    let disks = Disks {
+        out: &run.out_disk,
+        pstore: &snapshot,
+        reports: &reports,
+    };
+    guest::boot(&guest, &run, &disks, Mode::Records, None, limit).context("making the records")?;
+
+    let run = RunDir::create(dir.join("reference"))?;
+    let (out, timeline) = finish(&guest, &run, &snapshot, None, limit)?;
+    let reference = check::reference(&out, &lab.lastgasp)
+        .with_context(|| format!("the reference run (serial log: {})", run.serial.display()))?;
+    let (Some(started), Some(done)) = (timeline.save_started, timeline.save_done) else {
+        bail!("the reference run's console lacks the save's start or end");
+    };
+    Ok(Series {
+        lab,
+        guest,
+        dir,
+        snapshot,
+        reference,
+        span: guest::READY_GAP + (done - started),
+        limit,
+    })
+}
+
+/// A finishing boot on a fresh copy of `pstore` (or the one given), unpacked.
+fn finish(
+    guest: &Guest,
+    run: &RunDir,
+    snapshot: &Path,
+    cut_disks: Option<(&Path, &Path)>,
+    limit: Duration,
+) -> Result<(PathBuf, Timeline)> {
+    let (pstore, reports) = match cut_disks {
+        Some(disks) => (disks.0.to_path_buf(), disks.1.to_path_buf()),
+        None => {
+            let pstore = run.dir.join("pstore.img");
+            std::fs::copy(snapshot, &pstore)?;
+            let reports = run.dir.join("reports.img");
+            guest::reports_disk(guest.fs, &reports)?;
+            (pstore, reports)
+        }
+    };
+    guest::blank(&run.out_disk, 32 << 20)?;
+    let disks = Disks {
+        out: &run.out_disk,
+        pstore: &pstore,
+        reports: &reports,
+    };
+    let timeline = guest::boot(guest, run, &disks, Mode::Finish, None, limit)?;
+    let out = run.dir.join("out");
+    if out.exists() {
+        std::fs::remove_dir_all(&out)?;
+    }
+    super::check::unpack(&run.out_disk, &out)?;
+    Ok((out, timeline))
+}
+
+impl Series<'_> {
+    /// Cut number `index`: a fresh copy of the snapshot and an empty reports filesystem, the
+    /// save cut `delay` after "ready", then a finishing boot, checked.
+    fn cut(&self, slot: usize, index: usize, delay: Duration) -> Cut {
+        let mut cut = Cut {
+            index,
+            delay,
+            moment: "",
+            boots: Vec::new(),
+            outcome: Err(String::new()),
+        };
+        cut.outcome = self
+            .run_cut(slot, delay, &mut cut)
+            .map_err(|e| format!("{e:#}"));
+        cut
+    }
+
+    fn run_cut(&self, slot: usize, delay: Duration, cut: &mut Cut) -> Result<check::Verdict> {
+        let dir = self.dir.join(format!("slot{slot}"));
+        let run = RunDir::create(dir.clone())?;
+        let pstore = dir.join("pstore.img");
+        std::fs::copy(&self.snapshot, &pstore)?;
+        let reports = dir.join("reports.img");
+        guest::reports_disk(self.guest.fs, &reports)?;
+        guest::blank(&run.out_disk, 1 << 20)?;
+        let disks = Disks {
+            out: &run.out_disk,
+            pstore: &pstore,
+            reports: &reports,
+        };
+        let timeline = guest::boot(
+            &self.guest,
+            &run,
+            &disks,
+            Mode::Cut,
+            Some(delay),
+            self.limit,
+        )
+        .context("the cut boot")?;
+        cut.moment = timeline.moment();
+        cut.boots.extend(timeline.booted);
+        let after = RunDir::create(dir.join("finish"))?;
+        let (out, finished) = finish(
+            &self.guest,
+            &after,
+            &self.snapshot,
+            Some((&pstore, &reports)),
+            self.limit,
+        )
+        .context("the finishing boot")?;
+        cut.boots.extend(finished.booted);
+        check::cut(&self.reference, &out, &self.lab.lastgasp)
+            .with_context(|| format!("serial log: {}", after.serial.display()))
+    }
+}
+
+/// What a series is to do.
+pub struct Plan {
+    pub fs: Fs,
+    /// Its directory under the lab cache's `runs/`.
+    pub name: String,
+    pub cuts: usize,
+    pub seed: u64,
+    /// How long one boot may take.
+    pub limit: Duration,
+}
+
+/// Runs the series of `plans` with their cuts interleaved, in `jobs` guests at once, reporting
+/// each cut on stderr as it ends; after `deadline`, no new cut starts (the tallies say how many
+/// ran).
+fn series(lab: &Lab, plans: &[Plan], jobs: usize, deadline: Option<Instant>) -> Result<Vec<Tally>> {
+    let mut started = Vec::new();
+    let mut queue = Vec::new();
+    for (number, plan) in plans.iter().enumerate() {
+        let series = start(
+            lab,
+            plan.fs,
+            lab.cache.join("runs").join(&plan.name),
+            plan.limit,
+        )?;
+        eprintln!(
+            "{}: {} records in the snapshot ({}), reference report(s) {}; a save takes {:.2}s, \
+             cuts drawn from 0..{:.2}s after \"ready\" (seed {})",
+            plan.name,
+            series.reference.records.len(),
+            series
+                .reference
+                .records
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", "),
+            series
+                .reference
+                .reports
+                .iter()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", "),
+            (series.span - guest::READY_GAP).as_secs_f64(),
+            series.span.as_secs_f64() * 1.2,
+            plan.seed,
+        );
+        let mut draw = Draw::new(plan.seed);
+        for index in 0..plan.cuts {
+            queue.push((index, number, series.span.mul_f64(1.2 * draw.fraction())));
+        }
+        started.push(series);
+    }
+    // Interleaved: cut 0 of every plan, then cut 1, ...; a deadline leaves each plan its share.
+    queue.sort_by_key(|(index, number, _)| (*index, *number));
+    let queue = Mutex::new(queue.into_iter());
+    let tallies = Mutex::new(
+        started
+            .iter()
+            .map(|series| Tally {
+                save_time: series.span - guest::READY_GAP,
+                ..Tally::default()
+            })
+            .collect::<Vec<_>>(),
+    );
+    std::thread::scope(|scope| {
+        for slot in 0..jobs.max(1) {
+            let (started, queue, tallies) = (&started, &queue, &tallies);
+            scope.spawn(move || {
+                loop {
+                    if deadline.is_some_and(|deadline| Instant::now() > deadline) {
+                        break;
+                    }
+                    let Some((index, number, delay)) = queue.lock().expect("queue lock").next()
+                    else {
+                        break;
+                    };
+                    let cut = started[number].cut(slot, index, delay);
+                    let mut tallies = tallies.lock().expect("tally lock");
+                    let tally = &mut tallies[number];
+                    tally.add(&cut);
+                    report(&plans[number].name, &cut, tally.cuts, plans[number].cuts);
+                }
+            });
+        }
+    });
+    Ok(tallies.into_inner().expect("tally lock"))
+}
+
+fn report(name: &str, cut: &Cut, done: usize, cuts: usize) {
+    let boots: Vec<String> = cut
+        .boots
+        .iter()
+        .map(|boot| format!("{:.1}s", boot.as_secs_f64()))
+        .collect();
+    let head = format!(
+        "{name}: cut {done}/{cuts} (#{}) at {:.3}s, {}, boots {}",
+        cut.index,
+        cut.delay.as_secs_f64(),
+        cut.moment,
+        boots.join("+")
+    );
+    match &cut.outcome {
+        Ok(verdict) if verdict.clean() => eprintln!("{head}: ok"),
+        Ok(verdict) => eprintln!("{head}: FAILED {}", verdict.describe()),
+        Err(err) => eprintln!("{head}: FAILED {err}"),
+    }
+}
+
+/// The lab's CI scenario for `fs`: a short series with a fresh seed (printed, so a failure can
+/// be replayed with `cargo xtask soak --seed`).
+pub(super) fn ci_scenario(lab: &Lab, fs: Fs, limit: Duration) -> Result<String> {
+    let seed = clock_seed();
+    let plan = Plan {
+        fs,
+        name: fs.scenario(),
+        cuts: CI_CUTS,
+        seed,
+        limit,
+    };
+    let tally = series(lab, &[plan], 1, None)?.remove(0);
+    let (median, max) = tally.boot_times();
+    let summary = format!(
+        "{} cuts ({} before, {} during, {} after the save), seed {seed}, boots median {:.1}s max {:.1}s",
+        tally.cuts,
+        tally.moments[0],
+        tally.moments[1],
+        tally.moments[2],
+        median.as_secs_f64(),
+        max.as_secs_f64()
+    );
+    if !tally.clean() {
+        bail!(
+            "{summary}: {} lost, {} doubled, {} corrupt, {} left over, {} failed",
+            tally.lost,
+            tally.doubled,
+            tally.corrupt,
+            tally.leftovers,
+            tally.failed
+        );
+    }
+    Ok(summary)
+}
+
+/// `cargo xtask soak`'s series, interleaved in `jobs` guests; none starts after `deadline`.
+pub fn soak(plans: &[Plan], jobs: usize, deadline: Option<Instant>) -> Result<Vec<Tally>> {
+    series(&super::prepare(&[])?, plans, jobs, deadline)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn draws_spread_over_the_whole_range_and_repeat_with_the_seed() {
+        let fractions: Vec<f64> = {
+            let mut draw = Draw::new(42);
+            (0..1000).map(|_| draw.fraction()).collect()
+        };
+        assert!(fractions.iter().all(|f| (0.0..1.0).contains(f)));
+        // Every tenth of the range gets its share (uniform: about 100 each).
+        for tenth in 0..10 {
+            let low = f64::from(tenth) / 10.0;
+            let count = fractions
+                .iter()
+                .filter(|f| (low..low + 0.1).contains(*f))
+                .count();
+            assert!((60..140).contains(&count), "tenth {tenth}: {count}");
+        }
+        let mut again = Draw::new(42);
+        assert_eq!(again.fraction(), fractions[0]);
+        assert_ne!(Draw::new(43).fraction(), fractions[0]);
+    }
+
+    #[test]
+    fn a_cut_counts_each_problem_once_per_record() {
+        let mut tally = Tally::default();
+        let verdict = check::Verdict {
+            lost: vec!["dmesg-pstore_blk-1".into()],
+            doubled: vec!["a".into(), "b".into()],
+            ..check::Verdict::default()
+        };
+        tally.add(&Cut {
+            index: 0,
+            delay: Duration::ZERO,
+            moment: "during save",
+            boots: vec![Duration::from_secs(3), Duration::from_secs(5)],
+            outcome: Ok(verdict),
+        });
+        tally.add(&Cut {
+            index: 1,
+            delay: Duration::ZERO,
+            moment: "after save",
+            boots: vec![Duration::from_secs(4)],
+            outcome: Err("qemu exited".into()),
+        });
+        assert_eq!((tally.cuts, tally.lost, tally.doubled), (2, 1, 2));
+        assert_eq!(tally.failed, 1);
+        assert_eq!(tally.moments, [0, 1, 1]);
+        assert_eq!(
+            tally.boot_times(),
+            (Duration::from_secs(4), Duration::from_secs(5))
+        );
+        assert!(!tally.clean());
+    }
+}
