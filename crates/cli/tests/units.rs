@@ -7,10 +7,12 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const UNITS: [&str; 3] = [
+const UNITS: [&str; 5] = [
     "lastgasp-load.service",
     "lastgasp-save.service",
     "lastgasp-kdump.service",
+    "lastgasp-submit.service",
+    "lastgasp-submit.timer",
 ];
 
 fn dist() -> PathBuf {
@@ -112,4 +114,24 @@ fn no_unit_runs_in_a_capture_kernel_or_a_container() {
             "{name}"
         );
     }
+}
+
+#[test]
+fn submit_waits_for_the_network_and_its_timer_starts_it() {
+    let service = unit("lastgasp-submit.service");
+    for key in ["Wants", "After"] {
+        assert!(
+            values(&service, key).contains(&"network-online.target".to_string()),
+            "submit: no {key}=network-online.target"
+        );
+    }
+    assert_eq!(
+        values(&service, "ExecStart"),
+        ["/usr/bin/lastgasp", "submit"]
+    );
+    assert_eq!(values(&service, "Type"), ["oneshot"]);
+    let timer = unit("lastgasp-submit.timer");
+    assert_eq!(values(&timer, "WantedBy"), ["timers.target"]);
+    assert_eq!(values(&timer, "OnUnitActiveSec"), ["1h"]);
+    assert!(!values(&timer, "RandomizedDelaySec").is_empty());
 }

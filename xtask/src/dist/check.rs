@@ -288,6 +288,7 @@ fn setup(root: &Path) -> Result<String> {
 fn installed(root: &Path) -> Result<()> {
     for path in [
         "usr/bin/lastgasp",
+        super::install::SENDER,
         "usr/lib/lastgasp/initramfs-hook",
         "etc/kernel/postinst.d/lastgasp",
     ] {

@@ -74,12 +74,23 @@ impl Tree<'_> {
 /// Where the kernel hook script goes; every caller (kernel-install, pacman, Debian) runs it.
 pub const KERNEL_HOOK: &str = "usr/lib/lastgasp/initramfs-hook";
 
+/// Where the packages put the sender that `lastgasp submit` runs.
+pub const SENDER: &str = "usr/lib/lastgasp/lastgasp-submit";
+
 /// Fills `dest` (which should be empty) with lastgasp as installed on `flavor`, `binary` being
-/// the static build.
+/// the static build, with the sender `lastgasp-submit` built beside it.
 pub fn install(workspace: &Path, binary: &Path, dest: &Path, flavor: Flavor) -> Result<()> {
     let tree = Tree { workspace, dest };
     let bytes = fs::read(binary).with_context(|| format!("reading {}", binary.display()))?;
     tree.bytes("usr/bin/lastgasp", &bytes, 0o755)?;
+    let sender = binary.with_file_name("lastgasp-submit");
+    let bytes = fs::read(&sender).with_context(|| {
+        format!(
+            "reading {} (the sender, built beside lastgasp by the static build)",
+            sender.display()
+        )
+    })?;
+    tree.bytes(SENDER, &bytes, 0o755)?;
 
     for unit in units(workspace)? {
         tree.file(
@@ -252,6 +263,7 @@ mod tests {
         let dest = tempfile::tempdir().unwrap();
         let binary = dest.path().join("lastgasp.bin");
         fs::write(&binary, b"\x7fELF static").unwrap();
+        fs::write(dest.path().join("lastgasp-submit"), b"\x7fELF sender").unwrap();
         let root = dest.path().join("root");
         install(&workspace(), &binary, &root, flavor).unwrap();
         let listing = listing(&root);
@@ -265,7 +277,10 @@ mod tests {
             let zsh = format!("{}/_lastgasp 644", flavor.zsh_completions());
             for expected in [
                 "usr/bin/lastgasp 755",
+                "usr/lib/lastgasp/lastgasp-submit 755",
                 "usr/lib/systemd/system/lastgasp-save.service 644",
+                "usr/lib/systemd/system/lastgasp-submit.service 644",
+                "usr/lib/systemd/system/lastgasp-submit.timer 644",
                 "usr/lib/systemd/system/lastgasp-kdump.service 644",
                 "usr/lib/lastgasp/lastgasp.toml 644",
                 "usr/lib/tmpfiles.d/lastgasp.conf 644",

@@ -257,7 +257,8 @@ pub fn crash_module(workspace: &Path, cache: &Path, kernel: &Kernel) -> Result<P
 pub const MAX_STATIC_BYTES: u64 = 4 << 20;
 
 /// Builds the static `lastgasp` binary that runs inside the guest (the `dist` profile, as it
-/// ships), unless `LAB_LASTGASP` names a ready one, and checks its size.
+/// ships), unless `LAB_LASTGASP` names a ready one, and checks its size. The sender
+/// `lastgasp-submit` (TLS and HTTP, kept out of `lastgasp`) is built beside it for the packages.
 pub fn lastgasp_binary(workspace: &Path) -> Result<PathBuf> {
     if let Some(ready) = std::env::var_os("LAB_LASTGASP") {
         return Ok(PathBuf::from(ready));
@@ -272,6 +273,8 @@ pub fn lastgasp_binary(workspace: &Path) -> Result<PathBuf> {
             "dist",
             "-p",
             "lastgasp",
+            "-p",
+            "lastgasp-submit",
             "--target",
             target,
         ])
