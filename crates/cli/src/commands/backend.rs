@@ -8,6 +8,7 @@ use crate::paths::under_root;
 
 pub const PSTORE_BACKEND: &str = "/sys/module/pstore/parameters/backend";
 pub const RAMOOPS_PARAMETERS: &str = "/sys/module/ramoops/parameters";
+const PROC_CMDLINE: &str = "/proc/cmdline";
 
 /// The backend setup names (`ramoops`, `efi`, `erst`, `blk`) for a name the kernel registered.
 /// efi-pstore registered as `efi` before Linux 6.2, `efi_pstore` since; pstore/blk's zone
@@ -24,10 +25,40 @@ pub fn setup_name(kernel_name: &str) -> Option<&'static str> {
 
 /// The registered backend's name as the kernel spells it; `None` when none registered (the file
 /// says `(null)` or is empty) or pstore is not in this kernel.
+///
+/// The file is pstore's `backend` parameter, which the kernel sets to the backend that
+/// registers, but which `pstore.backend=NAME` on the command line sets to NAME from boot on,
+/// before anything registered (the lab's systemd-boot guest, armed with ramoops beside
+/// efi_pstore, read "ramoops" before ramoops was loaded, and load took it as armed). So a name
+/// the command line asked for counts only once its backend shows it is there.
 pub fn registered(root: &Path) -> Option<String> {
     let text = std::fs::read_to_string(under_root(root, Path::new(PSTORE_BACKEND))).ok()?;
     let name = text.trim();
-    (!name.is_empty() && name != "(null)").then(|| name.to_string())
+    if name.is_empty() || name == "(null)" {
+        return None;
+    }
+    let cmdline =
+        std::fs::read_to_string(under_root(root, Path::new(PROC_CMDLINE))).unwrap_or_default();
+    let requested = sys::cmdline::find(&cmdline, "pstore.backend")
+        .and_then(|param| param.split_once('='))
+        .is_some_and(|(_, value)| value.trim_matches('"') == name);
+    if requested && !backend_present(root, name) {
+        return None;
+    }
+    Some(name.to_string())
+}
+
+/// Whether the backend the kernel calls `name` is there to have registered: ramoops loaded with
+/// a region, efi_pstore's or pstore_blk's module loaded (or built in). ERST is built in and
+/// cannot be told apart; it counts as there.
+fn backend_present(root: &Path, name: &str) -> bool {
+    let module = match setup_name(name) {
+        Some("ramoops") => return RamoopsParams::read(root).is_some(),
+        Some("efi") => "efi_pstore",
+        Some("blk") => "pstore_blk",
+        _ => return true,
+    };
+    under_root(root, &Path::new("/sys/module").join(module)).is_dir()
 }
 
 /// ramoops' region and layout, as its module parameters show them once it has probed (the
@@ -134,6 +165,32 @@ mod tests {
         assert_eq!(registered(root.path()), None);
         write(root.path(), PSTORE_BACKEND, "ramoops\n");
         assert_eq!(registered(root.path()).as_deref(), Some("ramoops"));
+    }
+
+    #[test]
+    fn a_backend_the_command_line_names_counts_once_it_is_there() {
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path();
+        write(r, "/proc/cmdline", "ro pstore.backend=ramoops quiet\n");
+        // pstore.backend= alone sets the parameter: ramoops is not loaded yet.
+        write(r, PSTORE_BACKEND, "ramoops\n");
+        assert_eq!(registered(r), None);
+        write(
+            r,
+            "/sys/module/ramoops/parameters/mem_address",
+            "805306368\n",
+        );
+        write(r, "/sys/module/ramoops/parameters/mem_size", "1048576\n");
+        assert_eq!(registered(r).as_deref(), Some("ramoops"));
+        write(r, "/proc/cmdline", "ro pstore.backend=efi_pstore\n");
+        write(r, PSTORE_BACKEND, "efi_pstore\n");
+        assert_eq!(registered(r), None);
+        std::fs::create_dir_all(r.join("sys/module/efi_pstore")).unwrap();
+        assert_eq!(registered(r).as_deref(), Some("efi_pstore"));
+        // ERST is built in: the name is taken as it is.
+        write(r, "/proc/cmdline", "ro pstore.backend=erst\n");
+        write(r, PSTORE_BACKEND, "erst\n");
+        assert_eq!(registered(r).as_deref(), Some("erst"));
     }
 
     #[test]
