@@ -132,19 +132,27 @@ fn reports(dir: &Path) -> Result<(Reports, Vec<String>)> {
     Ok((reports, hidden))
 }
 
-/// `lastgasp list --verify` on the host, over the reports the guest handed over.
-fn host_verify(lastgasp: &Path, reports: &Path) -> Result<Option<String>> {
+/// `lastgasp list --verify` on the host, over the reports the guest handed over (in `out`):
+/// a second, independent look at the reports' integrity. A failure is added to `verdict`.
+pub fn host_verify(lastgasp: &Path, out: &Path, verdict: &mut Verdict) -> Result<()> {
+    let reports = out.join("reports");
     let root = reports.with_file_name("host-root");
     std::fs::create_dir_all(&root)?;
     let out = Command::new(lastgasp)
         .arg("--root")
         .arg(&root)
         .arg("--reports-dir")
-        .arg(reports)
+        .arg(&reports)
         .args(["list", "--verify"])
         .output()
         .with_context(|| format!("running {}", lastgasp.display()))?;
-    Ok((!out.status.success()).then(|| String::from_utf8_lossy(&out.stderr).trim().to_owned()))
+    if !out.status.success() {
+        verdict.corrupt.push(format!(
+            "list --verify on the host: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(())
 }
 
 /// Reads the reference run's output: the save must have succeeded and taken every record.
@@ -175,7 +183,8 @@ pub fn reference(out: &Path, lastgasp: &Path) -> Result<Reference> {
         sha256: sha256s,
         reports: BTreeSet::new(),
     };
-    let verdict = cut(&reference, out, lastgasp)?;
+    let mut verdict = cut(&reference, out)?;
+    host_verify(lastgasp, out, &mut verdict)?;
     ensure!(
         verdict.lost.is_empty() && verdict.corrupt.is_empty() && verdict.leftovers.is_empty(),
         "the reference run itself is wrong: {}",
@@ -188,8 +197,8 @@ pub fn reference(out: &Path, lastgasp: &Path) -> Result<Reference> {
     })
 }
 
-/// Checks one cut's finishing boot against the reference.
-pub fn cut(reference: &Reference, out: &Path, lastgasp: &Path) -> Result<Verdict> {
+/// Checks one cut's finishing boot against the reference (all but [`host_verify`]).
+pub fn cut(reference: &Reference, out: &Path) -> Result<Verdict> {
     let mut verdict = Verdict::default();
     let save_rc = text(&out.join("save.rc"));
     if save_rc != "0" {
@@ -206,11 +215,6 @@ pub fn cut(reference: &Reference, out: &Path, lastgasp: &Path) -> Result<Verdict
         ));
     }
     let dir = out.join("reports");
-    if let Some(problem) = host_verify(lastgasp, &dir)? {
-        verdict
-            .corrupt
-            .push(format!("list --verify on the host: {problem}"));
-    }
     let (made, hidden) = reports(&dir)?;
     verdict.leftovers = hidden
         .into_iter()
@@ -253,4 +257,99 @@ pub fn cut(reference: &Reference, out: &Path, lastgasp: &Path) -> Result<Verdict
         }
     }
     Ok(verdict)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    const RECORD: &[u8] = b"Oops#1 Part1\nthe log\n";
+    /// Stands for RECORD's SHA-256 (`cut` compares the manifests' hashes with the reference's;
+    /// the reference computes them with sha256sum).
+    const RECORD_SHA: &str = "9e36c9d9d1a7c3f8bd9b6a7f5a83cfdbcb0d8a25ad2b4c3e66a64e7a1b3d63c1";
+
+    fn reference() -> Reference {
+        Reference {
+            records: BTreeMap::from([("dmesg-pstore_blk-0".to_owned(), RECORD.to_vec())]),
+            sha256: BTreeMap::from([("dmesg-pstore_blk-0".to_owned(), RECORD_SHA.to_owned())]),
+            reports: BTreeSet::from(["20261201T105822Z-3ad4331fb610".to_owned()]),
+        }
+    }
+
+    /// A finishing boot's output: save and verify exit codes, and reports holding `held_by`.
+    fn out(held_by: &[&str]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path();
+        fs::write(out.join("save.rc"), "0\n").unwrap();
+        fs::write(out.join("verify.rc"), "0\n").unwrap();
+        for id in held_by {
+            fs::create_dir_all(out.join("reports").join(id)).unwrap();
+            let manifest = serde_json::json!({
+                "id": id,
+                "records": [{"file-name": "dmesg-pstore_blk-0", "sha256": RECORD_SHA}],
+            });
+            fs::write(
+                out.join("reports").join(id).join("report.json"),
+                manifest.to_string(),
+            )
+            .unwrap();
+        }
+        fs::create_dir_all(out.join("pstore-after")).unwrap();
+        dir
+    }
+
+    #[test]
+    fn one_report_holding_every_record_is_clean() {
+        let dir = out(&["20261201T105822Z-3ad4331fb610"]);
+        let verdict = cut(&reference(), dir.path()).unwrap();
+        assert!(verdict.clean(), "{}", verdict.describe());
+        // A record still in pstore is fine when a report holds it.
+        fs::write(dir.path().join("pstore-after/dmesg-pstore_blk-0"), RECORD).unwrap();
+        assert!(cut(&reference(), dir.path()).unwrap().clean());
+    }
+
+    #[test]
+    fn a_missing_record_is_lost_unless_pstore_still_has_it() {
+        let dir = out(&[]);
+        let verdict = cut(&reference(), dir.path()).unwrap();
+        assert_eq!(verdict.lost, ["dmesg-pstore_blk-0"]);
+        fs::write(dir.path().join("pstore-after/dmesg-pstore_blk-0"), RECORD).unwrap();
+        let verdict = cut(&reference(), dir.path()).unwrap();
+        assert!(verdict.lost.is_empty());
+        assert_eq!(verdict.other.len(), 1, "{}", verdict.describe());
+    }
+
+    #[test]
+    fn a_second_report_and_leftovers_and_failures_are_named() {
+        let dir = out(&[
+            "20261201T105822Z-3ad4331fb610",
+            "20261201T105822Z-000000000000",
+        ]);
+        let hidden = dir
+            .path()
+            .join("reports/.20261201T105822Z-3ad4331fb610.tmp-77");
+        fs::create_dir_all(hidden).unwrap();
+        fs::create_dir_all(dir.path().join("reports/.lock")).unwrap();
+        fs::write(dir.path().join("verify.rc"), "1\n").unwrap();
+        fs::write(dir.path().join("verify.err"), "error: 1 damaged report(s)").unwrap();
+        let verdict = cut(&reference(), dir.path()).unwrap();
+        assert_eq!(verdict.doubled.len(), 2, "{}", verdict.describe());
+        assert_eq!(verdict.leftovers, [".20261201T105822Z-3ad4331fb610.tmp-77"]);
+        assert_eq!(verdict.corrupt.len(), 1);
+        assert!(!verdict.clean());
+    }
+
+    #[test]
+    fn a_record_held_with_other_bytes_is_lost() {
+        let dir = out(&["20261201T105822Z-3ad4331fb610"]);
+        let mut other = reference();
+        other
+            .sha256
+            .insert("dmesg-pstore_blk-0".to_owned(), "0".repeat(64));
+        assert_eq!(
+            cut(&other, dir.path()).unwrap().lost,
+            ["dmesg-pstore_blk-0"]
+        );
+    }
 }

@@ -298,8 +298,10 @@ impl Series<'_> {
         )
         .context("the finishing boot")?;
         cut.boots.extend(finished.booted);
-        check::cut(&self.reference, &out, &self.lab.lastgasp)
-            .with_context(|| format!("serial log: {}", after.serial.display()))
+        let context = || format!("serial log: {}", after.serial.display());
+        let mut verdict = check::cut(&self.reference, &out).with_context(context)?;
+        check::host_verify(&self.lab.lastgasp, &out, &mut verdict).with_context(context)?;
+        Ok(verdict)
     }
 }
 
