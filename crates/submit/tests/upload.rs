@@ -397,3 +397,45 @@ fn a_directory_gets_one_archive_per_report() {
     }
     assert_eq!(std::fs::read_dir(drop_dir).unwrap().count(), 2);
 }
+
+/// A CA, and a certificate for 127.0.0.1 and localhost it signed: (CA PEM, chain, key).
+fn private_ca() -> (
+    String,
+    Vec<rustls::pki_types::CertificateDer<'static>>,
+    rustls::pki_types::PrivateKeyDer<'static>,
+) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let leaf_key = rcgen::KeyPair::generate().unwrap();
+    let leaf = rcgen::CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()])
+        .unwrap()
+        .signed_by(&leaf_key, &ca, &ca_key)
+        .unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into());
+    (ca.pem(), vec![leaf.der().clone()], key)
+}
+
+#[test]
+fn tls_trusts_the_configured_ca_and_nothing_unknown() {
+    let machine = Machine::with_reports(&["null"]);
+    let id = &machine.ids[0];
+    let (ca_pem, chain, key) = private_ca();
+    let server = Server::start_tls(chain, key);
+    let url = format!("https://localhost:{}", server.port);
+    let mut settings = machine.settings(server_target(&url));
+    // Without the CA the certificate is unknown: no upload, the report stays queued.
+    let out = submit(&settings, false, false, false);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("UnknownIssuer"), "{}", text(&out));
+    assert_eq!(server.stored(), Vec::<String>::new());
+    assert_eq!(machine.state(id).state, State::Pending);
+    let ca_file = machine.dir.join("ca.pem");
+    std::fs::write(&ca_file, ca_pem).unwrap();
+    settings["ca_file"] = json!(ca_file);
+    let out = submit(&settings, false, true, false);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(server.stored(), vec![id.to_string()]);
+    assert_eq!(machine.state(id).state, State::Sent);
+}

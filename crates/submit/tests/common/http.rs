@@ -1,10 +1,10 @@
-//! A small HTTP/1.1 server on 127.0.0.1 for the upload tests: it answers like a
-//! lastgasp-server (201 for a new report id, 200 with `"duplicate": true` for one it has) unless
-//! the test scripted other answers for the next requests, and records every request.
+//! A small HTTP/1.1 server on 127.0.0.1 for the upload tests, plain or over TLS: it answers like
+//! a lastgasp-server (201 for a new report id, 200 with `"duplicate": true` for one it has)
+//! unless the test scripted other answers for the next requests, and records every request.
 
 use std::collections::{BTreeSet, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::thread;
 
@@ -59,7 +59,32 @@ impl Server {
         Self::serve(listener, Vec::new())
     }
 
+    /// Over TLS with this certificate chain and key.
+    pub fn start_tls(
+        chain: Vec<rustls::pki_types::CertificateDer<'static>>,
+        key: rustls::pki_types::PrivateKeyDer<'static>,
+    ) -> Self {
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .expect("a valid test certificate");
+        let listener = TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0");
+        Self::serve_with(listener, Vec::new(), Some(Arc::new(config)))
+    }
+
     fn serve(listener: TcpListener, script: Vec<Reply>) -> Self {
+        Self::serve_with(listener, script, None)
+    }
+
+    fn serve_with(
+        listener: TcpListener,
+        script: Vec<Reply>,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> Self {
         let port = listener.local_addr().unwrap().port();
         let state = Arc::new(Mutex::new(State {
             script: script.into(),
@@ -70,8 +95,21 @@ impl Server {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
                 let shared = Arc::clone(&shared);
-                thread::spawn(move || {
-                    let _ = handle(stream, &shared);
+                let tls = tls.clone();
+                thread::spawn(move || match tls {
+                    None => {
+                        let _ = handle(stream, &shared);
+                    }
+                    Some(config) => {
+                        let Ok(connection) = rustls::ServerConnection::new(config) else {
+                            return;
+                        };
+                        let mut tls = rustls::StreamOwned::new(connection, stream);
+                        if handle(&mut tls, &shared).is_ok() {
+                            tls.conn.send_close_notify();
+                            let _ = tls.flush();
+                        }
+                    }
                 });
             }
         });
@@ -92,8 +130,13 @@ impl Server {
     }
 }
 
-fn handle(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
-    let mut reader = BufReader::new(stream.try_clone()?);
+fn handle<S: Read + Write>(mut stream: S, state: &Mutex<State>) -> std::io::Result<()> {
+    let request = read_request(&mut stream)?;
+    answer(stream, state, request)
+}
+
+fn read_request<S: Read>(stream: S) -> std::io::Result<Request> {
+    let mut reader = BufReader::new(stream);
     let mut line = String::new();
     reader.read_line(&mut line)?;
     let mut parts = line.split_whitespace();
@@ -118,12 +161,15 @@ fn handle(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
         .unwrap_or(0);
     let mut body = vec![0; length];
     reader.read_exact(&mut body)?;
-    let request = Request {
+    Ok(Request {
         method,
         path,
         headers,
         body,
-    };
+    })
+}
+
+fn answer<S: Write>(mut out: S, state: &Mutex<State>, request: Request) -> std::io::Result<()> {
     let id = request
         .header("x-lastgasp-report-id")
         .unwrap_or("")
@@ -149,7 +195,6 @@ fn handle(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
             }
         }
     };
-    let mut out = stream;
     let mut head = format!(
         "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
         answer.len()
