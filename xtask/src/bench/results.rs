@@ -49,6 +49,13 @@ impl SetResult {
         )
     }
 
+    /// lastgasp's minimum over systemd-pstore's: the runs least disturbed by the machine's
+    /// other work. On a busy machine it can tell another story than the medians.
+    pub fn min_ratio(&self) -> Option<f64> {
+        let min = |tool| self.get(tool).map(|t| t.summary.min);
+        ratio(min(Tool::Lastgasp)?, min(Tool::SystemdPstore)?)
+    }
+
     /// The same ratio with the namespace wrapper's median taken out of both.
     pub fn net_ratio(&self) -> Option<f64> {
         net_ratio(
@@ -147,6 +154,7 @@ mod tests {
         };
         assert_eq!(set.ratio(), Some(0.6));
         assert_eq!(set.net_ratio(), Some(0.5));
+        assert_eq!(set.min_ratio(), Some(0.6));
         let partial = SetResult {
             tools: vec![row(Tool::Lastgasp, 6)],
             ..set
