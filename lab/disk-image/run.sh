@@ -4,6 +4,9 @@
 # go to the control disk (out/boot<N>/<name>.txt and .rc, read by the host after QEMU exits)
 # and to the serial console between markers, and ends the boot the way the step says.
 LAB=$1
+# The host's settings for this image: SETUP_ARGS (boot 1's `lastgasp setup` arguments) and
+# KERNEL_INSTALL (non-empty: boot 1 remakes the loader entry with kernel-install after setup).
+. "$LAB/scenario.env"
 count=$(cat "$LAB/boot-count" 2>/dev/null || echo 0)
 BOOT=$((count + 1))
 echo "$BOOT" > "$LAB/boot-count"

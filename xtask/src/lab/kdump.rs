@@ -290,25 +290,13 @@ pub fn run(
         out.set_len(512 << 20)?;
         drop(out);
         let (machine, console) = arch.machine();
-        let mut cmd = Command::new(arch.qemu());
-        cmd.args(machine)
-            .args([
-                "-accel", "tcg", "-m", "1024", "-smp", "1", "-display", "none",
-            ])
-            .args(["-no-user-config", "-nodefaults", "-monitor", "none"])
-            .arg("-serial")
-            .arg(format!("file:{}", run.serial.display()))
-            .arg("-kernel")
+        let mut cmd = qemu::guest_command(arch.qemu(), machine, &run.serial, None);
+        cmd.arg("-kernel")
             .arg(&kernel.vmlinuz)
             .arg("-initrd")
-            .arg(&initramfs)
-            .arg("-drive")
-            .arg(format!(
-                "if=virtio,format=raw,file={}",
-                run.out_disk.display()
-            ))
-            .arg("-drive")
-            .arg(format!("if=virtio,format=raw,file={}", dumps.display()))
+            .arg(&initramfs);
+        qemu::virtio_disk(&mut cmd, "raw", &run.out_disk);
+        qemu::virtio_disk(&mut cmd, "raw", &dumps)
             .arg("-append")
             .arg(format!(
                 "{console} {} panic=1 oops=panic printk.time=1 lab.backend=none lab.crash={CRASH} \
@@ -324,13 +312,7 @@ pub fn run(
             ));
         qemu::supervise(&mut cmd, arch.qemu(), &run, limit, || Ok(()))
     };
-    match boot() {
-        Err(err) if err.is::<qemu::BootStalled>() => {
-            eprintln!("lab: {}: {err}; booting it once more", scenario.name);
-            boot()?
-        }
-        other => other?,
-    }
+    qemu::boot_retrying_a_stall(&scenario.name, boot)?;
     let out = run.dir.join("out");
     check::unpack(&run.out_disk, &out)?;
     Ok(KdumpRun {

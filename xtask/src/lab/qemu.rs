@@ -4,7 +4,7 @@
 use super::scenario::{Backend, Scenario};
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The files of one run, all inside its own directory (runs are parallel-safe).
@@ -84,9 +84,74 @@ fn inject_machine_check(monitor: &Path) -> Result<()> {
 const OVMF_CODE: &str = "/usr/share/OVMF/OVMF_CODE_4M.fd";
 const OVMF_VARS: &str = "/usr/share/OVMF/OVMF_VARS_4M.fd";
 
-fn sized_file(path: &Path, bytes: u64) -> Result<()> {
-    let file = std::fs::File::create(path)?;
+/// A new (sparse) file of `bytes`: a guest's disk, or ERST's storage.
+pub fn sized_file(path: &Path, bytes: u64) -> Result<()> {
+    let file =
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
     file.set_len(bytes)?;
+    Ok(())
+}
+
+/// The QEMU command every lab guest starts from: `program` on `machine` under TCG with 1 GiB
+/// and one CPU, no display and no default devices, its serial console written to `serial`, and
+/// QEMU's human monitor on the Unix socket `monitor` (for scenarios the host acts on) or none.
+pub fn guest_command(
+    program: &str,
+    machine: &[&str],
+    serial: &Path,
+    monitor: Option<&Path>,
+) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.args(machine)
+        .args([
+            "-accel", "tcg", "-m", "1024", "-smp", "1", "-display", "none",
+        ])
+        .args(["-no-user-config", "-nodefaults", "-monitor"])
+        .arg(monitor.map_or_else(
+            || "none".to_owned(),
+            |socket| format!("unix:{},server=on,wait=off", socket.display()),
+        ))
+        .arg("-serial")
+        .arg(format!("file:{}", serial.display()));
+    cmd
+}
+
+/// Adds a virtio disk of `format` (raw, qcow2) backed by `file`.
+pub fn virtio_disk<'a>(cmd: &'a mut Command, format: &str, file: &Path) -> &'a mut Command {
+    cmd.arg("-drive")
+        .arg(format!("if=virtio,format={format},file={}", file.display()))
+}
+
+/// Boots through UEFI: the q35 machine with OVMF's code and a fresh copy of its variable store
+/// in `dir` (so every run starts with empty UEFI variables).
+pub fn uefi_firmware(cmd: &mut Command, dir: &Path) -> Result<()> {
+    let vars = dir.join("OVMF_VARS.fd");
+    std::fs::copy(OVMF_VARS, &vars).with_context(|| format!("copying {OVMF_VARS}"))?;
+    cmd.args(["-machine", "q35"])
+        .arg("-drive")
+        .arg(format!(
+            "if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}"
+        ))
+        .arg("-drive")
+        .arg(format!(
+            "if=pflash,format=raw,unit=1,file={}",
+            vars.display()
+        ));
+    Ok(())
+}
+
+/// Gives the q35 machine an ACPI ERST device whose record store is a fresh 64 KiB file in
+/// `dir`.
+pub fn erst_device(cmd: &mut Command, dir: &Path) -> Result<()> {
+    let nvram = dir.join("erst.nvram");
+    sized_file(&nvram, 0x10000)?;
+    cmd.args(["-machine", "q35"])
+        .arg("-object")
+        .arg(format!(
+            "memory-backend-file,id=erstnvram,mem-path={},size=0x10000,share=on",
+            nvram.display()
+        ))
+        .args(["-device", "acpi-erst,memdev=erstnvram"]);
     Ok(())
 }
 
@@ -101,28 +166,14 @@ pub fn boot(
     sized_file(&run.out_disk, 32 << 20)?;
     let arch = scenario.arch;
     let (machine, console) = arch.machine();
-    let mut cmd = Command::new(arch.qemu());
-    cmd.args(machine)
-        .args([
-            "-accel", "tcg", "-m", "1024", "-smp", "1", "-display", "none",
-        ])
-        .args(["-no-user-config", "-nodefaults", "-monitor"])
-        .arg(match scenario.crash.as_str() {
-            // A machine check comes from the "hardware": the host injects it through the monitor.
-            MACHINE_CHECK => format!("unix:{},server=on,wait=off", run.monitor.display()),
-            _ => "none".to_owned(),
-        })
-        .arg("-serial")
-        .arg(format!("file:{}", run.serial.display()))
-        .arg("-kernel")
+    // A machine check comes from the "hardware": the host injects it through the monitor.
+    let monitor = (scenario.crash == MACHINE_CHECK).then_some(run.monitor.as_path());
+    let mut cmd = guest_command(arch.qemu(), machine, &run.serial, monitor);
+    cmd.arg("-kernel")
         .arg(vmlinuz)
         .arg("-initrd")
-        .arg(initramfs)
-        .arg("-drive")
-        .arg(format!(
-            "if=virtio,format=raw,file={}",
-            run.out_disk.display()
-        ));
+        .arg(initramfs);
+    virtio_disk(&mut cmd, "raw", &run.out_disk);
     let mut append = format!(
         "{console} {GUEST_PARAMETERS} panic=1 oops=panic printk.time=1 lab.backend={} lab.crash={}",
         scenario.backend.guest_name(),
@@ -139,37 +190,15 @@ pub fn boot(
             append.push_str(super::reserve_mem::PARAMETER);
             append.push_str(" pstore.backend=ramoops");
         }
-        Backend::Efi => {
-            let vars = run.dir.join("OVMF_VARS.fd");
-            std::fs::copy(OVMF_VARS, &vars).with_context(|| format!("copying {OVMF_VARS}"))?;
-            cmd.args(["-machine", "q35"])
-                .arg("-drive")
-                .arg(format!(
-                    "if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}"
-                ))
-                .arg("-drive")
-                .arg(format!(
-                    "if=pflash,format=raw,unit=1,file={}",
-                    vars.display()
-                ));
-        }
+        Backend::Efi => uefi_firmware(&mut cmd, &run.dir)?,
         Backend::Erst => {
-            let nvram = run.dir.join("erst.nvram");
-            sized_file(&nvram, 0x10000)?;
-            cmd.args(["-machine", "q35"])
-                .arg("-object")
-                .arg(format!(
-                    "memory-backend-file,id=erstnvram,mem-path={},size=0x10000,share=on",
-                    nvram.display()
-                ))
-                .args(["-device", "acpi-erst,memdev=erstnvram"]);
+            erst_device(&mut cmd, &run.dir)?;
             append.push_str(" pstore.backend=erst");
         }
         Backend::Blk => {
             let disk = run.dir.join("pstore-blk.img");
             sized_file(&disk, 8 << 20)?;
-            cmd.arg("-drive")
-                .arg(format!("if=virtio,format=raw,file={}", disk.display()));
+            virtio_disk(&mut cmd, "raw", &disk);
         }
     }
     cmd.arg("-append").arg(append);
@@ -193,12 +222,7 @@ pub fn supervise(
     limit: Duration,
     mut on_tick: impl FnMut() -> Result<()>,
 ) -> Result<()> {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("starting {program}"))?;
+    let mut child = spawn(cmd, program)?;
     let started = Instant::now();
     loop {
         if let Err(err) = on_tick() {
@@ -206,14 +230,7 @@ pub fn supervise(
             child.wait().ok();
             return Err(err);
         }
-        if let Some(status) = child.try_wait()? {
-            if !status.success() {
-                let mut stderr = String::new();
-                if let Some(mut pipe) = child.stderr.take() {
-                    std::io::Read::read_to_string(&mut pipe, &mut stderr).ok();
-                }
-                bail!("qemu exited with {status}: {}", stderr.trim());
-            }
+        if exited(&mut child)? {
             return Ok(());
         }
         if started.elapsed() > FIRST_WORDS_LIMIT && !guest_said(&run.serial, "LASTGASP-LAB:") {
@@ -232,6 +249,43 @@ pub fn supervise(
         }
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// Starts QEMU with no input, its output dropped and its standard error kept for `exited`.
+pub fn spawn(cmd: &mut Command, program: &str) -> Result<Child> {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("starting {program}"))
+}
+
+/// Boots a guest with `boot`, and once more when it never reached `/init` (`BootStalled`: a
+/// rare early stall of QEMU's TCG on a loaded host, not the scenario failing).
+pub fn boot_retrying_a_stall<T>(name: &str, boot: impl Fn() -> Result<T>) -> Result<T> {
+    match boot() {
+        Err(err) if err.is::<BootStalled>() => {
+            eprintln!("lab: {name}: {err}; booting it once more");
+            boot()
+        }
+        other => other,
+    }
+}
+
+/// Whether QEMU (started with its standard error piped) has exited: Ok(true) when it did so
+/// cleanly (the guest powered off); an error with what QEMU printed when it failed.
+pub fn exited(child: &mut Child) -> Result<bool> {
+    let Some(status) = child.try_wait()? else {
+        return Ok(false);
+    };
+    if !status.success() {
+        let mut stderr = String::new();
+        if let Some(mut pipe) = child.stderr.take() {
+            std::io::Read::read_to_string(&mut pipe, &mut stderr).ok();
+        }
+        bail!("qemu exited with {status}: {}", stderr.trim());
+    }
+    Ok(true)
 }
 
 /// Runs one command on QEMU's human monitor and returns what it printed, waiting (up to

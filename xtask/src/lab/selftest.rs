@@ -5,7 +5,6 @@
 //! and a ramoops region that moved between the boots must fail with that reason.
 
 use std::path::Path;
-use std::process::Command;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -57,8 +56,6 @@ pub fn scenarios(suite: Suite) -> Vec<SelftestScenario> {
     .collect()
 }
 
-const OVMF_CODE: &str = "/usr/share/OVMF/OVMF_CODE_4M.fd";
-const OVMF_VARS: &str = "/usr/share/OVMF/OVMF_VARS_4M.fd";
 const FIRST_REGION: &str = "0x3f000000";
 /// Parallel jobs fetch the kernel and build the crash-test module into one cache: one at a time.
 static PREPARING: Mutex<()> = Mutex::new(());
@@ -89,36 +86,17 @@ pub fn run(
     let initramfs = run.dir.join("initramfs.cpio");
     std::fs::write(&initramfs, image.finish())?;
     let boot = || -> Result<()> {
-        for (disk, bytes) in [
-            (&run.out_disk, 32u64 << 20),
-            (&run.dir.join("state.img"), 8 << 20),
-        ] {
-            let file = std::fs::File::create(disk)?;
-            file.set_len(bytes)?;
-        }
+        let state = run.dir.join("state.img");
+        qemu::sized_file(&run.out_disk, 32 << 20)?;
+        qemu::sized_file(&state, 8 << 20)?;
         let (machine, console) = arch.machine();
-        let mut cmd = Command::new(arch.qemu());
-        cmd.args(machine)
-            .args([
-                "-accel", "tcg", "-m", "1024", "-smp", "1", "-display", "none",
-            ])
-            .args(["-no-user-config", "-nodefaults", "-monitor", "none"])
-            .arg("-serial")
-            .arg(format!("file:{}", run.serial.display()))
-            .arg("-kernel")
+        let mut cmd = qemu::guest_command(arch.qemu(), machine, &run.serial, None);
+        cmd.arg("-kernel")
             .arg(&kernel.vmlinuz)
             .arg("-initrd")
-            .arg(&initramfs)
-            .arg("-drive")
-            .arg(format!(
-                "if=virtio,format=raw,file={}",
-                run.out_disk.display()
-            ))
-            .arg("-drive")
-            .arg(format!(
-                "if=virtio,format=raw,file={}",
-                run.dir.join("state.img").display()
-            ));
+            .arg(&initramfs);
+        qemu::virtio_disk(&mut cmd, "raw", &run.out_disk);
+        qemu::virtio_disk(&mut cmd, "raw", &state);
         let mut append = format!(
             "{console} {} panic=1 printk.time=1 rdinit=/{INIT_IN_IMAGE}",
             qemu::GUEST_PARAMETERS
@@ -136,43 +114,18 @@ pub fn run(
                 ));
             }
             Case::Efi => {
-                let vars = run.dir.join("OVMF_VARS.fd");
-                std::fs::copy(OVMF_VARS, &vars).with_context(|| format!("copying {OVMF_VARS}"))?;
-                cmd.args(["-machine", "q35"])
-                    .arg("-drive")
-                    .arg(format!(
-                        "if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}"
-                    ))
-                    .arg("-drive")
-                    .arg(format!(
-                        "if=pflash,format=raw,unit=1,file={}",
-                        vars.display()
-                    ));
+                qemu::uefi_firmware(&mut cmd, &run.dir)?;
                 append.push_str(" lab.backend=efi");
             }
             Case::Erst => {
-                let nvram = run.dir.join("erst.nvram");
-                std::fs::File::create(&nvram)?.set_len(0x10000)?;
-                cmd.args(["-machine", "q35"])
-                    .arg("-object")
-                    .arg(format!(
-                        "memory-backend-file,id=erstnvram,mem-path={},size=0x10000,share=on",
-                        nvram.display()
-                    ))
-                    .args(["-device", "acpi-erst,memdev=erstnvram"]);
+                qemu::erst_device(&mut cmd, &run.dir)?;
                 append.push_str(" pstore.backend=erst lab.backend=erst");
             }
         }
         cmd.arg("-append").arg(append);
         qemu::supervise(&mut cmd, arch.qemu(), &run, limit, || Ok(()))
     };
-    match boot() {
-        Err(err) if err.is::<qemu::BootStalled>() => {
-            eprintln!("lab: {}: {err}; booting it once more", scenario.name);
-            boot()?
-        }
-        other => other?,
-    }
+    qemu::boot_retrying_a_stall(&scenario.name, boot)?;
     let out = run.dir.join("out");
     super::check::unpack(&run.out_disk, &out)?;
     verify(scenario, &out).with_context(|| format!("serial log: {}", run.serial.display()))

@@ -1,14 +1,15 @@
 //! Builds the lab's Debian disk images from their recipes (recipe.rs): a raw file partitioned
-//! with sfdisk, attached as a loop device, file systems made, debootstrap from the host's
-//! Debian mirror, then in a chroot the bootloader, the kernel and the baked-in lab step unit.
+//! with sfdisk, attached as a loop device, file systems made, the base system both images share
+//! unpacked (base.rs: debootstrap from the host's Debian mirror, once), then in a chroot the
+//! bootloader, the kernel and the baked-in lab step unit.
 //! Images are cached outside the checkout (/var/cache/lastgasp-lab/images, or
 //! `LAB_IMAGE_CACHE`), named by the hash of their recipe, so CI reuses them when present and
 //! builds them (a few minutes each) when not. A build goes to a temporary name and is renamed
 //! into place only when complete.
 
-use super::Image;
 use super::loopdev::{LoopDevice, Mounts};
-use super::recipe::{self, BASE_PACKAGES, IMAGE_BYTES, STEP_SCRIPT, STEP_UNIT, SUITE};
+use super::recipe::{self, IMAGE_BYTES, STEP_SCRIPT, STEP_UNIT, SUITE};
+use super::{Image, base};
 use crate::lab::{apt, assets};
 use crate::shell::{self, have};
 use anyhow::{Context, Result, bail};
@@ -57,7 +58,7 @@ pub fn ensure(image: Image) -> Result<PathBuf> {
     let dir = cache_dir();
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let recipe = image.recipe();
-    let key = recipe_key(&dir, image, &recipe)?;
+    let key = recipe_key(image.name(), &recipe)?;
     let raw = dir.join(format!("{}-{key}.raw", image.name()));
     if raw.exists() {
         eprintln!("lab: {}: cached image {}", image.name(), raw.display());
@@ -76,7 +77,7 @@ pub fn ensure(image: Image) -> Result<PathBuf> {
     let partial = work.join("disk.raw");
     let started = Instant::now();
     eprintln!(
-        "lab: {}: building the image (debootstrap {SUITE}, a few minutes)",
+        "lab: {}: building the image (Debian {SUITE}, a few minutes)",
         image.name()
     );
     let built = Builder {
@@ -106,11 +107,11 @@ pub fn ensure(image: Image) -> Result<PathBuf> {
 }
 
 /// The first 16 hex digits of the recipe's SHA-256 (sha256sum, as the xtask has no hash crate).
-fn recipe_key(dir: &Path, image: Image, recipe: &str) -> Result<String> {
+pub(super) fn recipe_key(what: &str, recipe: &str) -> Result<String> {
     let out = run_with_input(
         Command::new("sha256sum"),
         recipe.as_bytes(),
-        &format!("hashing the {} recipe in {}", image.name(), dir.display()),
+        &format!("hashing the {what} recipe"),
     )?;
     Ok(out.chars().take(16).collect())
 }
@@ -231,19 +232,11 @@ impl Builder<'_> {
         let root = self.work.join("root");
         let mut mounts = Mounts::default();
         mounts.mount(&[], &root_dev, &root)?;
-        self.progress("debootstrap");
-        self.run(
-            Command::new("debootstrap")
-                .args(["--variant=minbase", "--merged-usr"])
-                .arg(format!("--include={}", BASE_PACKAGES.join(",")))
-                .arg(format!(
-                    "--cache-dir={}",
-                    self.debootstrap_cache()?.display()
-                ))
-                .arg(SUITE)
-                .arg(&root)
-                .arg(apt::host_mirror()),
-        )?;
+        self.progress("the base system");
+        let run = |cmd: &mut Command| self.run(cmd);
+        let archive = base::ensure(&run)?;
+        self.progress("unpacking the base system");
+        base::unpack(&run, &archive, &root)?;
         // The ESP is filled in a tmpfs and copied onto its partition at the end (mtools): the
         // build host may have no vfat in its kernel, as in containers and microVMs; bootctl
         // wants the root of a file system.
@@ -302,14 +295,6 @@ impl Builder<'_> {
         drop(disk);
         self.progress("done");
         Ok(())
-    }
-
-    /// debootstrap's package cache, one per image (two debootstraps at once must not share
-    /// one).
-    fn debootstrap_cache(&self) -> Result<PathBuf> {
-        let dir = cache_dir().join(format!("debootstrap-{}", self.image.name()));
-        std::fs::create_dir_all(&dir)?;
-        Ok(dir)
     }
 
     fn apt_install(&self, root: &Path, packages: &[&str]) -> Result<()> {

@@ -2,6 +2,7 @@
 //! recorded on the control disk (lab/disk-image/boot<N>.sh names the records) and from the
 //! serial console. Every failure names the boot, the step and what the guest printed.
 
+use super::Arming;
 use anyhow::{Context, Result, bail, ensure};
 use lastgasp::arming_state::ArmingState;
 use serde_json::Value;
@@ -118,13 +119,13 @@ fn tail(text: &str) -> String {
 }
 
 /// Checks the whole scenario; returns a one-line summary (backend, report signature).
-pub fn verify(boots: &[Boot], serial: &str) -> Result<String> {
+pub fn verify(boots: &[Boot], serial: &str, arming: &Arming) -> Result<String> {
     let boot = |number: usize| {
         boots
             .get(number - 1)
             .with_context(|| format!("the guest never ran boot {number}'s step"))
     };
-    let state = installed_and_set_up(boot(1)?)?;
+    let state = installed_and_set_up(boot(1)?, arming)?;
     armed(boot(2)?, &state)?;
     let selftest = selftest_passed(boot(3)?)?;
     crashed(boot(3)?, serial)?;
@@ -137,15 +138,40 @@ pub fn verify(boots: &[Boot], serial: &str) -> Result<String> {
     ))
 }
 
-/// Boot 1: the package installed, setup ran and wrote setup.json.
-fn installed_and_set_up(boot: &Boot) -> Result<ArmingState> {
+/// Boot 1: the package installed, setup ran and wrote setup.json, armed as the scenario asked.
+fn installed_and_set_up(boot: &Boot, arming: &Arming) -> Result<ArmingState> {
     boot.succeeded("install", "dpkg -i of the package")?;
     boot.succeeded("setup", "`lastgasp setup`")?;
+    if arming.kernel_install {
+        boot.succeeded(
+            "kernel-install",
+            "`kernel-install add` of the running kernel after setup",
+        )?;
+    }
     let json = boot.succeeded("setup-json", "reading /var/lib/lastgasp/setup.json")?;
     let state: ArmingState = serde_json::from_str(&json.text)
         .context("boot 1: /var/lib/lastgasp/setup.json is not setup.json as lastgasp reads it")?;
+    set_up_as_asked(&state, arming)?;
     boot.ended("reboot")?;
     Ok(state)
+}
+
+/// Boot 1: setup armed what the scenario asked for, through the kernel command line (so boot 2's
+/// check of /proc/cmdline proves the bootloader's part).
+fn set_up_as_asked(state: &ArmingState, arming: &Arming) -> Result<()> {
+    ensure!(
+        state.backend == Some(arming.backend) && state.bootloader == arming.bootloader,
+        "boot 1: setup armed backend {:?} through {:?}, not {:?} through {:?}",
+        state.backend,
+        state.bootloader,
+        arming.backend,
+        arming.bootloader
+    );
+    ensure!(
+        !state.kernel_params.is_empty(),
+        "boot 1: setup added no kernel parameters, so the command line goes unchecked"
+    );
+    Ok(())
 }
 
 /// Boot 2: /proc/cmdline holds every parameter setup added, status says armed, selftest started.
@@ -302,6 +328,7 @@ fn left_behind(before: &str, after: &str) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::Image;
     use super::*;
 
     #[test]
@@ -343,12 +370,45 @@ mod tests {
                 status: Some(0),
             },
         );
-        let error = installed_and_set_up(&boot).unwrap_err().to_string();
+        let error = installed_and_set_up(&boot, &Image::SystemdBootOvmf.arming())
+            .unwrap_err()
+            .to_string();
         assert!(
             error.contains("`lastgasp setup` failed (exit 2)"),
             "{error}"
         );
         assert!(error.contains("unrecognized subcommand"), "{error}");
+    }
+
+    #[test]
+    fn setup_must_arm_what_the_image_asks_through_the_command_line() {
+        use lastgasp::arming_state::{Backend, Bootloader, Mode};
+        let mut state = ArmingState {
+            version: 1,
+            mode: Mode::Pstore,
+            backend: Some(Backend::Ramoops),
+            bootloader: Bootloader::SystemdBoot,
+            kernel_params: vec!["memmap=1M$0x30000000".into()],
+            ramoops: None,
+            blk: None,
+            crashkernel: None,
+            sysctl: BTreeMap::new(),
+            files: Vec::new(),
+            pending_commands: Vec::new(),
+        };
+        let arming = Image::SystemdBootOvmf.arming();
+        set_up_as_asked(&state, &arming).unwrap();
+        state.backend = Some(Backend::Efi);
+        let error = set_up_as_asked(&state, &arming).unwrap_err().to_string();
+        assert!(error.contains("Some(Efi) through SystemdBoot"), "{error}");
+        state.backend = Some(Backend::Ramoops);
+        state.kernel_params.clear();
+        let error = set_up_as_asked(&state, &arming).unwrap_err().to_string();
+        assert!(error.contains("no kernel parameters"), "{error}");
+        let error = set_up_as_asked(&state, &Image::GrubBios.arming())
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("not Ramoops through Grub"), "{error}");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! driven without a shell: a unit baked into the image runs each boot's step script from a
 //! control disk the host makes per run (lab/disk-image).
 
+mod base;
 mod build;
 mod checks;
 mod loopdev;
@@ -13,6 +14,7 @@ mod recipe;
 mod run;
 
 use anyhow::{Context, Result};
+use lastgasp::arming_state::{Backend, Bootloader};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -50,6 +52,44 @@ impl Image {
     }
 }
 
+/// How a scenario arms its image, and what the host checks came of it.
+pub struct Arming {
+    /// The arguments of boot 1's `lastgasp setup` (a shell word list).
+    pub setup_args: &'static str,
+    /// The backend setup.json must name.
+    pub backend: Backend,
+    /// The boot set-up setup.json must name.
+    pub bootloader: Bootloader,
+    /// Whether boot 1 runs `kernel-install add` for the running kernel after setup, as a kernel
+    /// upgrade does: the loader entry boot 2 starts from is then kernel-install's, made from the
+    /// /etc/kernel/cmdline setup edited, and `dpkg -r` must take setup's parameters out of it.
+    pub kernel_install: bool,
+}
+
+impl Image {
+    /// The GRUB image is armed as a user would arm it, with setup choosing everything: ramoops
+    /// through `memmap=` and update-grub. The UEFI image names ramoops: left to itself setup
+    /// takes efi-pstore there, which needs no kernel parameter, and systemd-boot's command line
+    /// (/etc/kernel/cmdline, kernel-install's entry) would go unproven. efi-pstore is proven by
+    /// the lab's `efi` and `selftest-efi` scenarios.
+    pub fn arming(self) -> Arming {
+        match self {
+            Image::GrubBios => Arming {
+                setup_args: "",
+                backend: Backend::Ramoops,
+                bootloader: Bootloader::Grub,
+                kernel_install: false,
+            },
+            Image::SystemdBootOvmf => Arming {
+                setup_args: "--backend ramoops",
+                backend: Backend::Ramoops,
+                bootloader: Bootloader::SystemdBoot,
+                kernel_install: true,
+            },
+        }
+    }
+}
+
 /// The Debian package the guests install, made from the lab's static binary by the same step
 /// as `cargo xtask dist` (once per lab run; each run copies it onto its control disk).
 fn package(workspace: &Path, lastgasp: &Path) -> Result<PathBuf> {
@@ -69,9 +109,11 @@ pub fn run(
     let raw = build::ensure(image)?;
     let deb = package(workspace, lastgasp)?;
     let dir = cache.join("runs").join(image.scenario());
+    let arming = image.arming();
     let payload = run::Payload {
         scripts: &workspace.join("lab/disk-image"),
         deb: &deb,
+        arming: &arming,
     };
     let finished = run::run(image, &raw, &payload, &dir, limit)?;
     let serial = String::from_utf8_lossy(
@@ -80,7 +122,7 @@ pub fn run(
     )
     .into_owned();
     let boots = checks::load(&finished.out)?;
-    let checked = checks::verify(&boots, &serial);
+    let checked = checks::verify(&boots, &serial, &arming);
     let where_ = || {
         format!(
             "serial log {}, records in {}",

@@ -19,6 +19,15 @@ pub const SUITE: &str = "bookworm";
 /// and module loading, and sysctl (procps) for the scenario's checks.
 pub const BASE_PACKAGES: &[&str] = &["systemd-sysv", "udev", "kmod", "procps"];
 
+/// What decides the base system both images start from (base.rs): its cache key. Every line
+/// of it is in each image's recipe too, so a new base makes new images.
+pub fn base_recipe() -> String {
+    format!(
+        "revision {BUILD_REVISION}\nsuite {SUITE}\nvariant minbase, merged /usr\nbase {}\n",
+        BASE_PACKAGES.join(",")
+    )
+}
+
 /// The kernel command line the images boot with before lastgasp touches it: the serial console
 /// the lab reads, and the parameters every lab guest gets under TCG.
 pub fn base_cmdline() -> String {

@@ -5,15 +5,13 @@
 //! powers off; the host follows the serial console, then reads the control disk back.
 
 use super::Image;
+use crate::lab::qemu;
 use crate::shell;
 use anyhow::{Context, Result, bail};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-const OVMF_CODE: &str = "/usr/share/OVMF/OVMF_CODE_4M.fd";
-const OVMF_VARS: &str = "/usr/share/OVMF/OVMF_VARS_4M.fd";
 
 /// The control disk's size and label (the baked-in unit mounts it by label).
 const CONTROL_BYTES: u64 = 64 << 20;
@@ -28,12 +26,30 @@ const SILENCE_LIMIT: Duration = Duration::from_secs(420);
 /// What the guest's driver prints when a boot's step starts (see lab/disk-image/run.sh).
 const BOOT_MARKER: &str = "LASTGASP-LAB: boot ";
 
+/// How long the console may stay silent before the host notes what the guest is doing, once
+/// per silence (see `note_silence`): no boot prints nothing for this long, and a GRUB guest's
+/// console once stayed silent for over 7 minutes after a warm reboot for reasons unknown.
+const SILENCE_NOTED_AFTER: Duration = Duration::from_secs(180);
+
+/// What the host asks QEMU's monitor during a long silence: whether the guest runs and where
+/// its CPU is, and the serial port's registers that reading leaves alone (IER, LCR, MCR; MCR
+/// bit 4 is loopback, which would keep the console's output inside the UART).
+const SILENCE_QUESTIONS: &[&str] = &[
+    "info status",
+    "info registers",
+    "i /b 0x3f9",
+    "i /b 0x3fb",
+    "i /b 0x3fc",
+];
+
 /// What the host puts on the control disk.
 pub struct Payload<'a> {
     /// lab/disk-image: run.sh and the step scripts.
     pub scripts: &'a Path,
     /// The Debian package the guest installs.
     pub deb: &'a Path,
+    /// How the steps arm this image: written as `scenario.env`, which run.sh sources.
+    pub arming: &'a super::Arming,
 }
 
 /// A finished run's files.
@@ -56,10 +72,7 @@ pub fn run(
     dir: &Path,
     limit: Duration,
 ) -> Result<Finished> {
-    if dir.exists() {
-        std::fs::remove_dir_all(dir).with_context(|| format!("clearing {}", dir.display()))?;
-    }
-    std::fs::create_dir_all(dir)?;
+    let run = qemu::RunDir::create(dir.to_path_buf())?;
     let overlay = dir.join("overlay.qcow2");
     shell::run(
         Command::new("qemu-img")
@@ -69,42 +82,30 @@ pub fn run(
     )?;
     let control = dir.join("control.img");
     make_control_disk(payload, &dir.join("control"), &control)?;
-    let serial = dir.join("serial.log");
-    let mut cmd = Command::new("qemu-system-x86_64");
-    cmd.args([
-        "-accel", "tcg", "-m", "1024", "-smp", "1", "-display", "none",
-    ])
-    .args(["-no-user-config", "-nodefaults", "-monitor", "none"])
-    .arg("-serial")
-    .arg(format!("file:{}", serial.display()))
-    .arg("-drive")
-    .arg(format!("if=virtio,format=qcow2,file={}", overlay.display()))
-    .arg("-drive")
-    .arg(format!("if=virtio,format=raw,file={}", control.display()));
+    // The monitor answers the host's questions when the console stays silent (`note_silence`).
+    let mut cmd = qemu::guest_command("qemu-system-x86_64", &[], &run.serial, Some(&run.monitor));
+    qemu::virtio_disk(&mut cmd, "qcow2", &overlay);
+    qemu::virtio_disk(&mut cmd, "raw", &control);
     if image.uefi() {
-        let vars = dir.join("OVMF_VARS.fd");
-        std::fs::copy(OVMF_VARS, &vars).with_context(|| format!("copying {OVMF_VARS}"))?;
-        cmd.args(["-machine", "q35"])
-            .arg("-drive")
-            .arg(format!(
-                "if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}"
-            ))
-            .arg("-drive")
-            .arg(format!(
-                "if=pflash,format=raw,unit=1,file={}",
-                vars.display()
-            ));
+        qemu::uefi_firmware(&mut cmd, dir)?;
     }
     let started = Instant::now();
     let mut boot_starts = Vec::new();
-    let stopped = supervise(image, &mut cmd, &serial, &overlay, limit, &mut boot_starts)
+    let watch = Watch {
+        image,
+        serial: &run.serial,
+        disk: &overlay,
+        monitor: &run.monitor,
+        dir,
+    };
+    let stopped = supervise(&watch, &mut cmd, limit, &mut boot_starts)
         .err()
         .map(|err| format!("{err:#}"));
     let seconds = started.elapsed().as_secs();
     let out = dir.join("out");
     read_back(&control, dir)?;
     Ok(Finished {
-        serial,
+        serial: run.serial,
         out,
         boot_starts,
         seconds,
@@ -143,6 +144,15 @@ fn make_control_disk(payload: &Payload, staging: &Path, image: &Path) -> Result<
         .context("the package path names no file")?;
     std::fs::copy(payload.deb, staging.join(deb_name))
         .with_context(|| format!("copying {}", payload.deb.display()))?;
+    let arming = payload.arming;
+    std::fs::write(
+        staging.join("scenario.env"),
+        format!(
+            "SETUP_ARGS='{}'\nKERNEL_INSTALL={}\n",
+            arming.setup_args,
+            if arming.kernel_install { "yes" } else { "" }
+        ),
+    )?;
     std::fs::File::create(image)?.set_len(CONTROL_BYTES)?;
     shell::run(
         Command::new("mkfs.ext4")
@@ -167,28 +177,102 @@ fn read_back(control: &Path, dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Runs QEMU until it exits (the guest powered off), printing each boot's start as the serial
-/// console shows it; fails when `limit` passes or the console stays silent too long. Notes in
-/// `boot_starts` the seconds at which each boot's step started.
-fn supervise(
+/// What `supervise` watches of a running guest.
+struct Watch<'a> {
     image: Image,
+    serial: &'a Path,
+    /// The overlay the guest writes: a sign of life when the console is silent.
+    disk: &'a Path,
+    /// QEMU's human monitor, asked what the guest does during a long silence.
+    monitor: &'a Path,
+    /// The run's directory, where the silence notes go.
+    dir: &'a Path,
+}
+
+impl Watch<'_> {
+    /// Asks QEMU's monitor what the guest is doing after its console has been silent for
+    /// `silent` and keeps the answers in `silence-<seconds since start>s.txt`; returns that
+    /// file's path and the guest's registers (`None` when the monitor did not answer). Answers
+    /// that fail are noted in the file too.
+    fn note_silence(
+        &self,
+        qemu: u32,
+        at: u64,
+        silent: Duration,
+        boot: usize,
+    ) -> (PathBuf, Option<String>) {
+        let mut note = format!(
+            "{at}s after QEMU started ({boot} boots had reached their step), the console had \
+             been silent for {}s\n",
+            silent.as_secs()
+        );
+        // Whether the guest runs: a vCPU that idles (hlt) costs QEMU little, one that works or
+        // spins costs it a whole core. Two notes of one silence tell which.
+        note.push_str(&format!(
+            "QEMU (pid {qemu}) has used {} of CPU time\n",
+            cpu_time(qemu).map_or_else(|| "an unknown amount".to_owned(), |t| format!("{t:.1}s"))
+        ));
+        let mut registers = None;
+        for question in SILENCE_QUESTIONS {
+            let answer = qemu::monitor_command(self.monitor, question, Duration::from_secs(10))
+                // The monitor echoes the command with terminal escapes and ends with a prompt.
+                .map(|text| {
+                    text.lines()
+                        .filter(|line| !line.contains('\x1b') && !line.starts_with("(qemu)"))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                });
+            if *question == "info registers" {
+                registers = answer.as_ref().ok().cloned();
+            }
+            let answer = answer.unwrap_or_else(|err| format!("(no answer: {err:#})"));
+            note.push_str(&format!("\n### {question}\n{answer}\n"));
+        }
+        let path = self.dir.join(format!("silence-{at}s.txt"));
+        if let Err(err) = std::fs::write(&path, note) {
+            eprintln!("lab: writing {}: {err}", path.display());
+        }
+        eprintln!(
+            "lab: disk-{}: console silent for {}s in boot {boot}; what QEMU says the guest is \
+             doing: {}",
+            self.image.name(),
+            silent.as_secs(),
+            path.display()
+        );
+        (path, registers)
+    }
+}
+
+/// The CPU time (user and system) process `pid` has used, from /proc/PID/stat (in USER_HZ
+/// ticks, 100 a second on Linux).
+fn cpu_time(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = |index: usize| fields.get(index)?.parse::<u64>().ok();
+    // utime and stime are the 14th and 15th fields; the 3rd (state) is the first after ')'.
+    Some((ticks(11)? + ticks(12)?) as f64 / 100.0)
+}
+
+/// Runs QEMU until it exits (the guest powered off), printing each boot's start as the serial
+/// console shows it; fails when `limit` passes or the guest shows no sign of life too long.
+/// Notes in `boot_starts` the seconds at which each boot's step started, and what the guest
+/// was doing whenever its console stays silent (`Watch::note_silence`).
+fn supervise(
+    watch: &Watch,
     cmd: &mut Command,
-    serial: &Path,
-    disk: &Path,
     limit: Duration,
     boot_starts: &mut Vec<u64>,
 ) -> Result<()> {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("starting qemu-system-x86_64")?;
+    let mut child = qemu::spawn(cmd, "qemu-system-x86_64")?;
     let started = Instant::now();
     let mut last_growth = Instant::now();
+    let mut last_output = Instant::now();
+    let mut silence_noted = false;
+    let mut noted_registers = None;
     let mut seen_len = 0;
     let modified = || {
-        std::fs::metadata(disk)
+        std::fs::metadata(watch.disk)
             .and_then(|meta| meta.modified())
             .ok()
     };
@@ -196,23 +280,18 @@ fn supervise(
     let fail = |child: &mut std::process::Child, why: String| -> Result<()> {
         child.kill().ok();
         child.wait().ok();
-        bail!("{why} (serial log: {})", serial.display())
+        bail!("{why} (serial log: {})", watch.serial.display())
     };
     loop {
-        if let Some(status) = child.try_wait()? {
-            if !status.success() {
-                let mut stderr = String::new();
-                if let Some(mut pipe) = child.stderr.take() {
-                    std::io::Read::read_to_string(&mut pipe, &mut stderr).ok();
-                }
-                bail!("qemu exited with {status}: {}", stderr.trim());
-            }
+        if qemu::exited(&mut child)? {
             return Ok(());
         }
-        let log = std::fs::read(serial).unwrap_or_default();
+        let log = std::fs::read(watch.serial).unwrap_or_default();
         if log.len() != seen_len {
             seen_len = log.len();
             last_growth = Instant::now();
+            last_output = Instant::now();
+            silence_noted = false;
             let text = String::from_utf8_lossy(&log);
             let boots = text.matches(BOOT_MARKER).count();
             while boot_starts.len() < boots {
@@ -220,7 +299,7 @@ fn supervise(
                 boot_starts.push(at);
                 eprintln!(
                     "lab: disk-{}: boot {} reached its step at {at}s",
-                    image.name(),
+                    watch.image.name(),
                     boot_starts.len()
                 );
             }
@@ -230,6 +309,17 @@ fn supervise(
             disk_written = written;
             last_growth = Instant::now();
         }
+        if !silence_noted && last_output.elapsed() > SILENCE_NOTED_AFTER {
+            silence_noted = true;
+            noted_registers = watch
+                .note_silence(
+                    child.id(),
+                    started.elapsed().as_secs(),
+                    last_output.elapsed(),
+                    boot_starts.len(),
+                )
+                .1;
+        }
         if last_growth.elapsed() > SILENCE_LIMIT {
             let text = String::from_utf8_lossy(&log).into_owned();
             let last = text
@@ -237,13 +327,34 @@ fn supervise(
                 .rev()
                 .find(|line| !line.trim().is_empty())
                 .unwrap_or("");
+            let (note, registers) = watch.note_silence(
+                child.id(),
+                started.elapsed().as_secs(),
+                last_output.elapsed(),
+                boot_starts.len(),
+            );
+            // Firmware and bootloaders print nothing and write no disk for minutes when a
+            // warm reset left them slow (notes of such runs: OVMF's LZMA copy loop, GRUB's
+            // initrd copy, each moving ~100 KB/s); a guest whose registers moved since the
+            // last note is running, and only the run's time limit stops it.
+            if registers.is_some() && noted_registers.is_some() && registers != noted_registers {
+                eprintln!(
+                    "lab: disk-{}: the guest's registers moved since the last note: it runs; \
+                     waiting on",
+                    watch.image.name()
+                );
+                noted_registers = registers;
+                last_growth = Instant::now();
+                continue;
+            }
             return fail(
                 &mut child,
                 format!(
                     "the guest's console was silent and its disk unwritten for {}s after boot {} \
-                     began; its last line: {last:?}",
+                     began; its last line: {last:?}; what QEMU said of it: {}",
                     SILENCE_LIMIT.as_secs(),
-                    boot_starts.len()
+                    boot_starts.len(),
+                    note.display()
                 ),
             );
         }
@@ -258,5 +369,23 @@ fn supervise(
             );
         }
         std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_time_reads_this_process() {
+        // Burn a little CPU so the count cannot be a field that is always 0.
+        let mut sum = 0u64;
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_millis(300) {
+            sum = sum.wrapping_add(std::hint::black_box(1));
+        }
+        let used = cpu_time(std::process::id()).expect("this process's /proc stat");
+        assert!(used > 0.0 && used < 1e6, "{used} ({sum})");
+        assert_eq!(cpu_time(u32::MAX), None);
     }
 }
