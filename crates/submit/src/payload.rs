@@ -119,6 +119,12 @@ pub fn build(
             .map_err(fail)?;
         match String::from_utf8(bytes) {
             Ok(text) => files.push((entry.name.clone(), text)),
+            // A kernel log with a damaged byte is still the log (and the server needs
+            // dmesg.txt): the bad bytes become U+FFFD and the rest is scrubbed as usual.
+            Err(e) if is_text_name(&entry.name) => files.push((
+                entry.name.clone(),
+                String::from_utf8_lossy(e.as_bytes()).into_owned(),
+            )),
             Err(_) => left_out.push(entry.name.clone()),
         }
     }
@@ -146,6 +152,11 @@ pub fn build(
         archive,
         left_out,
     })
+}
+
+/// Files that are text by their name, whatever bytes they hold.
+fn is_text_name(name: &str) -> bool {
+    name.ends_with(".txt") || name.ends_with(".json") || name.ends_with(".log")
 }
 
 /// report.json with its strings scrubbed, the files that stay listed with their new size and

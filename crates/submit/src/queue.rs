@@ -164,6 +164,13 @@ impl Queue {
         Ok(())
     }
 
+    /// Drops report `id` from the queue altogether.
+    pub fn forget(&self, id: &str) -> Result<()> {
+        remove_durably(&self.state_path(id))?;
+        remove_durably(&self.archive_path(id))?;
+        Ok(())
+    }
+
     pub fn archive(&self, id: &str) -> Result<Vec<u8>> {
         let path = self.archive_path(id);
         fs::read(&path).map_err(Error::io(path))

@@ -270,7 +270,16 @@ fn send_due(request: &Request, queue: &Queue, now: u64, report: &mut RunReport) 
             }
             Verdict::TooBig { why } => Outcome::Rejected { why },
             Verdict::Go => {
-                let archive = queue.archive(&entry.id)?;
+                let Ok(archive) = queue.archive(&entry.id) else {
+                    // Its archive is gone (removed by hand): forget the entry, so the next run
+                    // packs the report again if it is still saved.
+                    queue.forget(&entry.id)?;
+                    report.skipped.push(format!(
+                        "{}: its queued archive is gone; queued again next run",
+                        entry.id
+                    ));
+                    continue;
+                };
                 ledger.record(now, entry.bytes)?;
                 send_one(
                     settings,

@@ -170,3 +170,29 @@ fn a_real_crash_report_goes_out_scrubbed_with_its_analysis() {
         );
     }
 }
+
+#[test]
+fn a_log_with_damaged_bytes_still_goes_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = common::lab_log("null");
+    let store = report::Store::open(tmp.path().join("reports"));
+    let mut damaged = common::report_of(&log, 1_764_000_000);
+    for file in &mut damaged.files {
+        if file.name == "dmesg.txt" {
+            file.data.splice(10..10, [0xff, 0xfe]);
+        }
+    }
+    let id = store.write(&damaged).unwrap().id;
+    let staging = tmp.path().join("staging");
+    fs::create_dir_all(&staging).unwrap();
+    let out = payload::build(&store, &id, &Identifiers::default(), &[], &staging).unwrap();
+    assert!(out.left_out.is_empty());
+    let files = payload::contents(&out.archive).unwrap();
+    let dmesg = files
+        .iter()
+        .find(|f| f.name == format!("{id}/dmesg.txt"))
+        .expect("dmesg.txt goes out");
+    let text = std::str::from_utf8(&dmesg.bytes).unwrap();
+    assert!(text.contains('\u{fffd}'));
+    assert_eq!(identity(&analyze(text)), identity(&analyze(&log)));
+}

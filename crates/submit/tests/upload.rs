@@ -439,3 +439,25 @@ fn tls_trusts_the_configured_ca_and_nothing_unknown() {
     assert_eq!(server.stored(), vec![id.to_string()]);
     assert_eq!(machine.state(id).state, State::Sent);
 }
+
+#[test]
+fn a_queued_archive_removed_by_hand_is_packed_again() {
+    let machine = Machine::with_reports(&["warn"]);
+    let id = &machine.ids[0];
+    let server = Server::start(vec![Reply::Status(503, vec![], String::new())]);
+    let settings = machine.settings(server_target(&server.url()));
+    assert!(submit(&settings, false, false, false).status.success());
+    std::fs::remove_file(machine.queue().archive_path(id)).unwrap();
+    let out = submit(&settings, false, true, false);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("its queued archive is gone"),
+        "{}",
+        text(&out)
+    );
+    assert!(machine.queue().get(id).unwrap().is_none());
+    let out = submit(&settings, false, false, false);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(machine.state(id).state, State::Sent);
+    assert_eq!(server.stored(), vec![id.to_string()]);
+}
