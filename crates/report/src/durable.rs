@@ -12,6 +12,27 @@ pub(crate) fn write_file_synced(path: &Path, data: &[u8]) -> io::Result<()> {
     file.sync_all()
 }
 
+/// Replaces `path` whole: `data` goes to a hidden `.<name>.tmp-<pid>` beside it (fsynced), is
+/// renamed over it, and the directory is fsynced, so a crash leaves the old file or the new. A
+/// temporary file left by a failure is removed; one left by a kill is swept by retention.
+pub(crate) fn replace_file_synced(path: &Path, data: &[u8]) -> io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let _ = fs::remove_file(&tmp);
+    let written = write_file_synced(&tmp, data).and_then(|()| fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written?;
+    sync_dir(dir)
+}
+
 /// fsync on a directory makes the entries created or renamed in it durable.
 pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
@@ -65,6 +86,26 @@ mod tests {
         let err = write_file_synced(&path, b"two").unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
         assert_eq!(fs::read(&path).unwrap(), b"one");
+    }
+
+    #[test]
+    fn replace_swaps_the_whole_file_and_leaves_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        replace_file_synced(&path, b"one").unwrap();
+        replace_file_synced(&path, b"two").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"two");
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["f"]);
+        // A directory in the way: the old file stays and no temporary file is left.
+        let blocked = dir.path().join("d");
+        fs::create_dir(&blocked).unwrap();
+        fs::write(blocked.join("x"), b"").unwrap();
+        assert!(replace_file_synced(&blocked, b"new").is_err());
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 2);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 
+use crate::durable::replace_file_synced;
 use crate::error::{Error, went_away};
 use crate::store::{Loaded, Store, is_safe_relative};
 
@@ -93,7 +94,7 @@ impl Store {
             ),
         };
         if force {
-            replace_file(out, &data).map_err(fail)?;
+            replace_file_synced(out, &data).map_err(fail)?;
         } else {
             create_file(out, &data).map_err(|error| {
                 if error.kind() == io::ErrorKind::AlreadyExists {
@@ -176,18 +177,6 @@ fn create_file(path: &Path, data: &[u8]) -> io::Result<()> {
         let _ = fs::remove_file(path);
     }
     written
-}
-
-fn replace_file(path: &Path, data: &[u8]) -> io::Result<()> {
-    let name = path
-        .file_name()
-        .map_or_else(|| "export".into(), |n| n.to_string_lossy().into_owned());
-    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-    let _ = fs::remove_file(&tmp);
-    create_file(&tmp, data)?;
-    fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = fs::remove_file(&tmp);
-    })
 }
 
 #[cfg(test)]

@@ -2,10 +2,10 @@
 //! (systemd-pstore's archive keeps them for weeks) do not bring a pruned report back at every
 //! boot. Bounded to the most recent `MAX_TOMBSTONES` ids.
 
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{self, Read};
 
-use crate::durable::{sync_dir, write_file_synced};
+use crate::durable::replace_file_synced;
 use crate::id::is_valid_id;
 use crate::store::Store;
 
@@ -48,15 +48,7 @@ impl Store {
             .iter()
             .map(|id| format!("{id}\n"))
             .collect();
-        let tmp = self
-            .dir()
-            .join(format!("{TOMBSTONE_FILE}.tmp-{}", std::process::id()));
-        let _ = fs::remove_file(&tmp);
-        write_file_synced(&tmp, text.as_bytes())?;
-        fs::rename(&tmp, self.dir().join(TOMBSTONE_FILE)).inspect_err(|_| {
-            let _ = fs::remove_file(&tmp);
-        })?;
-        sync_dir(self.dir())
+        replace_file_synced(&self.dir().join(TOMBSTONE_FILE), text.as_bytes())
     }
 }
 
@@ -84,7 +76,7 @@ mod tests {
     #[test]
     fn junk_lines_are_ignored() {
         let dir = tempfile::tempdir().unwrap();
-        fs::write(
+        std::fs::write(
             dir.path().join(TOMBSTONE_FILE),
             "../x\n\nundated-0123456789ab\n",
         )
