@@ -6,6 +6,7 @@ mod ci;
 mod compat;
 mod dist;
 mod lab;
+mod load;
 mod man;
 mod shell;
 mod soak;
@@ -42,6 +43,10 @@ enum Command {
     /// Cut a real guest's power during `lastgasp save`, over and over (ext4 and xfs reports
     /// directories): nothing may be lost, doubled or left damaged.
     Soak(soak::SoakArgs),
+    /// Load lastgasp-server on loopback with SQLite and PostgreSQL: uploads a second and p99
+    /// latency against the goals, then a SIGKILL mid-load and a restart that must lose nothing
+    /// acknowledged (example: cargo xtask load --reports 5000 --database both).
+    Load(load::LoadArgs),
 }
 
 #[derive(clap::Args)]
@@ -58,6 +63,7 @@ fn main() -> Result<()> {
         Command::Ci => ci::run(),
         Command::Bench(args) => bench::run(&args),
         Command::Man => man::run(),
+        Command::Load(args) => load::run(&args),
         Command::Compat(args) => compat::run(&args),
         Command::Dist(args) => dist::run(&args),
         Command::Soak(args) => soak::run(&args),

@@ -16,7 +16,9 @@ pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod ingest;
+pub mod load;
 pub mod metrics;
+pub mod pgcluster;
 pub mod ratelimit;
 
 use std::net::SocketAddr;

@@ -5,157 +5,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use axum::http::StatusCode;
 use common::*;
-
-/// A throwaway PostgreSQL cluster; stopped on drop.
-struct Cluster {
-    dir: tempfile::TempDir,
-    bin: PathBuf,
-    user: Option<String>,
-}
-
-impl Cluster {
-    fn start() -> Result<Self, String> {
-        let bin = pg_bin().ok_or(
-            "PostgreSQL is not installed: no /usr/lib/postgresql/*/bin/initdb \
-             (apt-get install postgresql; .ci/run does)",
-        )?;
-        let dir = tempfile::Builder::new()
-            .prefix("lgpg")
-            .tempdir_in("/tmp")
-            .map_err(|e| format!("tempdir: {e}"))?;
-        // initdb refuses to run as root: the cluster belongs to the postgres user then.
-        let user = if is_root() {
-            let uid = id_of("-u")?;
-            let gid = id_of("-g")?;
-            std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid))
-                .map_err(|e| format!("chown {}: {e}", dir.path().display()))?;
-            Some("postgres".to_owned())
-        } else {
-            None
-        };
-        let cluster = Self { dir, bin, user };
-        let data = cluster.dir.path().join("data");
-        cluster.run(
-            "initdb",
-            &[
-                "-D".as_ref(),
-                data.as_os_str(),
-                "-U".as_ref(),
-                "lastgasp".as_ref(),
-                "--auth=trust".as_ref(),
-                "--no-sync".as_ref(),
-            ],
-        )?;
-        let options = format!(
-            "-k {} -c listen_addresses='' -c fsync=off",
-            cluster.dir.path().display()
-        );
-        let log = cluster.dir.path().join("log");
-        cluster.run(
-            "pg_ctl",
-            &[
-                "-D".as_ref(),
-                data.as_os_str(),
-                "-l".as_ref(),
-                log.as_os_str(),
-                "-w".as_ref(),
-                "-o".as_ref(),
-                options.as_ref(),
-                "start".as_ref(),
-            ],
-        )?;
-        Ok(cluster)
-    }
-
-    fn run(&self, tool: &str, args: &[&std::ffi::OsStr]) -> Result<(), String> {
-        let program = self.bin.join(tool);
-        let mut command = match &self.user {
-            Some(user) => {
-                let mut c = Command::new("runuser");
-                c.args(["-u", user, "--"]).arg(&program);
-                c
-            }
-            None => Command::new(&program),
-        };
-        command.args(args).current_dir(self.dir.path());
-        let output = command
-            .output()
-            .map_err(|e| format!("{}: {e}", program.display()))?;
-        if output.status.success() {
-            Ok(())
-        } else {
-            let log = std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default();
-            Err(format!(
-                "{} failed ({}): {}{}\n{log}",
-                program.display(),
-                output.status,
-                String::from_utf8_lossy(&output.stdout),
-                String::from_utf8_lossy(&output.stderr)
-            ))
-        }
-    }
-
-    fn url(&self) -> String {
-        format!(
-            "postgres://lastgasp@localhost/postgres?host={}",
-            self.dir.path().display()
-        )
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let data = self.dir.path().join("data");
-        let _ = self.run(
-            "pg_ctl",
-            &[
-                "-D".as_ref(),
-                data.as_os_str(),
-                "-m".as_ref(),
-                "immediate".as_ref(),
-                "stop".as_ref(),
-            ],
-        );
-    }
-}
-
-/// The newest installed PostgreSQL's bin directory.
-fn pg_bin() -> Option<PathBuf> {
-    let mut bins: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-        .ok()?
-        .filter_map(|e| {
-            let path = e.ok()?.path();
-            let version = path.file_name()?.to_str()?.parse().ok()?;
-            let bin = path.join("bin");
-            bin.join("initdb").exists().then_some((version, bin))
-        })
-        .collect();
-    bins.sort();
-    bins.pop().map(|(_, bin)| bin)
-}
-
-fn is_root() -> bool {
-    std::fs::metadata("/proc/self")
-        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
-        .unwrap_or(false)
-}
-
-/// The postgres user's uid (`-u`) or gid (`-g`).
-fn id_of(flag: &str) -> Result<u32, String> {
-    let output = Command::new("id")
-        .args([flag, "postgres"])
-        .output()
-        .map_err(|e| format!("id: {e}"))?;
-    String::from_utf8_lossy(&output.stdout)
-        .trim()
-        .parse()
-        .map_err(|_| "no postgres user (the postgresql package creates it)".to_owned())
-}
 
 async fn instance(url: &str, data: &Path) -> server::Shared {
     server::open(url, data, config())
@@ -165,7 +18,8 @@ async fn instance(url: &str, data: &Path) -> server::Shared {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_instances_on_one_postgres_lose_and_double_nothing() {
-    let cluster = Cluster::start().unwrap_or_else(|why| panic!("cannot start PostgreSQL: {why}"));
+    let cluster = server::pgcluster::Cluster::start()
+        .unwrap_or_else(|why| panic!("cannot start PostgreSQL: {why}"));
     let shared = tempfile::tempdir().unwrap();
     // Both migrate at once, as two servers started together would.
     let url = cluster.url();
