@@ -135,6 +135,19 @@ fn parse(file: &Path, text: &str) -> Result<FileConfig> {
     })
 }
 
+/// Refuses a relative path in a configuration file: the one-line error names the file and the
+/// key as the file writes it (`[kdump] dir`).
+pub(crate) fn require_absolute(file: &Path, key: &str, value: Option<&Path>) -> Result<()> {
+    match value {
+        Some(path) if !path.is_absolute() => bail!(
+            "{}: {key} must be an absolute path, not {}",
+            file.display(),
+            path.display()
+        ),
+        _ => Ok(()),
+    }
+}
+
 /// 1-based line and column of byte `offset` in `text`.
 fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let before = text.get(..offset).unwrap_or(text);
@@ -155,14 +168,8 @@ impl Layered {
             submit,
         } = file;
         let absolute = |key: &str, value: Option<PathBuf>| -> Result<Option<PathBuf>> {
-            match value {
-                Some(p) if !p.is_absolute() => bail!(
-                    "{}: {key} must be an absolute path, not {}",
-                    path.display(),
-                    p.display()
-                ),
-                other => Ok(other),
-            }
+            require_absolute(path, key, value.as_deref())?;
+            Ok(value)
         };
         let origin = path.display().to_string();
         let origins = &mut self.origins;

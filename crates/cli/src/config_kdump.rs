@@ -8,6 +8,7 @@ use std::str::FromStr;
 use anyhow::{Result, bail};
 use serde::Deserialize;
 
+use crate::config::require_absolute;
 use crate::paths::under_root;
 
 pub const KDUMP_DIR: &str = "/var/lib/lastgasp/kdump";
@@ -127,15 +128,7 @@ impl KdumpSection {
             ("initrd", &self.initrd),
             ("dir", &self.dir),
         ] {
-            if let Some(path) = value
-                && !path.is_absolute()
-            {
-                bail!(
-                    "{}: [kdump] {key} must be an absolute path, not {}",
-                    file.display(),
-                    path.display()
-                );
-            }
+            require_absolute(file, &format!("[kdump] {key}"), value.as_deref())?;
         }
         if let Some(level) = self.dump_level
             && level > 31

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use submit::settings::{DEFAULT_MAX_BYTES_PER_DAY, DEFAULT_MAX_REPORTS_PER_DAY, QUEUE_DIR};
 use submit::{Settings, Target};
 
+use crate::config::require_absolute;
 use crate::paths::under_root;
 use crate::size::ByteSize;
 
@@ -118,15 +119,7 @@ impl SubmitSection {
             ("ca_file", &self.ca_file),
             ("directory", &self.directory),
         ] {
-            if let Some(path) = value
-                && !path.is_absolute()
-            {
-                bail!(
-                    "{}: [submit] {key} must be an absolute path, not {}",
-                    file.display(),
-                    path.display()
-                );
-            }
+            require_absolute(file, &format!("[submit] {key}"), value.as_deref())?;
         }
         if let Some(url) = &self.url
             && !(url.starts_with("https://") || url.starts_with("http://"))
