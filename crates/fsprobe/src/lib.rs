@@ -8,6 +8,9 @@ mod btrfs;
 mod bytes;
 mod ext;
 mod fat;
+/// The fuzz targets' entry points and invariants: for fuzz/ and the corpus replay in tests/
+/// only (the `fuzzing` feature), not part of the API.
+#[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod scan;
 mod spec;

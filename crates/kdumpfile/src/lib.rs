@@ -6,6 +6,9 @@
 mod bitmap;
 pub mod compress;
 pub mod format;
+/// The fuzz targets' entry points and invariants: for fuzz/ and the corpus replay in tests/
+/// only (the `fuzzing` feature), not part of the API.
+#[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod lzo;
 #[cfg(test)]

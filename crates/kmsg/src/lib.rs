@@ -32,7 +32,9 @@ mod class;
 mod compat;
 mod cpuline;
 mod frame;
-#[doc(hidden)]
+/// The fuzz targets' entry points and invariants: for fuzz/ and the corpus replay in tests/
+/// only (the `fuzzing` feature), not part of the API.
+#[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod guilty;
 mod headline;

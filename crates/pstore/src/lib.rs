@@ -23,7 +23,9 @@ mod crashes;
 mod decode;
 mod decompress;
 mod dumps;
-#[doc(hidden)]
+/// The fuzz targets' entry points and invariants: for fuzz/ and the corpus replay in tests/
+/// only (the `fuzzing` feature), not part of the API.
+#[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod header;
 mod ids;

@@ -10,7 +10,9 @@
 pub mod cmdline;
 mod error;
 mod fs_usage;
-#[doc(hidden)]
+/// The fuzz targets' entry points and invariants: for fuzz/ and the corpus replay in tests/
+/// only (the `fuzzing` feature), not part of the API.
+#[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 mod identity;
 pub mod kexec;

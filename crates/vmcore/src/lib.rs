@@ -31,7 +31,9 @@ mod elf_core;
 mod error;
 pub mod filter;
 mod flattened;
-#[doc(hidden)]
+/// The fuzz targets' entry points and invariants: for fuzz/ and the corpus replay in tests/
+/// only (the `fuzzing` feature), not part of the API.
+#[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod kdump;
 mod kernel;
