@@ -135,3 +135,40 @@ fn status_shows_the_queue() {
     assert_eq!(status["submit"]["pending"], 1);
     assert_eq!(status["submit"]["sent"], 1);
 }
+
+#[test]
+fn config_shows_submit_without_the_token() {
+    let root = FakeRoot::new();
+    root.file(
+        "etc/lastgasp/lastgasp.toml.d/50-submit.toml",
+        "[submit]\nenabled = true\nurl = \"https://crashes.example.org\"\ntoken = \"s3cret-upload-token\"\n",
+    );
+    let out = root.cmd().arg("config").output().unwrap();
+    assert!(out.status.success());
+    let text = stdout_of(&out);
+    assert!(text.contains("\n[submit]\nenabled = true  # "), "{text}");
+    assert!(
+        text.contains("url = \"https://crashes.example.org\"  # "),
+        "{text}"
+    );
+    assert!(text.contains("token = \"(set)\""), "{text}");
+    assert!(
+        text.contains("max_reports_per_day = 32  # default"),
+        "{text}"
+    );
+    let out = root.cmd().args(["config", "--json"]).output().unwrap();
+    let json = stdout_of(&out);
+    assert!(
+        !text.contains("s3cret") && !json.contains("s3cret"),
+        "{json}"
+    );
+    let config: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(config["submit"]["enabled"], true);
+    assert_eq!(config["submit"]["max_bytes_per_day"], 50 << 20);
+    assert!(
+        config["origins"]["submit.url"]
+            .as_str()
+            .unwrap()
+            .ends_with("50-submit.toml")
+    );
+}
