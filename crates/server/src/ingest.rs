@@ -266,6 +266,12 @@ fn check_manifest(bytes: &[u8]) -> Result<report::Manifest, IngestError> {
     Ok(manifest)
 }
 
+/// Compiles the report.json schema now rather than in the first upload (which would hold every
+/// upload arriving meanwhile).
+pub fn warm_up() {
+    schema();
+}
+
 fn schema() -> &'static jsonschema::Validator {
     static SCHEMA: OnceLock<jsonschema::Validator> = OnceLock::new();
     SCHEMA.get_or_init(|| {

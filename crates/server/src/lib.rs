@@ -33,6 +33,7 @@ pub async fn open(
     config: config::Config,
 ) -> Result<Shared, db::DbError> {
     let db = db::Db::connect(database).await?;
+    ingest::warm_up();
     Ok(AppState::new(db, blobs::Blobs::new(data_dir), config))
 }
 

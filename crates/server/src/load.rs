@@ -202,7 +202,7 @@ async fn upload(
             buf.extend_from_slice(&chunk[..n]);
         }
     };
-    tokio::time::timeout(Duration::from_secs(10), exchange)
+    tokio::time::timeout(Duration::from_secs(60), exchange)
         .await
         .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))?
 }

@@ -104,3 +104,29 @@ fn binary_serves_and_keeps_what_it_acknowledged_across_a_kill() {
     let (status, answer) = server.request("POST", "/api/v1/reports", &[], b"x");
     assert_eq!(status, 401, "{answer}");
 }
+
+#[test]
+fn load_generator_uploads_every_report_once_over_keep_alive_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("server.toml");
+    std::fs::write(
+        &config,
+        format!("[[upload-tokens]]\nname = \"fleet\"\ntoken = \"{UPLOAD_TOKEN}\"\n"),
+    )
+    .unwrap();
+    let server = Server::start(&dir.path().join("data"), &config);
+    let logs = vec![
+        oops_log("f_one", "6.1.0-1-amd64", "QEMU"),
+        oops_log("f_two", "6.12.0-1-amd64", "QEMU"),
+    ];
+    let archives = std::sync::Arc::new(server::load::archives(&logs, 0, 120));
+    let sent = server::load::run(&server.addr, UPLOAD_TOKEN, archives.clone(), 6).unwrap();
+    assert_eq!(sent.len(), 120);
+    assert!(sent.iter().all(|s| s.status == Some(201)), "{sent:?}");
+    let again = server::load::run(&server.addr, UPLOAD_TOKEN, archives, 6).unwrap();
+    assert!(again.iter().all(|s| s.status == Some(200)), "{again:?}");
+    let (status, metrics) = server.request("GET", "/metrics", &[], b"");
+    assert_eq!(status, 200);
+    assert!(metrics.contains("lastgasp_reports 120\n"), "{metrics}");
+    assert!(metrics.contains("lastgasp_signatures 2\n"), "{metrics}");
+}
