@@ -100,7 +100,8 @@ Send the saved reports to where [submit] says: a lastgasp-server (POST /api/v1/r
 upload token), a Sentry project (an envelope whose event is fingerprinted by the crash
 signature, the report attached) or a directory (one <id>.tar.zst per report). Nothing is sent
 unless [submit] enabled = true, set by the admin or a vendor drop-in; until then this command
-says how to turn it on and sends nothing.
+says how to turn it on and sends nothing, and --dry-run, once a target is set, shows what would
+go.
 
 Each report not queued yet is first scrubbed: this machine's host names, machine id, boot ids and
 DMI serials, user names in /home and /Users paths, MAC, IPv4 and IPv6 addresses, UUIDs, serial
@@ -125,7 +126,7 @@ Examples:
   lastgasp status                    the queue: pending, sent, next attempt"
 )]
 pub struct SubmitArgs {
-    /// Show exactly what would be sent, file by file; queue and send nothing
+    /// Show exactly what would be sent, file by file; queue and send nothing (works while off)
     #[arg(long)]
     pub dry_run: bool,
     /// Send queued reports now instead of waiting out their backoff (a Retry-After still holds)

@@ -172,3 +172,47 @@ fn config_shows_submit_without_the_token() {
             .ends_with("50-submit.toml")
     );
 }
+
+#[test]
+fn a_dry_run_works_before_submitting_is_turned_on() {
+    let root = FakeRoot::new();
+    let got = root.path().join("request.json");
+    let sender = root.file(
+        "sender.sh",
+        &format!("#!/bin/sh\ncat > '{}'\n", got.display()),
+    );
+    std::fs::set_permissions(&sender, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // No target yet: the dry run says how to set one up.
+    let out = root
+        .cmd()
+        .env("LASTGASP_SUBMIT", &sender)
+        .args(["submit", "--dry-run"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(stdout_of(&out).contains("Submitting crash reports is off"));
+    assert!(!got.exists());
+    // A target, still off: the dry run runs; a real run does not.
+    root.file(
+        "etc/lastgasp/lastgasp.toml.d/50-submit.toml",
+        "[submit]\ntarget = \"directory\"\ndirectory = \"/srv/drop\"\n",
+    );
+    let out = root
+        .cmd()
+        .env("LASTGASP_SUBMIT", &sender)
+        .arg("submit")
+        .output()
+        .unwrap();
+    assert!(stdout_of(&out).contains("Submitting crash reports is off"));
+    assert!(!got.exists(), "a real run while off reached the sender");
+    let out = root
+        .cmd()
+        .env("LASTGASP_SUBMIT", &sender)
+        .args(["submit", "--dry-run"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let request: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&got).unwrap()).unwrap();
+    assert_eq!(request["dry_run"], true);
+}

@@ -21,16 +21,24 @@ const HOW_TO_ENABLE: &str = "\
 Submitting crash reports is off, so nothing was sent. To turn it on, write for example
 /etc/lastgasp/lastgasp.toml.d/50-submit.toml:
   [submit]
-  enabled = true
   url = \"https://crashes.example.org\"
   token_file = \"/etc/lastgasp/submit-token\"
 (or target = \"sentry\" with dsn = \"...\", or target = \"directory\" with directory = \"...\"),
-check with `lastgasp submit --dry-run` what would leave this machine, then
-`systemctl enable --now lastgasp-submit.timer`.";
+check with `lastgasp submit --dry-run` what would leave this machine, then add
+  enabled = true
+and run `systemctl enable --now lastgasp-submit.timer`.";
 
 pub fn run(config: &Config, root: &Path, args: &SubmitArgs) -> Result<()> {
     let submit = &config.submit;
-    if !submit.enabled {
+    // A dry run sends nothing, so it may show what would go before submitting is turned on,
+    // once a target is configured.
+    let preview = !submit.enabled && args.dry_run;
+    let settings = match submit.settings(root, &config.reports_dir) {
+        Ok(settings) if submit.enabled || preview => Some(settings),
+        Err(e) if submit.enabled => return Err(e),
+        _ => None,
+    };
+    let Some(settings) = settings else {
         if args.json {
             let answer = serde_json::json!({ "enabled": false, "sent": [], "how": HOW_TO_ENABLE });
             output::line(&serde_json::to_string_pretty(&answer)?)?;
@@ -38,9 +46,9 @@ pub fn run(config: &Config, root: &Path, args: &SubmitArgs) -> Result<()> {
             output::line(HOW_TO_ENABLE)?;
         }
         return Ok(());
-    }
+    };
     let request = Request {
-        settings: submit.settings(root, &config.reports_dir)?,
+        settings,
         dry_run: args.dry_run,
         now: args.now,
         json: args.json,
