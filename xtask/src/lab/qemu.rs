@@ -39,7 +39,7 @@ const MACHINE_CHECK_COMMAND: &str = "mce 0 1 0xb200000000000000 0x6 0x0 0x0\n";
 
 /// How long a guest may take to reach its `/init`: under TCG on a loaded host, a boot very
 /// rarely stalls in early clock setup, which is QEMU's trouble, not the kernel's crash handling.
-const FIRST_WORDS_LIMIT: Duration = Duration::from_secs(120);
+pub const FIRST_WORDS_LIMIT: Duration = Duration::from_secs(120);
 
 /// Kernel parameters every lab guest gets: under TCG on a loaded host the kernel's check that
 /// the IO-APIC timer ticks can time out and panic early boot ("IO-APIC + timer doesn't work!"),
