@@ -60,6 +60,9 @@ pub fn run(args: &SoakArgs) -> Result<()> {
     let tallies = powercut::soak(&plans, args.jobs, deadline)?;
     let rows: Vec<(Fs, Tally)> = filesystems.into_iter().zip(tallies).collect();
     println!("{}", table(&rows));
+    for (fs, tally) in &rows {
+        println!("{}: the cuts left {}", fs.name(), tally.found_summary());
+    }
     eprintln!(
         "soak: seed {seed}, {:.0} minutes",
         started.elapsed().as_secs_f64() / 60.0

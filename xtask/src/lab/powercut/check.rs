@@ -197,6 +197,30 @@ pub fn reference(out: &Path, lastgasp: &Path) -> Result<Reference> {
     })
 }
 
+/// What the cut left for the finishing boot, as it found it before its save: "records only"
+/// (no report had reached the disk), "report and records" (a durable report, its records not
+/// yet erased: the next save must see they are held and not save them again), "report only",
+/// or "nothing" (which the check calls a loss).
+pub fn found(out: &Path) -> &'static str {
+    let records = std::fs::read_dir(out.join("pstore-before"))
+        .map(|entries| entries.count() > 0)
+        .unwrap_or(false);
+    // `ls -la` of the reports directory: a report's line ends with its id, which starts with
+    // the year.
+    let listing = std::fs::read_to_string(out.join("reports-before.txt")).unwrap_or_default();
+    let report = listing.lines().any(|line| {
+        line.split_whitespace()
+            .last()
+            .is_some_and(|name| name.starts_with(|c: char| c.is_ascii_digit()))
+    });
+    match (report, records) {
+        (false, true) => "records only",
+        (true, true) => "report and records",
+        (true, false) => "report only",
+        (false, false) => "nothing",
+    }
+}
+
 /// Checks one cut's finishing boot against the reference (all but [`host_verify`]).
 pub fn cut(reference: &Reference, out: &Path) -> Result<Verdict> {
     let mut verdict = Verdict::default();
@@ -338,6 +362,21 @@ mod tests {
         assert_eq!(verdict.leftovers, [".20261201T105822Z-3ad4331fb610.tmp-77"]);
         assert_eq!(verdict.corrupt.len(), 1);
         assert!(!verdict.clean());
+    }
+
+    #[test]
+    fn what_the_cut_left_is_read_from_the_listings() {
+        let dir = out(&[]);
+        let listing = "drwxr-xr-x 2 0 0 1024 Dec  1 12:11 20261201T120857Z-17f2c5ab82ec\n\
+                       -rw-r--r-- 1 0 0    0 Dec  1 12:11 .lock\n";
+        fs::create_dir_all(dir.path().join("pstore-before")).unwrap();
+        assert_eq!(found(dir.path()), "nothing");
+        fs::write(dir.path().join("pstore-before/dmesg-pstore_blk-0"), RECORD).unwrap();
+        assert_eq!(found(dir.path()), "records only");
+        fs::write(dir.path().join("reports-before.txt"), listing).unwrap();
+        assert_eq!(found(dir.path()), "report and records");
+        fs::remove_file(dir.path().join("pstore-before/dmesg-pstore_blk-0")).unwrap();
+        assert_eq!(found(dir.path()), "report only");
     }
 
     #[test]

@@ -102,6 +102,8 @@ pub struct Cut {
     pub moment: &'static str,
     /// Boot times (QEMU start to `/init`'s first word) of the cut boot and the finishing boot.
     pub boots: Vec<Duration>,
+    /// What the cut left for the next boot (see [`check::found`]).
+    pub found: &'static str,
     /// What went wrong: a failed check, or a boot that failed (`Err`).
     pub outcome: Result<check::Verdict, String>,
 }
@@ -119,6 +121,8 @@ pub struct Tally {
     pub boots: Vec<Duration>,
     /// Cuts before, during and after the save.
     pub moments: [usize; 3],
+    /// How many cuts left each state for the next boot (see [`check::found`]).
+    pub found: std::collections::BTreeMap<&'static str, usize>,
     /// How long a save took in the reference run.
     pub save_time: Duration,
 }
@@ -131,6 +135,9 @@ impl Tally {
     fn add(&mut self, cut: &Cut) {
         self.cuts += 1;
         self.boots.extend(&cut.boots);
+        if !cut.found.is_empty() {
+            *self.found.entry(cut.found).or_default() += 1;
+        }
         if let Some(slot) = ["before save", "during save", "after save"]
             .iter()
             .position(|moment| *moment == cut.moment)
@@ -147,6 +154,16 @@ impl Tally {
             }
             Err(_) => self.failed += 1,
         }
+    }
+
+    /// "state: count, ..." of what the cuts left for the next boot.
+    pub fn found_summary(&self) -> String {
+        let parts: Vec<String> = self
+            .found
+            .iter()
+            .map(|(state, count)| format!("{state}: {count}"))
+            .collect();
+        parts.join(", ")
     }
 
     /// The median and the longest boot.
@@ -258,6 +275,7 @@ impl Series<'_> {
             delay,
             moment: "",
             boots: Vec::new(),
+            found: "",
             outcome: Err(String::new()),
         };
         cut.outcome = self
@@ -300,6 +318,7 @@ impl Series<'_> {
         )
         .context("the finishing boot")?;
         cut.boots.extend(finished.booted);
+        cut.found = check::found(&out);
         let context = || format!("serial log: {}", after.serial.display());
         let mut verdict = check::cut(&self.reference, &out).with_context(context)?;
         check::host_verify(&self.lab.lastgasp, &out, &mut verdict).with_context(context)?;
@@ -403,10 +422,11 @@ fn report(name: &str, cut: &Cut, done: usize, cuts: usize) {
         .map(|boot| format!("{:.1}s", boot.as_secs_f64()))
         .collect();
     let head = format!(
-        "{name}: cut {done}/{cuts} (#{}) at {:.3}s, {}, boots {}",
+        "{name}: cut {done}/{cuts} (#{}) at {:.3}s, {}, left {}, boots {}",
         cut.index,
         cut.delay.as_secs_f64(),
         cut.moment,
+        cut.found,
         boots.join("+")
     );
     match &cut.outcome {
@@ -430,11 +450,13 @@ pub(super) fn ci_scenario(lab: &Lab, fs: Fs, limit: Duration) -> Result<String> 
     let tally = series(lab, &[plan], 1, None)?.remove(0);
     let (median, max) = tally.boot_times();
     let summary = format!(
-        "{} cuts ({} before, {} during, {} after the save), seed {seed}, boots median {:.1}s max {:.1}s",
+        "{} cuts ({} before, {} during, {} after the save; left {}), seed {seed}, boots median \
+         {:.1}s max {:.1}s",
         tally.cuts,
         tally.moments[0],
         tally.moments[1],
         tally.moments[2],
+        tally.found_summary(),
         median.as_secs_f64(),
         max.as_secs_f64()
     );
@@ -494,6 +516,7 @@ mod tests {
             delay: Duration::ZERO,
             moment: "during save",
             boots: vec![Duration::from_secs(3), Duration::from_secs(5)],
+            found: "records only",
             outcome: Ok(verdict),
         });
         tally.add(&Cut {
@@ -501,11 +524,13 @@ mod tests {
             delay: Duration::ZERO,
             moment: "after save",
             boots: vec![Duration::from_secs(4)],
+            found: "",
             outcome: Err("qemu exited".into()),
         });
         assert_eq!((tally.cuts, tally.lost, tally.doubled), (2, 1, 2));
         assert_eq!(tally.failed, 1);
         assert_eq!(tally.moments, [0, 1, 1]);
+        assert_eq!(tally.found_summary(), "records only: 1");
         assert_eq!(
             tally.boot_times(),
             (Duration::from_secs(4), Duration::from_secs(5))
