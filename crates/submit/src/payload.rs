@@ -19,10 +19,12 @@ use crate::scrub::{Identifiers, Scrubber};
 /// The largest report file read for sending.
 const MAX_FILE_BYTES: u64 = 64 << 20;
 
-/// Keys of report.json whose values are kept as they are: ids and hashes, and the analysis'
-/// identity, which the signature is made of and which must stay what was computed.
-const KEPT_KEYS: [&str; 11] = [
+/// Keys of report.json whose values are kept as they are: ids, hashes and file names (the
+/// archive holds the files under the names listed), and the analysis' identity, which the
+/// signature is made of and which must stay what was computed.
+const KEPT_KEYS: [&str; 12] = [
     "id",
+    "name",
     "sha256",
     "signature",
     "signature_frames",
