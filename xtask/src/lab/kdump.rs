@@ -289,13 +289,7 @@ pub fn run(
         let out = std::fs::File::create(&run.out_disk)?;
         out.set_len(512 << 20)?;
         drop(out);
-        let (machine, console) = arch.machine();
-        let mut cmd = qemu::guest_command(arch.qemu(), machine, &run.serial, None);
-        cmd.arg("-kernel")
-            .arg(&kernel.vmlinuz)
-            .arg("-initrd")
-            .arg(&initramfs);
-        qemu::virtio_disk(&mut cmd, "raw", &run.out_disk);
+        let (mut cmd, console) = qemu::kernel_guest(arch, &run, &kernel.vmlinuz, &initramfs, None);
         qemu::virtio_disk(&mut cmd, "raw", &dumps)
             .arg("-append")
             .arg(format!(

@@ -1,6 +1,7 @@
 //! Starting one QEMU guest for a scenario under a time limit, with the serial console in a file
 //! and a raw output disk the guest writes its results to.
 
+use super::arch::Arch;
 use super::scenario::{Backend, Scenario};
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
@@ -116,6 +117,25 @@ pub fn guest_command(
     cmd
 }
 
+/// `guest_command` for a kernel booted straight from `vmlinuz` and `initramfs` on `arch`'s
+/// machine, the run's output disk its first virtio disk; also the kernel's console parameter.
+pub fn kernel_guest(
+    arch: Arch,
+    run: &RunDir,
+    vmlinuz: &Path,
+    initramfs: &Path,
+    monitor: Option<&Path>,
+) -> (Command, &'static str) {
+    let (machine, console) = arch.machine();
+    let mut cmd = guest_command(arch.qemu(), machine, &run.serial, monitor);
+    cmd.arg("-kernel")
+        .arg(vmlinuz)
+        .arg("-initrd")
+        .arg(initramfs);
+    virtio_disk(&mut cmd, "raw", &run.out_disk);
+    (cmd, console)
+}
+
 /// Adds a virtio disk of `format` (raw, qcow2) backed by `file`.
 pub fn virtio_disk<'a>(cmd: &'a mut Command, format: &str, file: &Path) -> &'a mut Command {
     cmd.arg("-drive")
@@ -165,15 +185,9 @@ pub fn boot(
 ) -> Result<()> {
     sized_file(&run.out_disk, 32 << 20)?;
     let arch = scenario.arch;
-    let (machine, console) = arch.machine();
     // A machine check comes from the "hardware": the host injects it through the monitor.
     let monitor = (scenario.crash == MACHINE_CHECK).then_some(run.monitor.as_path());
-    let mut cmd = guest_command(arch.qemu(), machine, &run.serial, monitor);
-    cmd.arg("-kernel")
-        .arg(vmlinuz)
-        .arg("-initrd")
-        .arg(initramfs);
-    virtio_disk(&mut cmd, "raw", &run.out_disk);
+    let (mut cmd, console) = kernel_guest(arch, run, vmlinuz, initramfs, monitor);
     let mut append = format!(
         "{console} {GUEST_PARAMETERS} panic=1 oops=panic printk.time=1 lab.backend={} lab.crash={}",
         scenario.backend.guest_name(),

@@ -89,13 +89,7 @@ pub fn run(
         let state = run.dir.join("state.img");
         qemu::sized_file(&run.out_disk, 32 << 20)?;
         qemu::sized_file(&state, 8 << 20)?;
-        let (machine, console) = arch.machine();
-        let mut cmd = qemu::guest_command(arch.qemu(), machine, &run.serial, None);
-        cmd.arg("-kernel")
-            .arg(&kernel.vmlinuz)
-            .arg("-initrd")
-            .arg(&initramfs);
-        qemu::virtio_disk(&mut cmd, "raw", &run.out_disk);
+        let (mut cmd, console) = qemu::kernel_guest(arch, &run, &kernel.vmlinuz, &initramfs, None);
         qemu::virtio_disk(&mut cmd, "raw", &state);
         let mut append = format!(
             "{console} {} panic=1 printk.time=1 rdinit=/{INIT_IN_IMAGE}",
