@@ -297,12 +297,7 @@ impl Db {
             .fetch_all(&self.pool)
             .await?;
         rows.iter()
-            .map(|r| {
-                Ok(Count {
-                    value: r.try_get(0)?,
-                    count: r.try_get(1)?,
-                })
-            })
+            .map(count_row)
             .collect::<Result<_, sqlx::Error>>()
             .map_err(Into::into)
     }
@@ -355,15 +350,18 @@ impl Db {
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
-            .map(|r| {
-                Ok(Count {
-                    value: r.try_get(0)?,
-                    count: r.try_get(1)?,
-                })
-            })
+            .map(count_row)
             .collect::<Result<_, sqlx::Error>>()
             .map_err(Into::into)
     }
+}
+
+/// A `(value, count)` row of a breakdown query.
+fn count_row(r: &AnyRow) -> Result<Count, sqlx::Error> {
+    Ok(Count {
+        value: r.try_get(0)?,
+        count: r.try_get(1)?,
+    })
 }
 
 fn report_row(r: &AnyRow) -> Result<ReportRow, sqlx::Error> {
