@@ -11,7 +11,10 @@ Examples:
   cargo xtask soak --cuts 1000                 both filesystems, 500 cuts each
   cargo xtask soak --cuts 40 --fs xfs --seed 7 replay a series
   cargo xtask soak --cuts 200 --jobs 2         two guests at once (an otherwise idle machine)
-  cargo xtask soak --cuts 1000 --minutes 90    as many of them as 90 minutes allow")]
+  cargo xtask soak --cuts 1000 --minutes 90    as many of them as 90 minutes allow
+  cargo xtask soak --cuts 1000 --seed 7 --from 217
+                                               the same series' cuts 217..999, after a
+                                               first sitting that ran cuts 0..216")]
 pub struct SoakArgs {
     /// Power cuts in all (split evenly between the filesystems with --fs both). Each is two
     /// boots under TCG: about 30 s on 2 cores.
@@ -32,6 +35,11 @@ pub struct SoakArgs {
     /// Start no new cut after this many minutes; the table says how many ran.
     #[arg(long, value_name = "MINUTES")]
     minutes: Option<u64>,
+    /// Resume a series: skip its first N cuts in the interleaved order (cut #0 of each
+    /// filesystem, then #1, ...), the ones an earlier sitting with the same --cuts, --fs and
+    /// --seed ran. The table counts only the cuts run now.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    from: usize,
 }
 
 pub fn run(args: &SoakArgs) -> Result<()> {
@@ -57,7 +65,14 @@ pub fn run(args: &SoakArgs) -> Result<()> {
     let deadline = args
         .minutes
         .map(|minutes| started + Duration::from_secs(minutes * 60));
-    let tallies = powercut::soak(&plans, args.jobs, deadline)?;
+    if args.from >= args.cuts {
+        bail!(
+            "--from {} leaves none of the {} cuts to run",
+            args.from,
+            args.cuts
+        );
+    }
+    let tallies = powercut::soak(&plans, args.jobs, args.from, deadline)?;
     let rows: Vec<(Fs, Tally)> = filesystems.into_iter().zip(tallies).collect();
     println!("{}", table(&rows));
     for (fs, tally) in &rows {

@@ -338,9 +338,16 @@ pub struct Plan {
 }
 
 /// Runs the series of `plans` with their cuts interleaved, in `jobs` guests at once, reporting
-/// each cut on stderr as it ends; after `deadline`, no new cut starts (the tallies say how many
-/// ran).
-fn series(lab: &Lab, plans: &[Plan], jobs: usize, deadline: Option<Instant>) -> Result<Vec<Tally>> {
+/// each cut on stderr as it ends; the first `skip` cuts of the interleaved order are left out
+/// (an earlier sitting ran them: their moments are still drawn, so the rest are the same); after
+/// `deadline`, no new cut starts (the tallies say how many ran).
+fn series(
+    lab: &Lab,
+    plans: &[Plan],
+    jobs: usize,
+    skip: usize,
+    deadline: Option<Instant>,
+) -> Result<Vec<Tally>> {
     let mut started = Vec::new();
     let mut queue = Vec::new();
     for (number, plan) in plans.iter().enumerate() {
@@ -381,7 +388,7 @@ fn series(lab: &Lab, plans: &[Plan], jobs: usize, deadline: Option<Instant>) -> 
     }
     // Interleaved: cut 0 of every plan, then cut 1, ...; a deadline leaves each plan its share.
     queue.sort_by_key(|(index, number, _)| (*index, *number));
-    let queue = Mutex::new(queue.into_iter());
+    let queue = Mutex::new(queue.into_iter().skip(skip));
     let tallies = Mutex::new(
         started
             .iter()
@@ -447,7 +454,7 @@ pub(super) fn ci_scenario(lab: &Lab, fs: Fs, limit: Duration) -> Result<String> 
         seed,
         limit,
     };
-    let tally = series(lab, &[plan], 1, None)?.remove(0);
+    let tally = series(lab, &[plan], 1, 0, None)?.remove(0);
     let (median, max) = tally.boot_times();
     let summary = format!(
         "{} cuts ({} before, {} during, {} after the save; left {}), seed {seed}, boots median \
@@ -473,9 +480,15 @@ pub(super) fn ci_scenario(lab: &Lab, fs: Fs, limit: Duration) -> Result<String> 
     Ok(summary)
 }
 
-/// `cargo xtask soak`'s series, interleaved in `jobs` guests; none starts after `deadline`.
-pub fn soak(plans: &[Plan], jobs: usize, deadline: Option<Instant>) -> Result<Vec<Tally>> {
-    series(&super::prepare(&[])?, plans, jobs, deadline)
+/// `cargo xtask soak`'s series, interleaved in `jobs` guests, from cut `skip` on; none starts
+/// after `deadline`.
+pub fn soak(
+    plans: &[Plan],
+    jobs: usize,
+    skip: usize,
+    deadline: Option<Instant>,
+) -> Result<Vec<Tally>> {
+    series(&super::prepare(&[])?, plans, jobs, skip, deadline)
 }
 
 #[cfg(test)]
