@@ -9,6 +9,7 @@ pub(crate) mod assets;
 mod check;
 mod context_check;
 mod disk_image;
+pub(crate) mod guest_net;
 mod initramfs;
 mod kdump;
 mod newer_kbuild;
