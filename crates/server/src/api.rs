@@ -95,6 +95,18 @@ async fn upload_inner(
             upload.id()
         )));
     }
+    store(state, upload, data, &token_name).await
+}
+
+/// Stores a parsed report (its archive under `--data`, its row in the database) for the caller
+/// `token_name`: 201 when new, 200 when these bytes were stored before, 409 when the id was
+/// stored with other bytes. Uploads and the netconsole receiver both end here.
+pub async fn store(
+    state: &Shared,
+    upload: Upload,
+    data: Vec<u8>,
+    token_name: &str,
+) -> Result<(StatusCode, Value), ApiError> {
     if let Some(existing) = state.db.report(upload.id()).await? {
         return same_or_conflict(&existing, &upload.sha256);
     }
@@ -104,7 +116,7 @@ async fn upload_inner(
         .await
         .map_err(|e| ApiError::Internal(format!("archive task: {e}")))?
         .map_err(|e| ApiError::Internal(format!("writing archive {}: {e}", upload.sha256)))?;
-    let (row, facts) = rows(&upload, &token_name);
+    let (row, facts) = rows(&upload, token_name);
     match state.db.insert(&row, &facts).await {
         Ok(Inserted::New) => {
             tracing::info!(

@@ -15,6 +15,14 @@
 //! max-upload-bytes = 8388608
 //! max-unpacked-bytes = 67108864
 //! max-entries = 256
+//!
+//! [netconsole]              # the UDP receiver; --netconsole ADDR overrides listen
+//! listen = "0.0.0.0:6666"
+//! max-lines = 4000          # kept per sender, oldest dropped first
+//! max-bytes = 524288        # kept per sender
+//! max-senders = 1024        # the sender heard from least recently is forgotten first
+//! quiet-seconds = 3         # silence after an oops before it is reported
+//! max-wait-seconds = 30     # longest wait for a sender that keeps talking
 //! ```
 //!
 //! With no admin token configured, the read API, the dashboard and /metrics are open (for a
@@ -39,6 +47,9 @@ pub struct Config {
     pub admin_tokens: Vec<Token>,
     #[serde(default)]
     pub limits: Limits,
+    /// The netconsole receiver (off unless `listen` or `--netconsole` gives an address).
+    #[serde(default)]
+    pub netconsole: crate::netconsole::Settings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -153,7 +164,7 @@ impl Config {
         if self.limits.max_upload_bytes == 0 || self.limits.max_unpacked_bytes == 0 {
             return Err("limits must be above 0".into());
         }
-        Ok(())
+        self.netconsole.check()
     }
 
     /// The role of the caller presenting `secret`. Compares digests so the time taken does not

@@ -4,10 +4,12 @@
 //!
 //! Modules: `ingest` (the upload parser), `blobs` (archives on disk), `db` (the database),
 //! `api` and `dashboard` (the handlers), `app` (routes, auth, headers), `config`, `metrics`,
-//! `ratelimit`, `error`.
+//! `ratelimit`, `error`; `netconsole` (the UDP receiver that makes reports of crashes it sees
+//! in kernel logs sent with netconsole) and `archive` (the report archives it makes).
 
 pub mod api;
 pub mod app;
+pub mod archive;
 pub mod blobs;
 pub mod config;
 pub mod dashboard;
@@ -18,6 +20,7 @@ pub mod fuzzing;
 pub mod ingest;
 pub mod load;
 pub mod metrics;
+pub mod netconsole;
 pub mod pgcluster;
 pub mod ratelimit;
 

@@ -16,6 +16,11 @@ use clap::Parser;
 ///
 ///   lastgasp-server --listen 0.0.0.0:8080 --data ./data \
 ///       --database postgres://lastgasp@db.example/lastgasp --config server.toml
+///
+///   # Also receive kernel logs sent with netconsole; a machine without pstore boots with
+///   #   netconsole=+6665@192.0.2.7/eth0,6666@192.0.2.1/
+///   # and its crashes become reports (see docs/server.md, "netconsole").
+///   lastgasp-server --data ./data --config server.toml --netconsole 0.0.0.0:6666
 #[derive(Debug, Parser)]
 #[command(name = "lastgasp-server", version, verbatim_doc_comment)]
 struct Args {
@@ -32,6 +37,12 @@ struct Args {
     /// TOML file with upload tokens, admin tokens and limits. Without it nobody can upload.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// UDP address to receive netconsole kernel logs on (plain or extended `+` format); a
+    /// crash seen in a sender's log becomes a report. Off unless given here or as `listen` in
+    /// the config's [netconsole] table. Port 0 picks a free port (the line
+    /// `netconsole on udp://ADDR` on stdout tells which).
+    #[arg(long, value_name = "ADDR")]
+    netconsole: Option<String>,
 }
 
 #[tokio::main]
@@ -54,14 +65,46 @@ async fn main() -> Result<()> {
         .database
         .clone()
         .unwrap_or_else(|| format!("sqlite:{}", args.data.join("lastgasp.db").display()));
+    let config_netconsole = config.netconsole.clone();
     let state = server::open(&database, &args.data, config).await?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
     let addr = listener.local_addr()?;
+    let netconsole = match args
+        .netconsole
+        .as_ref()
+        .or(config_netconsole.listen.as_ref())
+    {
+        Some(at) => Some(
+            tokio::net::UdpSocket::bind(at)
+                .await
+                .with_context(|| format!("netconsole: listening on udp {at}"))?,
+        ),
+        None => None,
+    };
     println!("listening on http://{addr}");
     tracing::info!("listening on http://{addr}");
+    let receiver = match netconsole {
+        Some(socket) => {
+            let at = socket.local_addr()?;
+            println!("netconsole on udp://{at}");
+            tracing::info!("netconsole on udp://{at}");
+            let limits = config_netconsole.limits();
+            Some(tokio::spawn(server::netconsole::run(
+                socket,
+                state.clone(),
+                limits,
+                shutdown(),
+            )))
+        }
+        None => None,
+    };
     server::serve(listener, state.clone(), shutdown()).await?;
+    if let Some(receiver) = receiver {
+        // It stops on the same signal; a crash being stored finishes first.
+        receiver.await?;
+    }
     state.db.close().await;
     Ok(())
 }
