@@ -4,9 +4,10 @@
 //!
 //! Crash detection is the kmsg analysis itself (`kmsg::analyze`, the one lastgasp uses for
 //! pstore and kdump logs): a window whose analysis finds a crash is reported when the panic's
-//! `---[ end Kernel panic` line arrives, or after a quiet gap, or at the latest `max_wait`
-//! after the crash was first seen. Each crash is reported once: after a panic's end nothing
-//! more of that boot is reported, and a signature already reported in this boot is not again.
+//! last line (`---[ end Kernel panic`, or `Rebooting in N seconds..` with `panic=N`) arrives,
+//! or after a quiet gap, or at the latest `max_wait` after the crash was first seen. Each crash
+//! is reported once: after a panic's end nothing more of that boot is reported, and a signature
+//! already reported in this boot is not again.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -42,7 +43,10 @@ impl Default for Limits {
 
 /// Longest line kept; the rest of a longer one is dropped (the kmsg analysis cuts there too).
 const MAX_LINE: usize = 4096;
+/// The last line of a panic that halts; one that reboots (`panic=N`) ends with
+/// `Rebooting in N seconds..` instead.
 const PANIC_END: &str = "---[ end Kernel panic";
+const PANIC_REBOOT: &str = "Rebooting in ";
 
 /// A crash's log, ready to become a report.
 #[derive(Debug, Clone)]
@@ -218,7 +222,7 @@ impl Window {
         if ts.is_some() {
             self.last_ts = ts;
         }
-        if line.contains(PANIC_END) {
+        if line.contains(PANIC_END) || (line.contains(PANIC_REBOOT) && line.contains(" second")) {
             self.panic_ended = true;
         }
         self.bytes += line.len() + 1;
