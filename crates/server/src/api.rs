@@ -355,7 +355,7 @@ pub async fn signature_view(state: &Shared, signature: &str) -> Result<Signature
         .into_iter()
         .next()
         .ok_or_else(not_found)?;
-    let log = representative_log(state, &representative).await;
+    let log = report_log(state, &representative).await;
     let daily = state
         .db
         .counts(By::Day, &filter)
@@ -375,12 +375,17 @@ pub async fn signature_view(state: &Shared, signature: &str) -> Result<Signature
 }
 
 /// The log of report `id`, read back from its archive (which passed the same checks on upload).
-async fn representative_log(state: &Shared, id: &str) -> Option<String> {
+async fn report_log(state: &Shared, id: &str) -> Option<String> {
     let row = state.db.report(id).await.ok()??;
+    archive_log(state, row.archive_sha256).await
+}
+
+/// The log inside the stored archive `archive_sha256`; None when it cannot be read.
+pub async fn archive_log(state: &Shared, archive_sha256: String) -> Option<String> {
     let blobs = state.blobs.clone();
     let limits = state.limits;
     tokio::task::spawn_blocking(move || {
-        let data = blobs.get(&row.archive_sha256).ok()?;
+        let data = blobs.get(&archive_sha256).ok()?;
         ingest::parse(&data, &limits).ok().map(|u| u.log)
     })
     .await

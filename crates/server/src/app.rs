@@ -104,6 +104,7 @@ impl Routes {
             "/signatures/{signature}",
             get(dashboard::signature),
         )
+        .add(Method::GET, "/reports/{id}", get(dashboard::report))
         .add(
             Method::GET,
             "/static/dashboard.css",

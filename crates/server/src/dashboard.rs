@@ -1,7 +1,8 @@
 //! The dashboard: server-rendered HTML, no scripts and no build step. `/` ranks the top crashes
 //! (with the list API's filters as a form), breaks reports down by kernel release and hardware
 //! and lists the signatures new in the newest release; `/signatures/<sig>` shows one signature
-//! with its daily trend as inline SVG. Everything that came from a report goes through `esc`.
+//! with its daily trend as inline SVG; `/reports/<id>` one report with its log. Everything that
+//! came from a report goes through `esc`.
 
 use std::fmt::Write;
 
@@ -10,9 +11,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{Html, IntoResponse, Response};
 
-use crate::api::{ListQuery, SignatureView, day_name, query_of, signature_view};
+use crate::api::{ListQuery, SignatureView, archive_log, day_name, query_of, signature_view};
 use crate::app::{Shared, rfc3339, url_escape};
-use crate::db::{By, Count};
+use crate::db::{By, Count, ReportRow};
 use crate::error::ApiError;
 
 const STYLESHEET: &str = include_str!("dashboard.css");
@@ -100,7 +101,8 @@ async fn index_page(
             let _ = write!(
                 body,
                 "<tr><td class=\"n\">{}</td><td><a href=\"/signatures/{}\">{}</a><br><small>{}</small></td>\
-                 <td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td></tr>",
+                 <td class=\"nowrap\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
+                 <td class=\"nowrap\">{}</td><td class=\"nowrap\">{}</td></tr>",
                 s.count,
                 esc(&url_escape(&s.signature)),
                 esc(&s.title),
@@ -225,14 +227,104 @@ fn signature_page(view: &SignatureView) -> Html<String> {
     }
     let _ = write!(
         body,
-        "</ol><h2>Log of report {}</h2><pre>{}</pre>",
+        "</ol><h2>Log of report <a href=\"/reports/{}\">{}</a></h2>{}",
+        esc(&url_escape(&view.representative)),
         esc(&view.representative),
-        esc(view
-            .log
-            .as_deref()
-            .unwrap_or("(the archive could not be read)"))
+        log_block(view.log.as_deref())
     );
     page(&s.title, &body)
+}
+
+/// A report's log as preformatted text, or why there is none.
+fn log_block(log: Option<&str>) -> String {
+    format!(
+        "<pre class=\"log\">{}</pre>",
+        esc(log.unwrap_or("(the archive could not be read)"))
+    )
+}
+
+pub async fn report(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let result = async {
+        state.require_read(&headers)?;
+        state
+            .db
+            .report(&id)
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("no report {id:?}")))
+    }
+    .await;
+    match result {
+        Ok(row) => {
+            let log = archive_log(&state, row.archive_sha256.clone()).await;
+            report_page(&row, log.as_deref()).into_response()
+        }
+        Err(e) => html_error(e),
+    }
+}
+
+fn report_page(row: &ReportRow, log: Option<&str>) -> Html<String> {
+    let link = |href: String, text: &str| format!("<a href=\"{}\">{}</a>", esc(&href), esc(text));
+    let or_unknown = |v: &str| {
+        if v.is_empty() {
+            "unknown".to_owned()
+        } else {
+            v.to_owned()
+        }
+    };
+    let mut body = format!("<h1>Report {}</h1><dl>", esc(&row.id));
+    let mut fact = |name: &str, html: String| {
+        let _ = write!(body, "<dt>{name}</dt><dd>{html}</dd>");
+    };
+    fact(
+        "signature",
+        link(
+            format!("/signatures/{}", url_escape(&row.signature)),
+            &row.signature,
+        ),
+    );
+    if let Some(client) = row
+        .client_signature
+        .as_deref()
+        .filter(|c| *c != row.signature)
+    {
+        fact("client's signature", esc(client));
+    }
+    fact("class", esc(&row.class));
+    fact(
+        "kernel release",
+        link(
+            format!("/?release={}", url_escape(&row.kernel_release)),
+            &or_unknown(&row.kernel_release),
+        ),
+    );
+    fact(
+        "hardware",
+        link(
+            format!("/?hardware={}", url_escape(&row.hardware)),
+            &or_unknown(&row.hardware),
+        ),
+    );
+    fact(
+        "crashed",
+        esc(&row.crash_time.map_or_else(|| "unknown".to_owned(), rfc3339)),
+    );
+    fact("received", esc(&rfc3339(row.received)));
+    fact("uploaded with", esc(&row.token_name));
+    fact(
+        "archive",
+        format!(
+            "<code>{}</code>, {} bytes",
+            esc(&row.archive_sha256),
+            row.archive_bytes
+        ),
+    );
+    body.push_str("</dl><h2>Log</h2>");
+    body.push_str(&log_block(log));
+    page(&format!("report {}", row.id), &body)
 }
 
 /// Bars of reports a day over the last `TREND_DAYS` days up to the last report, days without
@@ -244,12 +336,18 @@ pub fn trend_svg(daily: &[(i64, i64)]) -> String {
     };
     let first = last - TREND_DAYS + 1;
     let max = daily.iter().map(|(_, n)| *n).max().unwrap_or(1).max(1);
-    let (width, height, bar) = (TREND_DAYS * 10, 120, 8);
+    // Above the bars a line for the scale, below them one for the first and last day.
+    let (width, top, height, bar) = (TREND_DAYS * 10, 16, 120, 8);
+    let (base, total) = (top + height, top + height + 20);
     let mut svg = format!(
-        "<svg class=\"trend\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{}\" \
-         viewBox=\"0 0 {width} {}\" role=\"img\" aria-label=\"reports a day\">",
-        height + 20,
-        height + 20
+        "<svg class=\"trend\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" \
+         height=\"{total}\" viewBox=\"0 0 {width} {total}\" role=\"img\" \
+         aria-label=\"reports a day from {} to {}\">\
+         <line x1=\"0\" y1=\"{top}\" x2=\"{width}\" y2=\"{top}\" stroke=\"#ddd\"/>\
+         <text x=\"0\" y=\"{}\" font-size=\"11\" fill=\"#666\">{max} a day</text>",
+        day_name(first),
+        day_name(last),
+        top - 4,
     );
     for (day, n) in daily.iter().filter(|(d, _)| *d >= first) {
         let h = (n * height / max).max(1);
@@ -258,18 +356,18 @@ pub fn trend_svg(daily: &[(i64, i64)]) -> String {
             svg,
             "<rect x=\"{x}\" y=\"{}\" width=\"{bar}\" height=\"{h}\" fill=\"#c0392b\">\
              <title>{}: {n}</title></rect>",
-            height - h,
+            base - h,
             day_name(*day)
         );
     }
     let _ = write!(
         svg,
-        "<line x1=\"0\" y1=\"{height}\" x2=\"{width}\" y2=\"{height}\" stroke=\"#888\"/>\
+        "<line x1=\"0\" y1=\"{base}\" x2=\"{width}\" y2=\"{base}\" stroke=\"#888\"/>\
          <text x=\"0\" y=\"{}\" font-size=\"11\">{}</text>\
          <text x=\"{width}\" y=\"{}\" font-size=\"11\" text-anchor=\"end\">{}</text></svg>",
-        height + 15,
+        base + 15,
         day_name(first),
-        height + 15,
+        base + 15,
         day_name(last)
     );
     svg

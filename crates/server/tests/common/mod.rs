@@ -2,6 +2,7 @@
 //! server state on SQLite in a tempdir, and requests through the router without a socket.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use axum::body::Body;
@@ -16,6 +17,66 @@ pub const ADMIN_TOKEN: &str = "admin-token-0123456789";
 /// The project's real crash logs: tests/fixtures/kmsg/<arch>/<kind>/*.log.
 pub fn corpus_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/kmsg")
+}
+
+/// Uploads the project's real corpus: kind k (in path order) gets `1 + k % 4` of its logs
+/// uploaded, an hour apart from 2025-12-01, so counts differ and ranking shows. Each upload must
+/// be created with its kind's golden signature; returns the reports each signature got.
+pub async fn upload_corpus(state: &server::Shared) -> BTreeMap<String, i64> {
+    let mut kinds = Vec::new();
+    for arch in std::fs::read_dir(corpus_dir()).unwrap() {
+        let arch = arch.unwrap().path();
+        if !arch.is_dir() {
+            continue;
+        }
+        for kind in std::fs::read_dir(&arch).unwrap() {
+            kinds.push(kind.unwrap().path());
+        }
+    }
+    kinds.sort();
+    assert!(
+        kinds.len() >= 20,
+        "only {} kinds in the corpus",
+        kinds.len()
+    );
+    let mut expected: BTreeMap<String, i64> = BTreeMap::new();
+    let mut time = 1_764_547_200;
+    for (k, kind) in kinds.iter().enumerate() {
+        let golden: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(kind.join("expected.json")).unwrap()).unwrap();
+        let signature = golden["signature"].as_str().unwrap().to_owned();
+        let mut logs: Vec<_> = std::fs::read_dir(kind)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "log"))
+            .collect();
+        logs.sort();
+        let take = (1 + k % 4).min(logs.len());
+        for log in &logs[..take] {
+            let text = String::from_utf8_lossy(&std::fs::read(log).unwrap()).into_owned();
+            time += 3600;
+            let (_, body) = archive(&text, time);
+            let answer = upload(state, body).await;
+            assert_eq!(
+                answer.status,
+                StatusCode::CREATED,
+                "{}: {}",
+                log.display(),
+                answer.text()
+            );
+            assert_eq!(
+                answer.json()["signature"],
+                signature.as_str(),
+                "{}",
+                log.display()
+            );
+        }
+        assert!(
+            expected.insert(signature.clone(), take as i64).is_none(),
+            "two kinds share {signature}"
+        );
+    }
+    expected
 }
 
 /// A report of `log` exported as .tar.zst, with `crash_time` (Unix seconds). Returns its id and
