@@ -438,6 +438,7 @@ pub async fn report(
         "crash_time": row.crash_time.map(rfc3339),
         "received": rfc3339(row.received),
         "archive_sha256": row.archive_sha256,
+        "sender": row.token_name,
         "url": format!("/signatures/{}", url_escape(&row.signature)),
     })))
 }
