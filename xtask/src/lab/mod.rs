@@ -9,6 +9,7 @@ pub(crate) mod assets;
 mod check;
 mod context_check;
 mod disk_image;
+mod fleet;
 pub(crate) mod guest_net;
 mod initramfs;
 mod kdump;
@@ -35,7 +36,8 @@ pub struct LabArgs {
     /// Scenarios to run, by name or crash kind (default: the four backends ramoops, efi, erst,
     /// blk); `kdump` is the kdump scenario, `kdump-fallback`, `kdump-both` and `kdump-guard`
     /// the ones armed through setup.json by `lastgasp load`, `selftest` the selftest scenarios,
-    /// `powercut-ext4` and `powercut-xfs` a short series of power cuts during a save.
+    /// `powercut-ext4` and `powercut-xfs` a short series of power cuts during a save, `fleet` a
+    /// crash sent by `lastgasp submit` to a lastgasp-server on the host.
     names: Vec<String>,
     /// Run the analysis corpus instead: every crash kind, each on two boots, through ramoops
     /// (x86_64, and on aarch64 every kind that is not x86-only).
@@ -275,6 +277,8 @@ enum Job {
     },
     /// Power cuts during `lastgasp save`, the reports on this filesystem (see `powercut`).
     Powercut { fs: powercut::Fs, name: String },
+    /// Crash, save, `lastgasp submit` to a lastgasp-server on the host (see `fleet`).
+    Fleet,
 }
 
 impl Job {
@@ -285,6 +289,7 @@ impl Job {
             Job::Selftest(scenario) => &scenario.name,
             Job::Disk { name, .. } => name,
             Job::Powercut { name, .. } => name,
+            Job::Fleet => fleet::NAME,
         }
     }
 }
@@ -319,6 +324,7 @@ fn run_job(lab: &Lab, job: &Job, args: &LabArgs) -> Result<String> {
             limit.max(disk_image::TIME_LIMIT),
         ),
         Job::Powercut { fs, .. } => powercut::ci_scenario(lab, *fs, limit),
+        Job::Fleet => fleet::run(&lab.workspace, &lab.cache, &lab.lastgasp, limit),
     }
 }
 
@@ -384,7 +390,11 @@ fn run_jobs(jobs: &[Job], args: &LabArgs) -> Result<()> {
         .iter()
         .filter_map(|job| match job {
             Job::Pstore(scenario) => Some(scenario.clone()),
-            Job::Kdump(_) | Job::Selftest(_) | Job::Disk { .. } | Job::Powercut { .. } => None,
+            Job::Kdump(_)
+            | Job::Selftest(_)
+            | Job::Disk { .. }
+            | Job::Powercut { .. }
+            | Job::Fleet => None,
         })
         .collect();
     let lab = prepare(&scenarios)?;
@@ -406,7 +416,7 @@ fn run_jobs(jobs: &[Job], args: &LabArgs) -> Result<()> {
 /// from disk, armed with the .deb and `lastgasp setup`); the four backends, plus fresh crashes of
 /// a few corpus kinds whose signatures must equal the committed goldens (another boot, same
 /// signature), on 6.1; on 6.12 the four backends and two of those kinds against the same
-/// goldens; the kdump scenario on both; the selftest and arming scenarios.
+/// goldens; the kdump scenario on both; the selftest and arming scenarios; fleet.
 pub fn ci() -> Result<()> {
     let mut scenarios = scenario::backends(Suite::Bookworm);
     scenarios.extend(
@@ -442,6 +452,8 @@ pub fn ci() -> Result<()> {
             .into_iter()
             .map(Job::Selftest),
     );
+    // A crash through `lastgasp submit` to a lastgasp-server on the host (issue 10, item 11).
+    jobs.push(Job::Fleet);
     // Arming through setup.json as the units do: pstore that cannot be armed falling back to
     // kdump, both armed by lastgasp load, and the crash-loop guard holding kdump back.
     jobs.extend(
@@ -493,6 +505,9 @@ pub fn run(args: &LabArgs) -> Result<()> {
     jobs.extend(powercut_jobs(|fs| {
         args.names.iter().any(|name| *name == fs.scenario())
     }));
+    if args.names.iter().any(|name| name == fleet::NAME) {
+        jobs.push(Job::Fleet);
+    }
     if args.names.iter().any(|name| name == "kdump") {
         jobs.extend(
             suites

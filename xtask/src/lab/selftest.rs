@@ -58,7 +58,7 @@ pub fn scenarios(suite: Suite) -> Vec<SelftestScenario> {
 
 const FIRST_REGION: &str = "0x3f000000";
 /// Parallel jobs fetch the kernel and build the crash-test module into one cache: one at a time.
-static PREPARING: Mutex<()> = Mutex::new(());
+pub(super) static PREPARING: Mutex<()> = Mutex::new(());
 const MOVED_REGION: &str = "0x3e000000";
 
 /// Boots the scenario through both boots and checks what the second one wrote.
