@@ -193,6 +193,8 @@ pub struct Disks<'a> {
     pub out: &'a Path,
     pub pstore: &'a Path,
     pub reports: &'a Path,
+    /// A chain boot's second pair: the next cut's pstore and reports disks.
+    pub next: Option<(&'a Path, &'a Path)>,
 }
 
 /// What `/init` does on this boot (`lab.powercut=`).
@@ -201,6 +203,8 @@ pub enum Mode {
     Records,
     Cut,
     Finish,
+    /// Finish a cut on the first pair of disks, then cut on the next pair.
+    Chain,
 }
 
 impl Mode {
@@ -209,6 +213,7 @@ impl Mode {
             Mode::Records => "records",
             Mode::Cut => "cut",
             Mode::Finish => "finish",
+            Mode::Chain => "chain",
         }
     }
 }
@@ -221,7 +226,11 @@ fn command(guest: &Guest, run: &RunDir, disks: &Disks, mode: Mode) -> Command {
         .arg(&guest.vmlinuz)
         .arg("-initrd")
         .arg(&guest.initramfs);
-    for disk in [disks.out, disks.pstore, disks.reports] {
+    let next = disks.next.map(|(pstore, reports)| [pstore, reports]);
+    for disk in [disks.out, disks.pstore, disks.reports]
+        .into_iter()
+        .chain(next.into_iter().flatten())
+    {
         qemu::virtio_disk(&mut cmd, "raw", disk);
     }
     // quiet: every console line costs time under TCG; the lab's own lines are printed anyway.
@@ -241,6 +250,8 @@ fn command(guest: &Guest, run: &RunDir, disks: &Disks, mode: Mode) -> Command {
 struct Console {
     path: PathBuf,
     seen: Vec<u8>,
+    /// Where markers are looked for from: in a chain boot, after its finishing part.
+    from: usize,
 }
 
 impl Console {
@@ -253,11 +264,18 @@ impl Console {
         Ok(())
     }
 
-    fn said(&self, marker: &str) -> bool {
+    /// Where the line `marker` ends, if the guest said it after byte `from`.
+    fn find_from(&self, from: usize, marker: &str) -> Option<usize> {
         let marker = format!("LASTGASP-LAB: {marker}");
-        self.seen
+        self.seen[from..]
             .windows(marker.len())
-            .any(|window| window == marker.as_bytes())
+            .position(|window| window == marker.as_bytes())
+            .map(|at| from + at + marker.len())
+    }
+
+    /// Whether the guest said `marker` in the part of the boot being watched.
+    fn said(&self, marker: &str) -> bool {
+        self.find_from(self.from, marker).is_some()
     }
 
     /// The lab's own lines, for error messages.
@@ -278,6 +296,8 @@ pub struct Timeline {
     pub ready: Option<Duration>,
     pub save_started: Option<Duration>,
     pub save_done: Option<Duration>,
+    /// When a chain boot's finishing part had handed its results over.
+    pub finished: Option<Duration>,
     /// When the host cut the power, if it did.
     pub cut: Option<Duration>,
 }
@@ -330,20 +350,38 @@ fn boot_once(
     let mut console = Console {
         path: run.serial.clone(),
         seen: Vec::new(),
+        from: 0,
     };
     let mut timeline = Timeline::default();
     loop {
         console.refresh()?;
         let now = started.elapsed();
-        let mark = |slot: &mut Option<Duration>, marker: &str| {
-            if slot.is_none() && console.said(marker) {
-                *slot = Some(now);
-            }
+        if timeline.booted.is_none() && console.said("") {
+            timeline.booted = Some(now);
+        }
+        // A chain boot's finishing part saves too: its markers are passed over, and the cut's
+        // are looked for after "finished".
+        let cutting = match mode {
+            Mode::Chain if timeline.finished.is_none() => match console.find_from(0, "finished") {
+                Some(end) => {
+                    console.from = end;
+                    timeline.finished = Some(now);
+                    true
+                }
+                None => false,
+            },
+            _ => true,
         };
-        mark(&mut timeline.booted, "");
-        mark(&mut timeline.ready, "ready");
-        mark(&mut timeline.save_started, "save starting");
-        mark(&mut timeline.save_done, "save done");
+        if cutting {
+            let mark = |slot: &mut Option<Duration>, marker: &str| {
+                if slot.is_none() && console.said(marker) {
+                    *slot = Some(now);
+                }
+            };
+            mark(&mut timeline.ready, "ready");
+            mark(&mut timeline.save_started, "save starting");
+            mark(&mut timeline.save_done, "save done");
+        }
         if let (Some(ready), Some(after)) = (timeline.ready, cut_after)
             && now >= ready + after
         {
@@ -351,7 +389,10 @@ fn boot_once(
             timeline.cut = Some(now);
             return Ok(timeline);
         }
-        if console.said("insmod") || console.said("cannot mount") {
+        if ["insmod", "rmmod", "cannot mount"]
+            .iter()
+            .any(|marker| console.find_from(0, marker).is_some())
+        {
             stop(&mut child);
             bail!("the guest could not set up: {}", console.lab_lines());
         }

@@ -212,6 +212,7 @@ fn start<'a>(lab: &'a Lab, fs: Fs, dir: PathBuf, limit: Duration) -> Result<Seri
         out: &run.out_disk,
         pstore: &snapshot,
         reports: &reports,
+        next: None,
     };
     guest::boot(&guest, &run, &disks, Mode::Records, None, limit).context("making the records")?;
 
@@ -238,90 +239,187 @@ fn finish(
     guest: &Guest,
     run: &RunDir,
     snapshot: &Path,
-    cut_disks: Option<(&Path, &Path)>,
+    cut_disks: Option<&CutDisks>,
     limit: Duration,
 ) -> Result<(PathBuf, Timeline)> {
-    let (pstore, reports) = match cut_disks {
-        Some(disks) => (disks.0.to_path_buf(), disks.1.to_path_buf()),
+    let fresh;
+    let disks = match cut_disks {
+        Some(disks) => disks,
         None => {
-            let pstore = run.dir.join("pstore.img");
-            std::fs::copy(snapshot, &pstore)?;
-            let reports = run.dir.join("reports.img");
-            guest::reports_disk(guest.fs, &reports)?;
-            (pstore, reports)
+            fresh = CutDisks::fresh(guest.fs, snapshot, &run.dir)?;
+            &fresh
         }
     };
-    qemu::sized_file(&run.out_disk, 32 << 20)?;
+    qemu::sized_file(&run.out_disk, OUT_DISK_BYTES)?;
     let disks = Disks {
         out: &run.out_disk,
-        pstore: &pstore,
-        reports: &reports,
+        pstore: &disks.pstore,
+        reports: &disks.reports,
+        next: None,
     };
     let timeline = guest::boot(guest, run, &disks, Mode::Finish, None, limit)?;
+    Ok((unpacked(run)?, timeline))
+}
+
+/// The output disk of a finishing boot (whole or a chain boot's first part), unpacked.
+fn unpacked(run: &RunDir) -> Result<PathBuf> {
     let out = run.dir.join("out");
     if out.exists() {
         std::fs::remove_dir_all(&out)?;
     }
     super::check::unpack(&run.out_disk, &out)?;
-    Ok((out, timeline))
+    Ok(out)
 }
 
-impl Series<'_> {
-    /// Cut number `index`: a fresh copy of the snapshot and an empty reports filesystem, the
-    /// save cut `delay` after "ready", then a finishing boot, checked.
-    fn cut(&self, slot: usize, index: usize, delay: Duration) -> Cut {
-        let mut cut = Cut {
+/// Room for what a finishing boot hands over: the records twice and the reports.
+const OUT_DISK_BYTES: u64 = 32 << 20;
+
+/// One cut's disks: a fresh copy of the records snapshot and an empty reports filesystem.
+struct CutDisks {
+    pstore: PathBuf,
+    reports: PathBuf,
+}
+
+impl CutDisks {
+    fn fresh(fs: Fs, snapshot: &Path, dir: &Path) -> Result<CutDisks> {
+        std::fs::create_dir_all(dir)?;
+        let disks = CutDisks {
+            pstore: dir.join("pstore.img"),
+            reports: dir.join("reports.img"),
+        };
+        std::fs::copy(snapshot, &disks.pstore)?;
+        guest::reports_disk(fs, &disks.reports)?;
+        Ok(disks)
+    }
+}
+
+/// A cut whose power went, waiting for the boot that finishes it.
+struct Pending {
+    /// Its series' place in the plans.
+    number: usize,
+    cut: Cut,
+    disks: CutDisks,
+}
+
+impl Cut {
+    fn new(index: usize, delay: Duration) -> Cut {
+        Cut {
             index,
             delay,
             moment: "",
             boots: Vec::new(),
             found: "",
             outcome: Err(String::new()),
-        };
-        cut.outcome = self
-            .run_cut(slot, delay, &mut cut)
-            .map_err(|e| format!("{e:#}"));
-        cut
+        }
     }
+}
 
-    fn run_cut(&self, slot: usize, delay: Duration, cut: &mut Cut) -> Result<check::Verdict> {
-        let dir = self.dir.join(format!("slot{slot}"));
-        let run = RunDir::create(dir.clone())?;
-        let pstore = dir.join("pstore.img");
-        std::fs::copy(&self.snapshot, &pstore)?;
-        let reports = dir.join("reports.img");
-        guest::reports_disk(self.guest.fs, &reports)?;
+fn flat(err: anyhow::Error) -> String {
+    format!("{err:#}")
+}
+
+impl Series<'_> {
+    /// A slot's first cut: a boot on fresh disks in `dir`, cut `cut.delay` after "ready".
+    fn cut_boot(&self, slot_dir: &Path, dir: &Path, cut: &mut Cut) -> Result<CutDisks> {
+        let disks = CutDisks::fresh(self.guest.fs, &self.snapshot, dir)?;
+        let run = RunDir::create(slot_dir.join("cut"))?;
         qemu::sized_file(&run.out_disk, 1 << 20)?;
-        let disks = Disks {
+        let boot_disks = Disks {
             out: &run.out_disk,
-            pstore: &pstore,
-            reports: &reports,
+            pstore: &disks.pstore,
+            reports: &disks.reports,
+            next: None,
         };
         let timeline = guest::boot(
             &self.guest,
             &run,
-            &disks,
+            &boot_disks,
             Mode::Cut,
-            Some(delay),
+            Some(cut.delay),
             self.limit,
         )
         .context("the cut boot")?;
         cut.moment = timeline.moment();
         cut.boots.extend(timeline.booted);
-        let after = RunDir::create(dir.join("finish"))?;
-        let (out, finished) = finish(
-            &self.guest,
-            &after,
-            &self.snapshot,
-            Some((&pstore, &reports)),
-            self.limit,
-        )
-        .context("the finishing boot")?;
-        cut.boots.extend(finished.booted);
-        cut.found = check::found(&out);
-        let context = || format!("serial log: {}", after.serial.display());
-        let mut verdict = check::cut(&self.reference, &out).with_context(context)?;
-        check::host_verify(&self.lab.lastgasp, &out, &mut verdict).with_context(context)?;
+        Ok(disks)
+    }
+
+    /// A slot's last cut: a finishing boot of its own, then the checks.
+    fn finish_alone(&self, slot_dir: &Path, mut pending: Pending) -> Cut {
+        let outcome = RunDir::create(slot_dir.join("finish"))
+            .and_then(|run| {
+                let (out, finished) = finish(
+                    &self.guest,
+                    &run,
+                    &self.snapshot,
+                    Some(&pending.disks),
+                    self.limit,
+                )
+                .context("the finishing boot")?;
+                pending.cut.boots.extend(finished.booted);
+                self.judge(&run, &out, &mut pending.cut)
+            })
+            .map_err(flat);
+        pending.cut.outcome = outcome;
+        pending.cut
+    }
+
+    /// One boot that finishes `pending` and makes the cut `next` on fresh disks in `dir`: the
+    /// finished cut, and the next one's disks (or why it failed).
+    fn chain(
+        &self,
+        slot_dir: &Path,
+        mut pending: Pending,
+        next: &mut Cut,
+        dir: &Path,
+    ) -> (Cut, Result<CutDisks>) {
+        let booted = (|| {
+            let disks = CutDisks::fresh(self.guest.fs, &self.snapshot, dir)?;
+            let run = RunDir::create(slot_dir.join("chain"))?;
+            qemu::sized_file(&run.out_disk, OUT_DISK_BYTES)?;
+            let boot_disks = Disks {
+                out: &run.out_disk,
+                pstore: &pending.disks.pstore,
+                reports: &pending.disks.reports,
+                next: Some((&disks.pstore, &disks.reports)),
+            };
+            let timeline = guest::boot(
+                &self.guest,
+                &run,
+                &boot_disks,
+                Mode::Chain,
+                Some(next.delay),
+                self.limit,
+            )
+            .context("the chain boot (finishing one cut, making the next)")?;
+            Ok::<_, anyhow::Error>((run, disks, timeline))
+        })();
+        match booted {
+            Ok((run, disks, timeline)) => {
+                // The boot counts for both: the finished cut's second, the next cut's first.
+                pending.cut.boots.extend(timeline.booted);
+                next.boots.extend(timeline.booted);
+                next.moment = timeline.moment();
+                let outcome = unpacked(&run)
+                    .and_then(|out| self.judge(&run, &out, &mut pending.cut))
+                    .map_err(flat);
+                pending.cut.outcome = outcome;
+                (pending.cut, Ok(disks))
+            }
+            Err(err) => {
+                pending.cut.outcome = Err(flat(err));
+                let why = anyhow::anyhow!("the chain boot that was to make this cut failed");
+                (pending.cut, Err(why))
+            }
+        }
+    }
+
+    /// The checks of a finished cut, on what its finishing boot handed over in `out`.
+    fn judge(&self, run: &RunDir, out: &Path, cut: &mut Cut) -> Result<check::Verdict> {
+        cut.found = check::found(out);
+        let context = || format!("serial log: {}", run.serial.display());
+        let mut verdict = check::cut(&self.reference, out).with_context(context)?;
+        check::host_verify(&self.lab.lastgasp, out, &mut verdict).with_context(context)?;
         Ok(verdict)
     }
 }
@@ -388,7 +486,10 @@ fn series(
     }
     // Interleaved: cut 0 of every plan, then cut 1, ...; a deadline leaves each plan its share.
     queue.sort_by_key(|(index, number, _)| (*index, *number));
-    let queue = Mutex::new(queue.into_iter().skip(skip));
+    let queue = Mutex::new(queue.into_iter().skip(skip).collect::<Vec<_>>());
+    // With a guest per plan, each keeps to one plan so its boots can chain; with fewer, they
+    // take the cuts in order, so the plans keep their shares.
+    let affinity = jobs >= plans.len();
     let tallies = Mutex::new(
         started
             .iter()
@@ -398,23 +499,70 @@ fn series(
             })
             .collect::<Vec<_>>(),
     );
+    let done = |number: usize, cut: Cut| {
+        let mut tallies = tallies.lock().expect("tally lock");
+        let tally = &mut tallies[number];
+        tally.add(&cut);
+        report(&plans[number].name, &cut, tally.cuts, plans[number].cuts);
+    };
     std::thread::scope(|scope| {
         for slot in 0..jobs.max(1) {
-            let (started, queue, tallies) = (&started, &queue, &tallies);
+            let (started, queue, done) = (&started, &queue, &done);
             scope.spawn(move || {
+                let mut pending: Option<Pending> = None;
+                // The two sets of disks a slot alternates between: the pending cut's and the
+                // next one's.
+                let mut set = 0;
                 loop {
-                    if deadline.is_some_and(|deadline| Instant::now() > deadline) {
-                        break;
-                    }
-                    let Some((index, number, delay)) = queue.lock().expect("queue lock").next()
-                    else {
+                    let next = if deadline.is_some_and(|deadline| Instant::now() > deadline) {
+                        None
+                    } else {
+                        let mut queue = queue.lock().expect("queue lock");
+                        let preferred = pending.as_ref().filter(|_| affinity).and_then(|p| {
+                            queue.iter().position(|(_, number, _)| *number == p.number)
+                        });
+                        match preferred {
+                            Some(at) => Some(queue.remove(at)),
+                            None if queue.is_empty() => None,
+                            None => Some(queue.remove(0)),
+                        }
+                    };
+                    let Some((index, number, delay)) = next else {
+                        if let Some(last) = pending.take() {
+                            let series = &started[last.number];
+                            let slot_dir = series.dir.join(format!("slot{slot}"));
+                            done(last.number, series.finish_alone(&slot_dir, last));
+                        }
                         break;
                     };
-                    let cut = started[number].cut(slot, index, delay);
-                    let mut tallies = tallies.lock().expect("tally lock");
-                    let tally = &mut tallies[number];
-                    tally.add(&cut);
-                    report(&plans[number].name, &cut, tally.cuts, plans[number].cuts);
+                    let series = &started[number];
+                    let slot_dir = series.dir.join(format!("slot{slot}"));
+                    let disks_dir = slot_dir.join(format!("disks{set}"));
+                    set = 1 - set;
+                    let mut cut = Cut::new(index, delay);
+                    let made = match pending.take() {
+                        Some(before) if before.number == number => {
+                            let (finished, made) =
+                                series.chain(&slot_dir, before, &mut cut, &disks_dir);
+                            done(number, finished);
+                            made
+                        }
+                        other => {
+                            if let Some(before) = other {
+                                let series = &started[before.number];
+                                let slot_dir = series.dir.join(format!("slot{slot}"));
+                                done(before.number, series.finish_alone(&slot_dir, before));
+                            }
+                            series.cut_boot(&slot_dir, &disks_dir, &mut cut)
+                        }
+                    };
+                    match made {
+                        Ok(disks) => pending = Some(Pending { number, cut, disks }),
+                        Err(err) => {
+                            cut.outcome = Err(flat(err));
+                            done(number, cut);
+                        }
+                    }
                 }
             });
         }
