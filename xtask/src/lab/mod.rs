@@ -13,6 +13,7 @@ mod fleet;
 pub(crate) mod guest_net;
 mod initramfs;
 mod kdump;
+mod netconsole;
 mod newer_kbuild;
 pub(crate) mod powercut;
 mod qemu;
@@ -37,7 +38,8 @@ pub struct LabArgs {
     /// blk); `kdump` is the kdump scenario, `kdump-fallback`, `kdump-both` and `kdump-guard`
     /// the ones armed through setup.json by `lastgasp load`, `selftest` the selftest scenarios,
     /// `powercut-ext4` and `powercut-xfs` a short series of power cuts during a save, `fleet` a
-    /// crash sent by `lastgasp submit` to a lastgasp-server on the host.
+    /// crash sent by `lastgasp submit` to a lastgasp-server on the host, `netconsole` a crash
+    /// the host's lastgasp-server sees in the kernel log netconsole sends it.
     names: Vec<String>,
     /// Run the analysis corpus instead: every crash kind, each on two boots, through ramoops
     /// (x86_64, and on aarch64 every kind that is not x86-only).
@@ -279,6 +281,9 @@ enum Job {
     Powercut { fs: powercut::Fs, name: String },
     /// Crash, save, `lastgasp submit` to a lastgasp-server on the host (see `fleet`).
     Fleet,
+    /// Crash with netconsole sending the log to a lastgasp-server on the host (see
+    /// `netconsole`).
+    Netconsole,
 }
 
 impl Job {
@@ -290,6 +295,7 @@ impl Job {
             Job::Disk { name, .. } => name,
             Job::Powercut { name, .. } => name,
             Job::Fleet => fleet::NAME,
+            Job::Netconsole => netconsole::NAME,
         }
     }
 }
@@ -325,6 +331,7 @@ fn run_job(lab: &Lab, job: &Job, args: &LabArgs) -> Result<String> {
         ),
         Job::Powercut { fs, .. } => powercut::ci_scenario(lab, *fs, limit),
         Job::Fleet => fleet::run(&lab.workspace, &lab.cache, &lab.lastgasp, limit),
+        Job::Netconsole => netconsole::run(&lab.workspace, &lab.cache, &lab.lastgasp, limit),
     }
 }
 
@@ -394,7 +401,8 @@ fn run_jobs(jobs: &[Job], args: &LabArgs) -> Result<()> {
             | Job::Selftest(_)
             | Job::Disk { .. }
             | Job::Powercut { .. }
-            | Job::Fleet => None,
+            | Job::Fleet
+            | Job::Netconsole => None,
         })
         .collect();
     let lab = prepare(&scenarios)?;
@@ -416,7 +424,7 @@ fn run_jobs(jobs: &[Job], args: &LabArgs) -> Result<()> {
 /// from disk, armed with the .deb and `lastgasp setup`); the four backends, plus fresh crashes of
 /// a few corpus kinds whose signatures must equal the committed goldens (another boot, same
 /// signature), on 6.1; on 6.12 the four backends and two of those kinds against the same
-/// goldens; the kdump scenario on both; the selftest and arming scenarios; fleet.
+/// goldens; the kdump scenario on both; the selftest and arming scenarios; netconsole; fleet.
 pub fn ci() -> Result<()> {
     let mut scenarios = scenario::backends(Suite::Bookworm);
     scenarios.extend(
@@ -464,6 +472,8 @@ pub fn ci() -> Result<()> {
         ]
         .map(|arming| Job::Kdump(kdump::setup_scenario(Suite::Bookworm, arming))),
     );
+    // A machine without pstore: its netconsole log made into a report by lastgasp-server.
+    jobs.push(Job::Netconsole);
     let args = LabArgs {
         names: Vec::new(),
         corpus: false,
@@ -507,6 +517,9 @@ pub fn run(args: &LabArgs) -> Result<()> {
     }));
     if args.names.iter().any(|name| name == fleet::NAME) {
         jobs.push(Job::Fleet);
+    }
+    if args.names.iter().any(|name| name == netconsole::NAME) {
+        jobs.push(Job::Netconsole);
     }
     if args.names.iter().any(|name| name == "kdump") {
         jobs.extend(
