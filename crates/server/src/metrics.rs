@@ -1,5 +1,6 @@
 //! Prometheus counters, written by hand in the text exposition format: uploads by outcome,
-//! bytes received, time spent ingesting, and the database's totals read at scrape time.
+//! bytes received, time spent ingesting, the netconsole receiver's datagrams and reports, and
+//! the database's totals read at scrape time.
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -34,6 +35,11 @@ pub struct Metrics {
     upload_bytes: AtomicU64,
     ingest_micros: AtomicU64,
     ingest_count: AtomicU64,
+    /// netconsole datagrams taken and refused by the parser.
+    netconsole_taken: AtomicU64,
+    netconsole_refused: AtomicU64,
+    /// Reports the netconsole receiver stored.
+    netconsole_reports: AtomicU64,
 }
 
 impl Metrics {
@@ -53,6 +59,21 @@ impl Metrics {
         let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
         self.ingest_micros.fetch_add(micros, Ordering::Relaxed);
         self.ingest_count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// One netconsole datagram, `refused` when the parser refused it.
+    pub fn netconsole_datagram(&self, refused: bool) {
+        let counter = if refused {
+            &self.netconsole_refused
+        } else {
+            &self.netconsole_taken
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// One report the netconsole receiver stored.
+    pub fn netconsole_report(&self) {
+        self.netconsole_reports.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn uploads_of(&self, outcome: Outcome) -> u64 {
@@ -92,6 +113,22 @@ impl Metrics {
              lastgasp_ingest_seconds_sum {}\nlastgasp_ingest_seconds_count {}",
             self.ingest_micros.load(Ordering::Relaxed) as f64 / 1e6,
             self.ingest_count.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP lastgasp_netconsole_datagrams_total netconsole datagrams by outcome.\n\
+             # TYPE lastgasp_netconsole_datagrams_total counter\n\
+             lastgasp_netconsole_datagrams_total{{outcome=\"taken\"}} {}\n\
+             lastgasp_netconsole_datagrams_total{{outcome=\"refused\"}} {}",
+            self.netconsole_taken.load(Ordering::Relaxed),
+            self.netconsole_refused.load(Ordering::Relaxed)
+        );
+        gauge(
+            &mut out,
+            "lastgasp_netconsole_reports_total",
+            "Reports the netconsole receiver stored.",
+            "counter",
+            self.netconsole_reports.load(Ordering::Relaxed).to_string(),
         );
         gauge(
             &mut out,

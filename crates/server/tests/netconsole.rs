@@ -210,6 +210,19 @@ fn the_binary_stores_a_crash_sent_over_udp_as_a_report() {
         .map(|s| s["count"].as_u64().unwrap())
         .sum();
     assert_eq!(total, 1, "{list}");
+    let (status, metrics) =
+        server::load::request(&server.http, "GET", "/metrics", &[], b"").unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains("lastgasp_netconsole_reports_total 1\n"),
+        "{metrics}"
+    );
+    let taken = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("lastgasp_netconsole_datagrams_total{outcome=\"taken\"} "))
+        .and_then(|n| n.parse::<usize>().ok());
+    let sent = extended_datagrams(&log).len() + plain_datagrams(crash).len();
+    assert_eq!(taken, Some(sent), "{metrics}");
 }
 
 fn header(seq: u64) -> Header {

@@ -84,6 +84,8 @@ impl Settings {
 pub struct Receiver {
     limits: Limits,
     senders: HashMap<SocketAddr, Window>,
+    /// Datagrams the parser refused, from every sender.
+    refused: u64,
 }
 
 impl Receiver {
@@ -91,6 +93,7 @@ impl Receiver {
         Self {
             limits,
             senders: HashMap::new(),
+            refused: 0,
         }
     }
 
@@ -108,10 +111,16 @@ impl Receiver {
                 self.senders.remove(&addr);
             }
         }
-        self.senders
-            .entry(from)
-            .or_insert_with(|| Window::new(now))
-            .receive(data, &self.limits, now)
+        let window = self.senders.entry(from).or_insert_with(|| Window::new(now));
+        let before = window.refused;
+        let captured = window.receive(data, &self.limits, now);
+        self.refused += window.refused - before;
+        captured
+    }
+
+    /// Datagrams the parser refused so far.
+    pub fn refused(&self) -> u64 {
+        self.refused
     }
 
     /// The crashes whose time has come (see `Window::tick`).
@@ -191,12 +200,17 @@ async fn store(state: &Shared, from: SocketAddr, captured: Captured) {
     };
     let id = upload.id().to_owned();
     match crate::api::store(state, upload, body, &caller_name(from)).await {
-        Ok((_, answer)) => tracing::info!(
-            sender = %from,
-            id,
-            signature = answer["signature"].as_str().unwrap_or(""),
-            "netconsole: crash stored as a report"
-        ),
+        Ok((status, answer)) => {
+            if status == axum::http::StatusCode::CREATED {
+                state.metrics.netconsole_report();
+            }
+            tracing::info!(
+                sender = %from,
+                id,
+                signature = answer["signature"].as_str().unwrap_or(""),
+                "netconsole: crash stored as a report"
+            );
+        }
         Err(e) => tracing::warn!(sender = %from, id, "netconsole: crash not stored: {e}"),
     }
 }
@@ -222,10 +236,12 @@ pub async fn run(
         let due = tokio::select! {
             () = &mut shutdown => return,
             got = socket.recv_from(&mut buf) => match got {
-                Ok((n, from)) => receiver
-                    .receive(from, &buf[..n], Instant::now())
-                    .map(|c| vec![(from, c)])
-                    .unwrap_or_default(),
+                Ok((n, from)) => {
+                    let refused = receiver.refused();
+                    let captured = receiver.receive(from, &buf[..n], Instant::now());
+                    state.metrics.netconsole_datagram(receiver.refused() > refused);
+                    captured.map(|c| vec![(from, c)]).unwrap_or_default()
+                }
                 Err(e) => {
                     // ICMP errors of earlier sends and the like; the socket stays usable.
                     tracing::debug!("netconsole: receiving: {e}");
@@ -270,6 +286,9 @@ mod tests {
         assert_eq!(r.senders(), 3);
         assert!(!r.senders.contains_key(&addr(0)) && !r.senders.contains_key(&addr(1)));
         assert!(r.senders.contains_key(&addr(4)));
+        assert_eq!(r.refused(), 0);
+        r.receive(addr(4), b"4,1,2,x;bad flags", t0);
+        assert_eq!(r.refused(), 1);
     }
 
     #[test]
