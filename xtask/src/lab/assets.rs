@@ -301,3 +301,17 @@ pub fn lastgasp_binary(workspace: &Path) -> Result<PathBuf> {
     }
     Ok(binary)
 }
+
+/// Builds lastgasp-server for the scenarios that start one on the host (fleet, netconsole): the
+/// debug profile, which xtask's own build mostly made already. Returns the binary.
+pub fn server_binary(workspace: &Path) -> Result<PathBuf> {
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "--quiet", "-p", "lastgasp-server"])
+        .current_dir(workspace)
+        .status()
+        .context("running cargo build -p lastgasp-server")?;
+    if !status.success() {
+        bail!("building lastgasp-server failed");
+    }
+    Ok(workspace.join("target/debug/lastgasp-server"))
+}

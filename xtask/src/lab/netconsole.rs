@@ -8,7 +8,7 @@
 //! scenario's report must) and came from the guest's address over netconsole.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -151,20 +151,9 @@ struct Server {
     udp_port: u16,
 }
 
-/// Builds the server (debug profile, mostly built with xtask already) and returns its binary.
-fn build(workspace: &Path) -> Result<PathBuf> {
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--quiet", "-p", "lastgasp-server"])
-        .current_dir(workspace)
-        .status()
-        .context("running cargo build -p lastgasp-server")?;
-    ensure!(status.success(), "building lastgasp-server failed");
-    Ok(workspace.join("target/debug/lastgasp-server"))
-}
-
 impl Server {
     fn start(workspace: &Path, dir: &Path) -> Result<Self> {
-        let binary = build(workspace)?;
+        let binary = assets::server_binary(workspace)?;
         let log = std::fs::File::create(dir.join("server.log"))?;
         let mut child = Command::new(&binary)
             .args(["--listen", "127.0.0.1:0", "--netconsole", "127.0.0.1:0"])

@@ -3,7 +3,7 @@
 //! directory; read through its JSON API and dashboard with the admin token; stopped on drop.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -23,24 +23,10 @@ pub struct FleetServer {
     pub addr: String,
 }
 
-/// Builds the server (debug profile, which xtask's own build mostly made already) and returns
-/// its binary.
-fn build(workspace: &Path) -> Result<PathBuf> {
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--quiet", "-p", "lastgasp-server"])
-        .current_dir(workspace)
-        .status()
-        .context("running cargo build -p lastgasp-server")?;
-    if !status.success() {
-        bail!("building lastgasp-server failed");
-    }
-    Ok(workspace.join("target/debug/lastgasp-server"))
-}
-
 impl FleetServer {
     /// Starts the server with its data, `server.toml` and `server.log` under `dir`.
     pub fn start(workspace: &Path, dir: &Path) -> Result<Self> {
-        let binary = build(workspace)?;
+        let binary = crate::lab::assets::server_binary(workspace)?;
         let config = dir.join("server.toml");
         std::fs::write(
             &config,
