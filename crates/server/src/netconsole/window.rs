@@ -130,7 +130,7 @@ impl Window {
             }
         }
         if out.is_none() && self.panic_ended && !self.halted {
-            out = self.capture(now);
+            out = self.capture();
         }
         out
     }
@@ -154,7 +154,7 @@ impl Window {
         }
         let since = self.pending?;
         if quiet || now.saturating_duration_since(since) >= limits.max_wait {
-            return self.capture(now);
+            return self.capture();
         }
         None
     }
@@ -268,13 +268,15 @@ impl Window {
     }
 
     /// Reports the window's crash if it is one not reported yet; either way the wait ends.
-    fn capture(&mut self, _now: Instant) -> Option<Captured> {
+    fn capture(&mut self) -> Option<Captured> {
         let analysis = self.analyze();
         let panicked = self.panic_ended;
         self.pending = None;
         self.panic_ended = false;
         self.dirty = false;
-        if panicked {
+        // A panic's last line ends the boot's reporting only when there was a crash to report
+        // (a stray "Rebooting in" of a healthy machine does not).
+        if panicked && analysis.class != "unknown" {
             self.halted = true;
         }
         if !self.unreported(&analysis) {
@@ -506,6 +508,20 @@ mod tests {
         w.receive(b"\n", &limits, t0);
         assert!(w.text().contains(&"x".repeat(MAX_LINE)));
         assert!(!w.text().contains(&"x".repeat(MAX_LINE + 1)));
+    }
+
+    #[test]
+    fn a_reboot_line_without_a_crash_stops_nothing() {
+        let limits = limits();
+        let t0 = Instant::now();
+        let mut w = Window::new(t0);
+        assert!(
+            w.receive(b"[    9.000000] Rebooting in 5 seconds..\n", &limits, t0)
+                .is_none()
+        );
+        w.receive(OOPS.as_bytes(), &limits, t0);
+        let captured = w.receive(PANIC.as_bytes(), &limits, t0).expect("reported");
+        assert_eq!(captured.analysis.class, "null-pointer-dereference");
     }
 
     #[test]
