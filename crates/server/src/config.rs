@@ -19,7 +19,7 @@
 //! [netconsole]              # the UDP receiver; --netconsole ADDR overrides listen
 //! listen = "0.0.0.0:6666"
 //! max-lines = 4000          # kept per sender, oldest dropped first
-//! max-bytes = 524288        # kept per sender
+//! max-bytes = 262144        # kept per sender
 //! max-senders = 1024        # the sender heard from least recently is forgotten first
 //! quiet-seconds = 3         # silence after an oops before it is reported
 //! max-wait-seconds = 30     # longest wait for a sender that keeps talking

@@ -33,7 +33,7 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             max_lines: 4000,
-            max_bytes: 512 << 10,
+            max_bytes: 256 << 10,
             max_senders: 1024,
             quiet: Duration::from_secs(3),
             max_wait: Duration::from_secs(30),
