@@ -132,6 +132,14 @@ pub fn verify(
         );
     }
 
+    // The guest reached the server before submitting: else what follows fails for the network.
+    ensure!(
+        read_text(out, "health.json").contains("\"ok\""),
+        "the guest never reached the server's health check (lab-net-up said {:?}; {})",
+        read_text(out, "net.txt"),
+        read_text(out, "ip.txt")
+    );
+
     // The dry run, before submitting was on: this report, scrubbed, and nothing sent.
     succeeded(out, "dry-run", "lastgasp submit --dry-run")?;
     ensure!(
