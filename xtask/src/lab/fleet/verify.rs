@@ -249,3 +249,36 @@ pub fn verify(
         "{signature}: report {id} on the server once, scrubbed; a second submit sent nothing"
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MACHINE: Machine = Machine {
+        hostname: "fleet-test-host",
+        machine_id: "0123456789abcdef0123456789abcdef",
+        serial: "TESTSERIAL9",
+    };
+
+    #[test]
+    fn any_identifier_or_the_token_left_fails_the_scrub_check() {
+        let clean = "machine <hostname> id <machine-id> serial number: <serial> nic <mac> \
+                     addr <ipv4> config /home/<user>/.config";
+        scrubbed("clean", clean, &MACHINE).unwrap();
+        for left in identifiers(&MACHINE).into_iter().chain([UPLOAD_TOKEN]) {
+            let text = format!("{clean} {left}");
+            let err = scrubbed("the log", &text, &MACHINE).unwrap_err();
+            assert!(err.to_string().contains(left), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_golden_signature_is_the_committed_null_crash() {
+        let workspace = crate::lab::workspace();
+        let signature = golden_signature(&workspace).unwrap();
+        assert!(
+            signature.starts_with("null-pointer-dereference-lastgasp_null_write-"),
+            "{signature}"
+        );
+    }
+}
