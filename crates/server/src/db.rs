@@ -7,6 +7,8 @@ use serde::Serialize;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
+mod batch;
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +27,8 @@ pub enum DbError {
 pub struct Db {
     pool: AnyPool,
     sqlite: bool,
+    /// The group-commit task's queue (see `batch`).
+    writer: tokio::sync::mpsc::Sender<batch::Job>,
 }
 
 /// One report as stored.
@@ -152,7 +156,12 @@ impl Db {
                 .await?;
         }
         MIGRATOR.run(&pool).await?;
-        Ok(Self { pool, sqlite })
+        let writer = batch::spawn(pool.clone());
+        Ok(Self {
+            pool,
+            sqlite,
+            writer,
+        })
     }
 
     pub fn is_sqlite(&self) -> bool {
@@ -163,65 +172,28 @@ impl Db {
         self.pool.close().await;
     }
 
-    /// Adds a report (and its signature, the first time one is seen) in one transaction. An id
-    /// already there is left alone and its row returned.
+    /// Adds a report (and its signature, the first time one is seen). An id already there is
+    /// left alone and its row returned. Returns once the row is committed: concurrent calls
+    /// share one transaction (see `batch`).
     pub async fn insert(
         &self,
         row: &ReportRow,
         facts: &SignatureFacts,
     ) -> Result<Inserted, DbError> {
-        let mut tx = self.pool.begin().await?;
-        let done = sqlx::query(
-            "INSERT INTO reports (id, archive_sha256, archive_bytes, signature, client_signature, \
-             class, kernel_release, hardware, crash_time, received, seen, token_name) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-             ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(&row.id)
-        .bind(&row.archive_sha256)
-        .bind(row.archive_bytes)
-        .bind(&row.signature)
-        .bind(row.client_signature.as_deref())
-        .bind(&row.class)
-        .bind(&row.kernel_release)
-        .bind(&row.hardware)
-        .bind(row.crash_time)
-        .bind(row.received)
-        .bind(row.seen)
-        .bind(&row.token_name)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 0 {
-            tx.rollback().await?;
-            let existing = self.report(&row.id).await?.ok_or_else(|| {
-                sqlx::Error::Protocol(format!("report {} conflicted but is not there", row.id))
-            })?;
-            return Ok(Inserted::Existing(Box::new(existing)));
+        let (done, outcome) = tokio::sync::oneshot::channel();
+        let job = batch::Job {
+            row: row.clone(),
+            facts: facts.clone(),
+            done,
+        };
+        if self.writer.send(job).await.is_err() {
+            return Err(sqlx::Error::PoolClosed.into());
         }
-        let frames = serde_json::to_string(&facts.frames).unwrap_or_else(|_| "[]".into());
-        sqlx::query(
-            "INSERT INTO signatures (signature, class, title, function, frames, representative) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (signature) DO NOTHING",
-        )
-        .bind(&row.signature)
-        .bind(&facts.class)
-        .bind(&facts.title)
-        .bind(facts.function.as_deref())
-        .bind(frames)
-        .bind(&row.id)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(Inserted::New)
+        outcome.await.map_err(|_| sqlx::Error::PoolClosed)?
     }
 
     pub async fn report(&self, id: &str) -> Result<Option<ReportRow>, DbError> {
-        let sql = format!("SELECT {REPORT_COLUMNS} FROM reports WHERE id = $1");
-        let row = sqlx::query(&sql)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| report_row(&r)).transpose().map_err(Into::into)
+        report_in(&self.pool, id).await
     }
 
     /// Whether any report's archive is `sha256` (before an archive file is removed).
@@ -354,6 +326,20 @@ impl Db {
             .collect::<Result<_, sqlx::Error>>()
             .map_err(Into::into)
     }
+}
+
+async fn report_in(pool: &AnyPool, id: &str) -> Result<Option<ReportRow>, DbError> {
+    let sql = format!("SELECT {REPORT_COLUMNS} FROM reports WHERE id = $1");
+    let row = sqlx::query(&sql).bind(id).fetch_optional(pool).await?;
+    row.map(|r| report_row(&r)).transpose().map_err(Into::into)
+}
+
+/// The row already stored under `id`, after an insert of it conflicted.
+async fn existing(pool: &AnyPool, id: &str) -> Result<Inserted, DbError> {
+    let row = report_in(pool, id)
+        .await?
+        .ok_or_else(|| sqlx::Error::Protocol(format!("report {id} conflicted but is not there")))?;
+    Ok(Inserted::Existing(Box::new(row)))
 }
 
 /// A `(value, count)` row of a breakdown query.
