@@ -39,7 +39,8 @@ pub struct LabArgs {
     /// the ones armed through setup.json by `lastgasp load`, `selftest` the selftest scenarios,
     /// `powercut-ext4` and `powercut-xfs` a short series of power cuts during a save, `fleet` a
     /// crash sent by `lastgasp submit` to a lastgasp-server on the host, `netconsole` a crash
-    /// the host's lastgasp-server sees in the kernel log netconsole sends it.
+    /// the host's lastgasp-server sees in the kernel log netconsole sends it (extended records;
+    /// `netconsole-plain` plain text).
     names: Vec<String>,
     /// Run the analysis corpus instead: every crash kind, each on two boots, through ramoops
     /// (x86_64, and on aarch64 every kind that is not x86-only).
@@ -280,10 +281,10 @@ enum Job {
     /// Power cuts during `lastgasp save`, the reports on this filesystem (see `powercut`).
     Powercut { fs: powercut::Fs, name: String },
     /// Crash, save, `lastgasp submit` to a lastgasp-server on the host (see `fleet`).
-    Fleet,
+    Fleet { suite: Suite, name: String },
     /// Crash with netconsole sending the log to a lastgasp-server on the host (see
     /// `netconsole`).
-    Netconsole,
+    Netconsole(netconsole::Form),
 }
 
 impl Job {
@@ -294,8 +295,8 @@ impl Job {
             Job::Selftest(scenario) => &scenario.name,
             Job::Disk { name, .. } => name,
             Job::Powercut { name, .. } => name,
-            Job::Fleet => fleet::NAME,
-            Job::Netconsole => netconsole::NAME,
+            Job::Fleet { name, .. } => name,
+            Job::Netconsole(form) => form.name(),
         }
     }
 }
@@ -330,8 +331,12 @@ fn run_job(lab: &Lab, job: &Job, args: &LabArgs) -> Result<String> {
             limit.max(disk_image::TIME_LIMIT),
         ),
         Job::Powercut { fs, .. } => powercut::ci_scenario(lab, *fs, limit),
-        Job::Fleet => fleet::run(&lab.workspace, &lab.cache, &lab.lastgasp, limit),
-        Job::Netconsole => netconsole::run(&lab.workspace, &lab.cache, &lab.lastgasp, limit),
+        Job::Fleet { suite, .. } => {
+            fleet::run(&lab.workspace, &lab.cache, &lab.lastgasp, *suite, limit)
+        }
+        Job::Netconsole(form) => {
+            netconsole::run(&lab.workspace, &lab.cache, &lab.lastgasp, *form, limit)
+        }
     }
 }
 
@@ -345,6 +350,14 @@ fn powercut_jobs(keep: impl Fn(powercut::Fs) -> bool) -> Vec<Job> {
             name: fs.scenario(),
         })
         .collect()
+}
+
+/// The fleet scenario on `suite`'s kernel.
+fn fleet_job(suite: Suite) -> Job {
+    Job::Fleet {
+        suite,
+        name: format!("{}{}", fleet::NAME, suite.name_suffix()),
+    }
 }
 
 /// The jobs of the disk-image scenarios.
@@ -401,8 +414,8 @@ fn run_jobs(jobs: &[Job], args: &LabArgs) -> Result<()> {
             | Job::Selftest(_)
             | Job::Disk { .. }
             | Job::Powercut { .. }
-            | Job::Fleet
-            | Job::Netconsole => None,
+            | Job::Fleet { .. }
+            | Job::Netconsole(_) => None,
         })
         .collect();
     let lab = prepare(&scenarios)?;
@@ -461,7 +474,7 @@ pub fn ci() -> Result<()> {
             .map(Job::Selftest),
     );
     // A crash through `lastgasp submit` to a lastgasp-server on the host (issue 10, item 11).
-    jobs.push(Job::Fleet);
+    jobs.push(fleet_job(Suite::Bookworm));
     // Arming through setup.json as the units do: pstore that cannot be armed falling back to
     // kdump, both armed by lastgasp load, and the crash-loop guard holding kdump back.
     jobs.extend(
@@ -473,7 +486,7 @@ pub fn ci() -> Result<()> {
         .map(|arming| Job::Kdump(kdump::setup_scenario(Suite::Bookworm, arming))),
     );
     // A machine without pstore: its netconsole log made into a report by lastgasp-server.
-    jobs.push(Job::Netconsole);
+    jobs.push(Job::Netconsole(netconsole::Form::Extended));
     let args = LabArgs {
         names: Vec::new(),
         corpus: false,
@@ -516,10 +529,12 @@ pub fn run(args: &LabArgs) -> Result<()> {
         args.names.iter().any(|name| *name == fs.scenario())
     }));
     if args.names.iter().any(|name| name == fleet::NAME) {
-        jobs.push(Job::Fleet);
+        jobs.extend(suites.iter().map(|&suite| fleet_job(suite)));
     }
-    if args.names.iter().any(|name| name == netconsole::NAME) {
-        jobs.push(Job::Netconsole);
+    for form in netconsole::Form::ALL {
+        if args.names.iter().any(|name| name == form.name()) {
+            jobs.push(Job::Netconsole(form));
+        }
     }
     if args.names.iter().any(|name| name == "kdump") {
         jobs.extend(

@@ -45,11 +45,18 @@ const MACHINE: Machine = Machine {
     serial: "LGFLEET0042",
 };
 
-/// Runs the scenario in `cache/runs/fleet`; returns its summary line.
-pub fn run(workspace: &Path, cache: &Path, lastgasp: &Path, limit: Duration) -> Result<String> {
+/// Runs the scenario on `suite`'s kernel in `cache/runs/fleet[-<kernel>]`; returns its summary
+/// line.
+pub fn run(
+    workspace: &Path,
+    cache: &Path,
+    lastgasp: &Path,
+    suite: Suite,
+    limit: Duration,
+) -> Result<String> {
     let arch = Arch::X86_64;
-    let suite = Suite::Bookworm;
-    let run = RunDir::create(cache.join("runs").join(NAME))?;
+    let name = format!("{NAME}{}", suite.name_suffix());
+    let run = RunDir::create(cache.join("runs").join(&name))?;
     let server = server::FleetServer::start(workspace, &run.dir)?;
     let kernel = {
         let _one_at_a_time = super::selftest::PREPARING.lock().expect("preparing lock");
@@ -89,11 +96,11 @@ pub fn run(workspace: &Path, cache: &Path, lastgasp: &Path, limit: Duration) -> 
         ));
         qemu::supervise(&mut cmd, arch.qemu(), &run, limit, || Ok(()))
     };
-    qemu::boot_retrying_a_stall(NAME, boot)?;
+    qemu::boot_retrying_a_stall(&name, boot)?;
     let out = run.dir.join("out");
     super::check::unpack(&run.out_disk, &out)?;
     let serial = std::fs::read(&run.serial)?;
-    verify::verify(workspace, &server, &MACHINE, &out, &serial).with_context(|| {
+    verify::verify(workspace, &server, &MACHINE, suite, &out, &serial).with_context(|| {
         format!(
             "serial log: {}, server log: {}",
             run.serial.display(),

@@ -98,14 +98,15 @@ pub fn verify(
     workspace: &Path,
     server: &FleetServer,
     machine: &Machine,
+    suite: Suite,
     out: &Path,
     serial: &[u8],
 ) -> Result<String> {
     // The save, as every ramoops scenario checks it.
     let scenario = Scenario {
-        name: NAME.to_owned(),
+        name: format!("{NAME}{}", suite.name_suffix()),
         arch: Arch::X86_64,
-        suite: Suite::Bookworm,
+        suite,
         backend: Backend::Ramoops,
         crash: CRASH.to_owned(),
         panics: true,
