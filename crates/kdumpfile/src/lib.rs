@@ -40,6 +40,13 @@ pub enum Error {
     Corrupt(String),
     #[error("unsupported dump: {0}")]
     Unsupported(String),
+    /// A page whose stored data would not decompress, with why.
+    #[error("corrupt dump: pfn {pfn:#x}: {source}")]
+    Page {
+        pfn: u64,
+        #[source]
+        source: Box<Error>,
+    },
     #[error("pfn {0:#x} was never written (the dump is incomplete)")]
     NotWritten(u64),
     #[error("cannot write this dump: {0}")]

@@ -30,6 +30,16 @@ pub enum Error {
     MissingInfo(String),
     #[error("{0}")]
     Unsupported(String),
+    /// What failed while reading a named part of the crashed kernel's memory, kept whole.
+    #[error("{what}: {source}")]
+    Reading {
+        what: String,
+        #[source]
+        source: Box<Error>,
+    },
+    /// The kdump-compressed reader's own error, kept whole (its I/O source included).
+    #[error("kdump-compressed: {0}")]
+    Kdump(#[source] kdumpfile::Error),
     /// Any of the above while reading a named file.
     #[error("{}: {source}", path.display())]
     File {

@@ -23,7 +23,7 @@ impl<R: ReadAt> KdumpMemory<R> {
             source,
             position: 0,
         })
-        .map_err(|e| Error::malformed(format!("kdump-compressed: {e}")))?;
+        .map_err(Error::Kdump)?;
         let page_size = file.page_size() as u64;
         Ok(KdumpMemory {
             file: RefCell::new(file),
@@ -77,7 +77,7 @@ impl<R: ReadAt> PhysMemory for KdumpMemory<R> {
                 Ok(None) | Err(kdumpfile::Error::NotWritten(_)) => {
                     return Err(Error::NotInDump(addr));
                 }
-                Err(e) => return Err(Error::malformed(format!("kdump-compressed: {e}"))),
+                Err(e) => return Err(Error::Kdump(e)),
             };
             let len = (page.len().saturating_sub(within)).min(buf.len() - done);
             let (Some(source), Some(target)) = (

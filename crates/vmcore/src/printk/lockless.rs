@@ -138,7 +138,10 @@ pub(super) fn read<M: PhysMemory>(memory: &KernelMemory<M>, info: &VmcoreInfo) -
 
 fn read_ring<M: PhysMemory>(memory: &KernelMemory<M>, layout: &Layout) -> Result<Ring> {
     let context = |what: &'static str| {
-        move |err: Error| Error::malformed(format!("printk ring buffer: reading {what}: {err}"))
+        move |err: Error| Error::Reading {
+            what: format!("printk ring buffer: reading {what}"),
+            source: Box::new(err),
+        }
     };
     let ring = memory
         .read_u64(layout.prb)

@@ -50,7 +50,10 @@ pub(super) fn read<M: PhysMemory>(memory: &KernelMemory<M>, info: &VmcoreInfo) -
     }
     let symbol = |name: &str| require(info.symbol(name), &format!("SYMBOL({name})"));
     let context = |what: &'static str| {
-        move |err: Error| Error::malformed(format!("printk log_buf: reading {what}: {err}"))
+        move |err: Error| Error::Reading {
+            what: format!("printk log_buf: reading {what}"),
+            source: Box::new(err),
+        }
     };
     let buf = memory
         .read_u64(symbol("log_buf")?)
