@@ -269,11 +269,12 @@ impl<R: Read + Seek> KdumpFile<R> {
         }
         self.stored.resize(desc.size as usize, 0);
         read_at(&mut self.file, desc.offset, &mut self.stored, "page data")?;
-        decompress_page(desc.flags, &self.stored, &mut self.page)
-            .map_err(|source| Error::Page {
+        decompress_page(desc.flags, &self.stored, &mut self.page).map_err(|source| {
+            Error::Page {
                 pfn,
                 source: Box::new(source),
-            })?;
+            }
+        })?;
         Ok(Some(&self.page))
     }
 }
