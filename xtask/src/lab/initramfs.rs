@@ -7,6 +7,30 @@
 pub struct Initramfs(::initramfs::Archive);
 
 impl Initramfs {
+    /// What every lab guest's image starts from: the directories its `/init` expects, the
+    /// console, that `/init` and busybox.
+    pub fn guest(init: &[u8], busybox: &[u8]) -> Initramfs {
+        let mut image = Initramfs::default();
+        for dir in [
+            "bin",
+            "dev",
+            "proc",
+            "sys",
+            "tmp",
+            "var",
+            "run",
+            "etc",
+            "lib",
+            "lib/modules",
+        ] {
+            image.dir(dir);
+        }
+        image.char_device("dev/console", 5, 1);
+        image.file("init", 0o755, init);
+        image.file("bin/busybox", 0o755, busybox);
+        image
+    }
+
     pub fn dir(&mut self, path: &str) {
         self.0.dir(path);
     }

@@ -167,24 +167,10 @@ fn guest_image(
     lastgasp: Option<&Path>,
 ) -> Result<initramfs::Initramfs> {
     let arch = kernel.arch;
-    let mut image = initramfs::Initramfs::default();
-    for dir in [
-        "bin",
-        "dev",
-        "proc",
-        "sys",
-        "tmp",
-        "var",
-        "run",
-        "etc",
-        "lib",
-        "lib/modules",
-    ] {
-        image.dir(dir);
-    }
-    image.char_device("dev/console", 5, 1);
-    image.file("init", 0o755, &read(&workspace.join("lab/guest/init"))?);
-    image.file("bin/busybox", 0o755, &read(&assets::busybox(cache, arch)?)?);
+    let mut image = initramfs::Initramfs::guest(
+        &read(&workspace.join("lab/guest/init"))?,
+        &read(&assets::busybox(cache, arch)?)?,
+    );
     let module = assets::crash_module(workspace, cache, kernel)?;
     image.file("lib/modules/lastgasp_crashtest.ko", 0o644, &read(&module)?);
     if let Some(lastgasp) = lastgasp

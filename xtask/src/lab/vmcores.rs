@@ -408,17 +408,10 @@ fn first_image(workspace: &Path, cache: &Path, job: &Job, kernel: &Kernel) -> Re
 
 /// The capture kernel's initramfs: busybox, the lab's `/init` and the kernel's virtio modules.
 fn capture_image(workspace: &Path, kernel: &Kernel) -> Result<Vec<u8>> {
-    let mut image = Initramfs::default();
-    for dir in ["bin", "dev", "proc", "sys", "tmp", "lib", "lib/modules"] {
-        image.dir(dir);
-    }
-    image.char_device("dev/console", 5, 1);
-    image.file(
-        "init",
-        0o755,
+    let mut image = Initramfs::guest(
         &std::fs::read(workspace.join("lab/guest/init"))?,
+        &std::fs::read("/bin/busybox")?,
     );
-    image.file("bin/busybox", 0o755, &std::fs::read("/bin/busybox")?);
     for relative in super::GUEST_MODULES
         .iter()
         .filter(|path| path.starts_with("drivers/virtio") || path.contains("virtio_blk"))

@@ -68,29 +68,8 @@ pub fn prepare(
     dir: &Path,
 ) -> Result<Guest> {
     let read = |path: &Path| super::super::read(path);
-    let mut image = Initramfs::default();
-    for dir in [
-        "bin",
-        "dev",
-        "proc",
-        "sys",
-        "tmp",
-        "var",
-        "run",
-        "lib",
-        "lib/modules",
-    ] {
-        image.dir(dir);
-    }
-    image.char_device("dev/console", 5, 1);
-    image.file(
-        "init",
-        0o755,
+    let mut image = Initramfs::guest(
         &read(&workspace.join("lab/guest/powercut-init"))?,
-    );
-    image.file(
-        "bin/busybox",
-        0o755,
         &read(&assets::busybox(cache, Arch::X86_64)?)?,
     );
     image.file("bin/lastgasp", 0o755, &read(lastgasp)?);
