@@ -1,6 +1,6 @@
 //! `cargo xtask ci`: the whole test suite, as CI runs it: formatting, lints, every crate's tests
 //! (unit, property, golden, fuzz-corpus replay), the packages (`cargo xtask dist`), then the
-//! real-kernel lab scenarios.
+//! server load test on both databases (`cargo xtask load`), then the real-kernel lab scenarios.
 
 use anyhow::Result;
 use std::process::Command;
@@ -37,6 +37,9 @@ pub fn run() -> Result<()> {
     // The packages, before the lab: its disk-image scenarios install the .deb.
     eprintln!("ci: packages (cargo xtask dist)");
     crate::dist::ci()?;
+    // Fails on any acknowledged upload lost across a SIGKILL or a report not counted once.
+    eprintln!("ci: lastgasp-server load on SQLite and PostgreSQL (cargo xtask load)");
+    crate::load::ci()?;
     eprintln!("ci: lab (real kernels under QEMU)");
     crate::lab::ci()?;
     eprintln!("ci: compatibility with crash, drgn, makedumpfile and vmcore-dmesg");

@@ -122,6 +122,19 @@ pub fn run(
     archives: Arc<Vec<(String, Vec<u8>)>>,
     concurrency: usize,
 ) -> io::Result<Vec<Sent>> {
+    run_counting(addr, token, archives, concurrency, &Arc::default())
+}
+
+/// `run`, adding one to `acknowledged` as each upload is acknowledged, so another thread can
+/// act once the server has taken responsibility for some (a kill mid-load that surely lands
+/// after acknowledgements, however slow the server is).
+pub fn run_counting(
+    addr: &str,
+    token: &str,
+    archives: Arc<Vec<(String, Vec<u8>)>>,
+    concurrency: usize,
+    acknowledged: &Arc<AtomicUsize>,
+) -> io::Result<Vec<Sent>> {
     // One client thread: the server under test gets the other cores.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -130,7 +143,7 @@ pub fn run(
     runtime.block_on(async {
         let mut tasks = Vec::new();
         for _ in 0..concurrency.max(1) {
-            let (next, archives) = (next.clone(), archives.clone());
+            let (next, archives, acked) = (next.clone(), archives.clone(), acknowledged.clone());
             let (addr, token) = (addr.to_owned(), token.to_owned());
             tasks.push(tokio::spawn(async move {
                 let mut out = Vec::new();
@@ -138,8 +151,12 @@ pub fn run(
                 while let Some((id, body)) = archives.get(next.fetch_add(1, Ordering::Relaxed)) {
                     let started = Instant::now();
                     let status = upload(&mut stream, &addr, &token, id, body).await;
-                    if status.is_err() {
-                        stream = None;
+                    match status {
+                        Ok(200 | 201) => {
+                            acked.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Ok(_) => {}
+                        Err(_) => stream = None,
                     }
                     out.push(Sent {
                         id: id.clone(),
