@@ -1,9 +1,9 @@
-//! The lab's `netconsole` scenario (issue 10, item 10): a machine without pstore whose kernel
+//! The lab's `netconsole` scenarios (issue 10, item 10): a machine without pstore whose kernel
 //! sends its log with netconsole, and lastgasp-server's receiver that turns its crash into a
 //! report. The host starts the server on loopback (HTTP and the netconsole UDP port both
 //! chosen by the kernel); the guest (Debian's kernel under QEMU, user networking) loads
-//! netconsole in its extended form aimed at slirp's host address and crashes with the
-//! crash-test module. The host polls the server's API until the report is there, and checks
+//! netconsole aimed at slirp's host address, in its extended form (`netconsole`) or plain
+//! (`netconsole-plain`), and crashes with the crash-test module. The host polls the server's API until the report is there, and checks
 //! it has the signature the corpus's committed golden gives this crash (as every pstore
 //! scenario's report must) and came from the guest's address over netconsole.
 
@@ -21,8 +21,34 @@ use super::guest_net;
 use super::qemu::{self, RunDir};
 use super::suite::Suite;
 
-/// The scenario's name, for `cargo xtask lab netconsole`.
-pub const NAME: &str = "netconsole";
+/// How the guest's netconsole sends: one scenario each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Form {
+    /// `netconsole=+...`: one record per datagram with level, sequence number and timestamp.
+    Extended,
+    /// `netconsole=...`: the console's text as printed.
+    Plain,
+}
+
+impl Form {
+    pub const ALL: [Form; 2] = [Form::Extended, Form::Plain];
+
+    /// The scenario's name, for `cargo xtask lab NAME`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Form::Extended => "netconsole",
+            Form::Plain => "netconsole-plain",
+        }
+    }
+
+    /// What goes before the netconsole= parameter's value.
+    fn prefix(self) -> &'static str {
+        match self {
+            Form::Extended => "+",
+            Form::Plain => "",
+        }
+    }
+}
 
 const INIT: &str = "lab/guest/netconsole-init";
 const INIT_IN_IMAGE: &str = "netconsole-init";
@@ -38,10 +64,16 @@ const START_LIMIT: Duration = Duration::from_secs(60);
 const REPORT_LIMIT: Duration = Duration::from_secs(30);
 
 /// Boots the guest, crashes it and checks the server's report; returns its signature.
-pub fn run(workspace: &Path, cache: &Path, lastgasp: &Path, limit: Duration) -> Result<String> {
+pub fn run(
+    workspace: &Path,
+    cache: &Path,
+    lastgasp: &Path,
+    form: Form,
+    limit: Duration,
+) -> Result<String> {
     let arch = Arch::X86_64;
     let expected = golden_signature(workspace)?;
-    let run = RunDir::create(cache.join("runs").join(NAME))?;
+    let run = RunDir::create(cache.join("runs").join(form.name()))?;
     let server = Server::start(workspace, &run.dir)?;
     let kernel = assets::kernel(cache, arch, Suite::Bookworm)?;
     let mut image = super::guest_image(workspace, cache, &kernel, Some(lastgasp))?;
@@ -64,10 +96,11 @@ pub fn run(workspace: &Path, cache: &Path, lastgasp: &Path, limit: Duration) -> 
     image.file(INIT_IN_IMAGE, 0o755, &init);
     let initramfs = run.dir.join("initramfs.cpio");
     std::fs::write(&initramfs, image.finish())?;
-    // Extended records (`+`) from the guest's address to slirp's host address, which slirp
-    // hands to the host's 127.0.0.1 at the same port: the server's.
+    // From the guest's address to slirp's host address, which slirp hands to the host's
+    // 127.0.0.1 at the same port: the server's.
     let target = format!(
-        "+{GUEST_PORT}@{}/eth0,{}@{}/",
+        "{}{GUEST_PORT}@{}/eth0,{}@{}/",
+        form.prefix(),
         guest_net::GUEST_ADDRESS,
         server.udp_port,
         guest_net::HOST_ADDRESS
@@ -85,7 +118,7 @@ pub fn run(workspace: &Path, cache: &Path, lastgasp: &Path, limit: Duration) -> 
         ));
         qemu::supervise(&mut cmd, arch.qemu(), &run, limit, || Ok(()))
     };
-    qemu::boot_retrying_a_stall(NAME, boot)?;
+    qemu::boot_retrying_a_stall(form.name(), boot)?;
     let context = || {
         format!(
             "serial log: {}, server log: {}",
