@@ -214,7 +214,8 @@ impl Window {
             line.truncate(cut);
         }
         let ts = ts.or_else(|| timestamp(&line));
-        let banner = line.contains("Linux version ");
+        // The kernel's first line, not a later line that happens to quote it.
+        let banner = message(&line).starts_with("Linux version ");
         let went_back = matches!((ts, self.last_ts), (Some(t), Some(last)) if t + 1.0 < last);
         if (banner || went_back) && !self.lines.is_empty() {
             self.new_boot(out);
@@ -331,6 +332,19 @@ impl Window {
     pub fn size(&self) -> (usize, usize) {
         (self.lines.len(), self.bytes)
     }
+}
+
+/// A console line's text after its optional `<N>` level and `[ s.us]` stamp.
+fn message(line: &str) -> &str {
+    let rest = line
+        .strip_prefix('<')
+        .and_then(|r| r.split_once('>'))
+        .map_or(line, |(_, r)| r);
+    let rest = rest
+        .strip_prefix('[')
+        .and_then(|r| r.split_once(']'))
+        .map_or(rest, |(_, r)| r);
+    rest.trim_start()
 }
 
 /// Seconds since boot of a console line's `[ s.us]` stamp, after an optional `<N>` level.
@@ -522,6 +536,24 @@ mod tests {
         w.receive(OOPS.as_bytes(), &limits, t0);
         let captured = w.receive(PANIC.as_bytes(), &limits, t0).expect("reported");
         assert_eq!(captured.analysis.class, "null-pointer-dereference");
+    }
+
+    #[test]
+    fn only_the_kernels_banner_starts_a_new_boot() {
+        let limits = limits();
+        let t0 = Instant::now();
+        let mut w = Window::new(t0);
+        w.receive(b"[    5.000000] one\n", &limits, t0);
+        w.receive(b"[    6.000000] sh: echo Linux version 9\n", &limits, t0);
+        assert_eq!(w.size().0, 2);
+        w.receive(
+            b"<5>[    0.000000] Linux version 6.1.0-28-amd64\n",
+            &limits,
+            t0,
+        );
+        assert_eq!(w.size().0, 1);
+        assert_eq!(message("<4>[   27.1]  x"), "x");
+        assert_eq!(message("plain"), "plain");
     }
 
     #[test]
