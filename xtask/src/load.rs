@@ -4,9 +4,9 @@
 //! server SIGKILLed mid-load and restarted must still hold every upload it acknowledged, and the
 //! totals must count every report once.
 
-use std::io::{BufRead, BufReader};
+use std::ffi::OsStr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -15,6 +15,7 @@ use anyhow::{Context, Result, bail};
 use server::load::{self, Summary};
 
 use crate::bench::workspace_root;
+use crate::server_process::ServerProcess;
 use crate::shell;
 
 const TOKEN: &str = "load-test-token-0123456789";
@@ -187,7 +188,7 @@ fn one_database(
     let counted = server.reports()?;
 
     eprintln!("{database}: SIGKILL during {} more uploads", killed.len());
-    let child_id = server.child.id();
+    let child_id = server.process.id();
     // The kill lands once a tenth of the phase is acknowledged, so there is always something
     // acknowledged to look for afterwards, however fast or slow the server is.
     let acked = Arc::new(AtomicUsize::new(0));
@@ -210,7 +211,7 @@ fn one_database(
         &acked,
     )?;
     killer.join().ok();
-    let _ = server.child.wait();
+    server.process.wait();
     let server = Server::start(binary, &data, &url, &config)?;
     let acknowledged: Vec<&str> = during
         .iter()
@@ -278,35 +279,25 @@ fn corpus_logs(root: &Path) -> Result<Vec<String>> {
 
 /// A lastgasp-server process this task started; killed on drop.
 struct Server {
-    child: Child,
+    process: ServerProcess,
     addr: String,
 }
 
 impl Server {
     fn start(binary: &Path, data: &Path, url: &str, config: &Path) -> Result<Self> {
-        let mut child = Command::new(binary)
-            .args(["--listen", "127.0.0.1:0", "--data"])
-            .arg(data)
-            .args(["--database", url, "--config"])
-            .arg(config)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .with_context(|| format!("starting {}", binary.display()))?;
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().context("no stdout")?).read_line(&mut line)?;
-        let addr = line
-            .trim()
-            .strip_prefix("listening on http://")
-            .map(str::to_owned);
-        match addr {
-            Some(addr) => Ok(Self { child, addr }),
-            None => {
-                let _ = child.kill();
-                let _ = child.wait();
-                bail!("{} did not start: {line:?}", binary.display())
-            }
-        }
+        let args = [
+            OsStr::new("--data"),
+            data.as_os_str(),
+            OsStr::new("--database"),
+            OsStr::new(url),
+            OsStr::new("--config"),
+            config.as_os_str(),
+        ];
+        let process = ServerProcess::start(binary, &args, None)?;
+        Ok(Server {
+            addr: process.http.clone(),
+            process,
+        })
     }
 
     /// The reports the server holds (its /metrics gauge).
@@ -318,13 +309,6 @@ impl Server {
         text.lines()
             .find_map(|l| l.strip_prefix("lastgasp_reports ")?.trim().parse().ok())
             .context("no lastgasp_reports in /metrics")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -8,6 +8,7 @@ mod dist;
 mod lab;
 mod load;
 mod man;
+mod server_process;
 mod shell;
 mod soak;
 

@@ -18,6 +18,10 @@ pub fn archive(log: &str, crash_time: i64, nonce: u64) -> (String, Vec<u8>) {
     let log = format!("<6>[    0.000000] lastgasp load {nonce}\n{log}");
     let sha = hex::encode(Sha256::digest(log.as_bytes()));
     let id = report::report_id(Some(crash_time), &[&sha]);
+    let files = [crate::archive::File {
+        name: "dmesg.txt",
+        data: log.as_bytes(),
+    }];
     let analysis = kmsg::analyze(&log);
     let time =
         jiff::Timestamp::from_second(crash_time).map_or_else(|_| String::new(), |t| t.to_string());
@@ -34,12 +38,7 @@ pub fn archive(log: &str, crash_time: i64, nonce: u64) -> (String, Vec<u8>) {
         dumps: Vec::new(),
         records: Vec::new(),
         gaps: Vec::new(),
-        files: vec![report::FileEntry {
-            name: "dmesg.txt".into(),
-            size: log.len() as u64,
-            sha256: sha,
-            dump: false,
-        }],
+        files: crate::archive::entries(&files),
         kdump: Some(report::KdumpEntry {
             vmcore_bytes: 0,
             log_complete: true,
@@ -49,31 +48,7 @@ pub fn archive(log: &str, crash_time: i64, nonce: u64) -> (String, Vec<u8>) {
         analysis: Some(analysis),
         context: Vec::new(),
     };
-    let json = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
-    let mut builder = tar::Builder::new(Vec::new());
-    let mut add = |name: String, data: &[u8], kind: tar::EntryType| {
-        let mut header = tar::Header::new_ustar();
-        header.set_size(data.len() as u64);
-        header.set_mode(if kind == tar::EntryType::Directory {
-            0o755
-        } else {
-            0o644
-        });
-        header.set_entry_type(kind);
-        builder.append_data(&mut header, name, data)
-    };
-    let tar = add(format!("{id}/"), b"", tar::EntryType::Directory)
-        .and_then(|()| {
-            add(
-                format!("{id}/dmesg.txt"),
-                log.as_bytes(),
-                tar::EntryType::Regular,
-            )
-        })
-        .and_then(|()| add(format!("{id}/report.json"), &json, tar::EntryType::Regular))
-        .and_then(|()| builder.into_inner())
-        .unwrap_or_default();
-    let body = zstd::encode_all(tar.as_slice(), 1).unwrap_or_default();
+    let body = crate::archive::tar_zst(&manifest, &files).unwrap_or_default();
     (id, body)
 }
 

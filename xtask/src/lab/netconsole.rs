@@ -7,9 +7,8 @@
 //! it has the signature the corpus's committed golden gives this crash (as every pstore
 //! scenario's report must) and came from the guest's address over netconsole.
 
-use std::io::{BufRead, BufReader};
+use std::ffi::OsStr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
@@ -20,6 +19,7 @@ use super::assets;
 use super::guest_net;
 use super::qemu::{self, RunDir};
 use super::suite::Suite;
+use crate::server_process::{self, ServerProcess};
 
 /// How the guest's netconsole sends: one scenario each.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,8 +58,6 @@ const MODULES: &[&str] = &["fs/configfs/configfs.ko", "drivers/net/netconsole.ko
 const CRASH: &str = "null";
 /// The guest's netconsole source port.
 const GUEST_PORT: u16 = 6665;
-/// How long the server may take to say where it listens.
-const START_LIMIT: Duration = Duration::from_secs(60);
 /// How long the report may take to appear once the guest's run ended.
 const REPORT_LIMIT: Duration = Duration::from_secs(30);
 
@@ -179,66 +177,34 @@ fn verify(report: &Value, expected: &str) -> Result<()> {
 /// The workspace's lastgasp-server with the netconsole receiver, data and log in the run's
 /// directory; killed on drop.
 struct Server {
-    child: Child,
-    http: String,
+    process: ServerProcess,
     udp_port: u16,
 }
 
 impl Server {
     fn start(workspace: &Path, dir: &Path) -> Result<Self> {
         let binary = assets::server_binary(workspace)?;
-        let log = std::fs::File::create(dir.join("server.log"))?;
-        let mut child = Command::new(&binary)
-            .args(["--listen", "127.0.0.1:0", "--netconsole", "127.0.0.1:0"])
-            .arg("--data")
-            .arg(dir.join("server-data"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .with_context(|| format!("starting {}", binary.display()))?;
-        let stdout = child.stdout.take().context("no pipe from the server")?;
-        // Read on a thread, so a server that hangs before printing cannot hold the run.
-        let (sender, receiver) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if sender.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut server = Server {
-            child,
-            http: String::new(),
-            udp_port: 0,
-        };
-        let deadline = Instant::now() + START_LIMIT;
-        while server.http.is_empty() || server.udp_port == 0 {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let Ok(line) = receiver.recv_timeout(left) else {
-                bail!(
-                    "{} did not say where it listens within {}s (log: {})",
-                    binary.display(),
-                    START_LIMIT.as_secs(),
-                    dir.join("server.log").display()
-                );
-            };
-            if let Some(at) = line.strip_prefix("listening on http://") {
-                server.http = at.to_owned();
-            } else if let Some(at) = line.strip_prefix("netconsole on udp://") {
-                server.udp_port = at
-                    .rsplit_once(':')
-                    .and_then(|(_, port)| port.parse().ok())
-                    .with_context(|| format!("no port in {line:?}"))?;
-            }
-        }
-        Ok(server)
+        let args = [
+            OsStr::new("--netconsole"),
+            OsStr::new("127.0.0.1:0"),
+            OsStr::new("--data"),
+            dir.join("server-data").as_os_str(),
+        ]
+        .map(OsStr::to_os_string);
+        let process = ServerProcess::start(&binary, &args, Some(&dir.join("server.log")))?;
+        let udp = process
+            .netconsole
+            .as_deref()
+            .context("the server named no netconsole address")?;
+        Ok(Server {
+            udp_port: server_process::port(udp)?,
+            process,
+        })
     }
 
     fn get(&self, path: &str) -> Result<(u16, Value)> {
-        let (status, body) = server::load::request(&self.http, "GET", path, &[], b"")
-            .with_context(|| format!("GET {path} from the server at {}", self.http))?;
+        let (status, body) = server::load::request(&self.process.http, "GET", path, &[], b"")
+            .with_context(|| format!("GET {path} from the server at {}", self.process.http))?;
         Ok((status, serde_json::from_str(&body).unwrap_or_default()))
     }
 
@@ -275,13 +241,6 @@ impl Server {
         let (status, report) = self.get(&format!("/api/v1/reports/{id}"))?;
         ensure!(status == 200, "GET /api/v1/reports/{id} answered {status}");
         Ok(report)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.child.kill().ok();
-        self.child.wait().ok();
     }
 }
 
