@@ -5,9 +5,8 @@
 //! kernel) serves the guest without being exposed to any other machine.
 
 use super::assets::Kernel;
-use super::initramfs::Initramfs;
+use super::initramfs::{Initramfs, module_name};
 use anyhow::Result;
-use std::path::Path;
 use std::process::Command;
 
 /// The guest's address on slirp's network (slirp's first DHCP address; the guest sets it itself).
@@ -50,11 +49,7 @@ pub fn install(image: &mut Initramfs, kernel: &Kernel) -> Result<()> {
         let Some(module) = kernel.module(relative)? else {
             continue;
         };
-        image.file(
-            &format!("lib/modules/{}.ko", module_name(relative)),
-            0o644,
-            &module,
-        );
+        image.module(relative, &module);
     }
     image.file(
         GUEST_COMMAND.trim_start_matches('/'),
@@ -62,15 +57,6 @@ pub fn install(image: &mut Initramfs, kernel: &Kernel) -> Result<()> {
         guest_script().as_bytes(),
     );
     Ok(())
-}
-
-/// `failover` of `net/core/failover.ko`.
-fn module_name(relative: &str) -> String {
-    Path::new(relative)
-        .file_stem()
-        .expect("module paths name a file")
-        .to_string_lossy()
-        .into_owned()
 }
 
 /// The script behind [`GUEST_COMMAND`] (busybox sh); exits non-zero when the NIC did not

@@ -2,6 +2,13 @@
 //! the lab needs no cpio tool and can add device nodes without root. A thin wrapper: the lab's
 //! files are far below cpio's 4 GiB limit, the one way writing a file can fail.
 
+/// The name `insmod` and the lab's `/init` scripts know a module by: its file name without `.ko`
+/// (`relative` as under the kernel's module tree).
+pub fn module_name(relative: &str) -> &str {
+    let file = relative.rsplit('/').next().unwrap_or(relative);
+    file.strip_suffix(".ko").unwrap_or(file)
+}
+
 /// An initramfs archive being built in memory.
 #[derive(Default)]
 pub struct Initramfs(::initramfs::Archive);
@@ -29,6 +36,13 @@ impl Initramfs {
         image.file("init", 0o755, init);
         image.file("bin/busybox", 0o755, busybox);
         image
+    }
+
+    /// A kernel module (`relative` as under the kernel's module tree) at
+    /// `lib/modules/<name>.ko`, where the lab's `/init` scripts load it from.
+    pub fn module(&mut self, relative: &str, bytes: &[u8]) {
+        let path = format!("lib/modules/{}.ko", module_name(relative));
+        self.file(&path, 0o644, bytes);
     }
 
     pub fn dir(&mut self, path: &str) {

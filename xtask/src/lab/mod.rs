@@ -179,17 +179,9 @@ fn guest_image(
         image.file("bin/lastgasp", 0o755, &read(lastgasp)?);
     }
     for relative in GUEST_MODULES {
-        let Some(module) = kernel.module(relative)? else {
-            continue;
-        };
-        let name = Path::new(relative)
-            .file_name()
-            .expect("module paths name a file");
-        image.file(
-            &format!("lib/modules/{}", name.to_string_lossy()),
-            0o644,
-            &module,
-        );
+        if let Some(module) = kernel.module(relative)? {
+            image.module(relative, &module);
+        }
     }
     Ok(image)
 }

@@ -80,14 +80,7 @@ pub fn run(
         let module = kernel
             .module(relative)?
             .with_context(|| format!("the kernel package has no {relative}"))?;
-        let name = Path::new(relative)
-            .file_name()
-            .expect("module paths name a file");
-        image.file(
-            &format!("lib/modules/{}", name.to_string_lossy()),
-            0o644,
-            &module,
-        );
+        image.module(relative, &module);
     }
     let init = std::fs::read(workspace.join(INIT))
         .with_context(|| format!("reading {}", workspace.join(INIT).display()))?;

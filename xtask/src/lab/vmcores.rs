@@ -417,8 +417,7 @@ fn capture_image(workspace: &Path, kernel: &Kernel) -> Result<Vec<u8>> {
         .filter(|path| path.starts_with("drivers/virtio") || path.contains("virtio_blk"))
     {
         if let Some(module) = kernel.module(relative)? {
-            let name = relative.rsplit('/').next().unwrap_or(relative);
-            image.file(&format!("lib/modules/{name}"), 0o644, &module);
+            image.module(relative, &module);
         }
     }
     Ok(image.finish())

@@ -5,7 +5,7 @@
 
 use super::super::arch::Arch;
 use super::super::assets::{self, Kernel};
-use super::super::initramfs::Initramfs;
+use super::super::initramfs::{Initramfs, module_name};
 use super::super::kdump::DUMP_DISK_MODULES;
 use super::super::qemu::{self, BootStalled, RunDir};
 use super::Fs;
@@ -53,11 +53,6 @@ pub struct Guest {
     pub fs: Fs,
 }
 
-fn module_name(relative: &str) -> &str {
-    let file = relative.rsplit('/').next().unwrap_or(relative);
-    file.strip_suffix(".ko").unwrap_or(file)
-}
-
 /// Builds the lean initramfs for `fs` into `dir`.
 pub fn prepare(
     workspace: &Path,
@@ -84,15 +79,14 @@ pub fn prepare(
         let Some(bytes) = kernel.module(relative)? else {
             continue;
         };
-        let name = module_name(relative);
-        image.file(&format!("lib/modules/{name}.ko"), 0o644, &bytes);
-        order.push(name);
+        image.module(relative, &bytes);
+        order.push(module_name(relative));
     }
     let blk = "fs/pstore/pstore_blk.ko";
     let bytes = kernel
         .module(blk)?
         .with_context(|| format!("{} has no {blk}", kernel.release))?;
-    image.file("lib/modules/pstore_blk.ko", 0o644, &bytes);
+    image.module(blk, &bytes);
     image.file(
         "lib/modules/load-order",
         0o644,
