@@ -319,6 +319,11 @@ fn flat(err: anyhow::Error) -> String {
 }
 
 impl Series<'_> {
+    /// Where guest slot `slot` keeps this series' runs and disks.
+    fn slot_dir(&self, slot: usize) -> PathBuf {
+        self.dir.join(format!("slot{slot}"))
+    }
+
     /// A slot's first cut: a boot on fresh disks in `dir`, cut `cut.delay` after "ready".
     fn cut_boot(&self, slot_dir: &Path, dir: &Path, cut: &mut Cut) -> Result<CutDisks> {
         let disks = CutDisks::fresh(self.guest.fs, &self.snapshot, dir)?;
@@ -510,6 +515,13 @@ fn series(
             let (started, queue, done) = (&started, &queue, &done);
             scope.spawn(move || {
                 let mut pending: Option<Pending> = None;
+                let finish_alone = |last: Pending| {
+                    let series = &started[last.number];
+                    done(
+                        last.number,
+                        series.finish_alone(&series.slot_dir(slot), last),
+                    );
+                };
                 // The two sets of disks a slot alternates between: the pending cut's and the
                 // next one's.
                 let mut set = 0;
@@ -529,14 +541,12 @@ fn series(
                     };
                     let Some((index, number, delay)) = next else {
                         if let Some(last) = pending.take() {
-                            let series = &started[last.number];
-                            let slot_dir = series.dir.join(format!("slot{slot}"));
-                            done(last.number, series.finish_alone(&slot_dir, last));
+                            finish_alone(last);
                         }
                         break;
                     };
                     let series = &started[number];
-                    let slot_dir = series.dir.join(format!("slot{slot}"));
+                    let slot_dir = series.slot_dir(slot);
                     let disks_dir = slot_dir.join(format!("disks{set}"));
                     set = 1 - set;
                     let mut cut = Cut::new(index, delay);
@@ -549,9 +559,7 @@ fn series(
                         }
                         other => {
                             if let Some(before) = other {
-                                let series = &started[before.number];
-                                let slot_dir = series.dir.join(format!("slot{slot}"));
-                                done(before.number, series.finish_alone(&slot_dir, before));
+                                finish_alone(before);
                             }
                             series.cut_boot(&slot_dir, &disks_dir, &mut cut)
                         }
