@@ -130,7 +130,62 @@ pub(crate) fn rules_for(class: Class, headline: &str, location: Option<&str>) ->
 /// patterns (a plain pattern matches anywhere in the name, `^` anchors the start, `$` the end)
 /// plus the report kind's own.
 pub(crate) fn is_helper(name: &str, extra: &[&str]) -> bool {
-    SKIP.iter().chain(extra).any(|p| matches(name, p)) || is_atomic_or_crc(name)
+    skip_set().matches(name) || extra.iter().any(|p| matches(name, p)) || is_atomic_or_crc(name)
+}
+
+/// `SKIP`, indexed once: `matches` against each of its ~290 patterns in turn built a substring
+/// searcher per pattern for every frame of every report, most of the analysis's time.
+fn skip_set() -> &'static PatternSet {
+    static SET: std::sync::OnceLock<PatternSet> = std::sync::OnceLock::new();
+    SET.get_or_init(|| PatternSet::new(SKIP))
+}
+
+/// Patterns in `matches`'s syntax, answering whether any matches a name. Exact names go in a
+/// set; the plain (substring) patterns are filed by their first byte, so a name is compared
+/// only with those that begin with one of its bytes.
+struct PatternSet {
+    exact: std::collections::HashSet<&'static str>,
+    prefixes: Vec<&'static str>,
+    suffixes: Vec<&'static str>,
+    by_first_byte: Vec<Vec<&'static [u8]>>,
+}
+
+impl PatternSet {
+    fn new(patterns: &[&'static str]) -> Self {
+        let mut set = PatternSet {
+            exact: Default::default(),
+            prefixes: Vec::new(),
+            suffixes: Vec::new(),
+            by_first_byte: vec![Vec::new(); 256],
+        };
+        for &pattern in patterns {
+            match (pattern.strip_prefix('^'), pattern.strip_suffix('$')) {
+                (Some(_), Some(_)) => {
+                    set.exact.insert(&pattern[1..pattern.len() - 1]);
+                }
+                (Some(p), None) => set.prefixes.push(p),
+                (None, Some(p)) => set.suffixes.push(p),
+                // Every substring pattern has a first byte (an empty one is never written).
+                (None, None) => {
+                    set.by_first_byte[usize::from(pattern.as_bytes()[0])].push(pattern.as_bytes())
+                }
+            }
+        }
+        set
+    }
+
+    fn matches(&self, name: &str) -> bool {
+        let bytes = name.as_bytes();
+        self.exact.contains(name)
+            || self.prefixes.iter().any(|p| name.starts_with(p))
+            || self.suffixes.iter().any(|p| name.ends_with(p))
+            || (0..bytes.len()).any(|at| {
+                let rest = &bytes[at..];
+                self.by_first_byte[usize::from(rest[0])]
+                    .iter()
+                    .any(|p| rest.starts_with(p))
+            })
+    }
 }
 
 fn matches(name: &str, pattern: &str) -> bool {
@@ -724,6 +779,45 @@ const HANG_WAITING: &[&str] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// Names made of pieces of the patterns themselves, so matches are frequent and fall at the
+    /// start, the end and the middle of a name.
+    fn name_from_pieces() -> impl Strategy<Value = String> {
+        let pieces: Vec<String> = SKIP
+            .iter()
+            .map(|p| p.trim_start_matches('^').trim_end_matches('$').to_owned())
+            .chain(["_".into(), "x".into(), "do_".into(), "ab".into()])
+            .collect();
+        proptest::collection::vec(
+            (proptest::sample::select(pieces), 0usize..4, 0usize..4),
+            0..4,
+        )
+        .prop_map(|parts| {
+            parts
+                .into_iter()
+                .map(|(piece, cut_front, cut_back)| {
+                    let end = piece
+                        .len()
+                        .saturating_sub(cut_back)
+                        .max(cut_front.min(piece.len()));
+                    piece[cut_front.min(end)..end].to_owned()
+                })
+                .collect()
+        })
+    }
+
+    proptest! {
+        /// The indexed set answers exactly as matching each pattern in turn.
+        #[test]
+        fn pattern_set_agrees_with_each_pattern(name in name_from_pieces()) {
+            prop_assert_eq!(
+                skip_set().matches(&name),
+                SKIP.iter().any(|p| matches(&name, p)),
+                "{}", name
+            );
+        }
+    }
 
     fn pick<'a>(names: &[&'a str], rules: Rules) -> Option<&'a str> {
         let c: Vec<Candidate<'_>> = names

@@ -2,6 +2,7 @@
 //! watchdog reports, OOM, machine checks and the panic line itself.
 
 use crate::class::Class;
+use memchr::memmem;
 
 /// How a headline takes part in a crash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,12 +52,19 @@ impl Headline {
 
 const PANIC: &str = "Kernel panic - not syncing: ";
 
+/// `text.contains(needle)` for the tests run on every line of a log: memchr's search is
+/// several times faster than the standard library's on short lines.
+fn has(text: &str, needle: &str) -> bool {
+    memmem::find(text.as_bytes(), needle.as_bytes()).is_some()
+}
+
 /// Classifies one message line (already stripped of prefixes).
 pub(crate) fn classify_line(text: &str) -> Option<Headline> {
     let t = text.trim();
     // A console login prompt the kernel's line ran into: `syzkaller login: Unable to handle`.
-    let t = match t.split_once(" login: ") {
-        Some((prompt, rest)) if !prompt.contains(' ') && !rest.is_empty() => rest,
+    const LOGIN: &str = " login: ";
+    let t = match memmem::find(t.as_bytes(), LOGIN.as_bytes()) {
+        Some(at) if !t[..at].contains(' ') && at + LOGIN.len() < t.len() => &t[at + LOGIN.len()..],
         _ => t,
     };
     if t.is_empty() || t.starts_with("---[ end") {
@@ -156,7 +164,7 @@ fn die_line(t: &str) -> Option<Headline> {
         h.die_number = Some(number);
         return Some(h);
     }
-    let open = t.find(" [#")?;
+    let open = memmem::find(t.as_bytes(), b" [#")?;
     let after = &t[open + 3..];
     let close = after.find(']')?;
     let number: u32 = after[..close].parse().ok()?;
@@ -248,7 +256,7 @@ fn bug_or_warning(t: &str) -> Option<Headline> {
             .filter(|l| is_location(l));
         return Some(h);
     }
-    if t.contains("BUG: soft lockup") {
+    if has(t, "BUG: soft lockup") {
         return Some(Headline::new(Class::SoftLockup, Role::Watchdog));
     }
     // SLUB's consistency checks: `BUG kmalloc-64 (Not tainted): Poison overwritten`,
@@ -350,15 +358,16 @@ fn lockdep_headline(t: &str) -> bool {
 }
 
 fn watchdog_or_other(t: &str) -> Option<Headline> {
-    if t.contains("Watchdog detected hard LOCKUP") {
+    if has(t, "Watchdog detected hard LOCKUP") {
         return Some(Headline::new(Class::HardLockup, Role::Watchdog));
     }
-    if (t.contains("self-detected stall on CPU")
-        || t.contains("detected stalls on CPUs/tasks")
-        || t.contains("detected expedited stalls on CPUs/tasks")
-        || t.contains("detected stalls on tasks")
-        || t.contains("detected stall on CPU"))
-        && (t.starts_with("rcu: ") || t.starts_with("INFO: rcu"))
+    // The cheap prefix test first: this runs on every line of a log.
+    if (t.starts_with("rcu: ") || t.starts_with("INFO: rcu"))
+        && (t.contains("self-detected stall on CPU")
+            || t.contains("detected stalls on CPUs/tasks")
+            || t.contains("detected expedited stalls on CPUs/tasks")
+            || t.contains("detected stalls on tasks")
+            || t.contains("detected stall on CPU"))
     {
         return Some(Headline::new(Class::RcuStall, Role::Watchdog));
     }
@@ -377,10 +386,10 @@ fn watchdog_or_other(t: &str) -> Option<Headline> {
     }
     // warn_alloc(): `chrome: page allocation failure: order:5, mode:0x24040c0(GFP_KERNEL)`,
     // `syz: vmalloc: allocation failure: 34359738352 bytes`.
-    if t.contains(": page allocation failure: ") || t.contains("vmalloc: allocation failure") {
+    if has(t, ": page allocation failure: ") || has(t, "vmalloc: allocation failure") {
         return Some(Headline::new(Class::AllocationFailure, Role::Warn));
     }
-    if t.contains(" invoked oom-killer: ") {
+    if has(t, " invoked oom-killer: ") {
         return Some(Headline::new(Class::OutOfMemory, Role::Watchdog));
     }
     if t.starts_with("sysrq: Trigger a crash") || t.starts_with("SysRq : Trigger a crash") {

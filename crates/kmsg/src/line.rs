@@ -312,7 +312,9 @@ fn strip_journal(s: &str, monotonic: bool) -> Journal<'_> {
     if host.is_empty() || host.len() > 64 || host.contains(':') {
         return Journal::Plain;
     }
-    let Some((ident, message)) = after_host.split_once(": ") else {
+    let Some((ident, message)) = memchr::memmem::find(after_host.as_bytes(), b": ")
+        .map(|at| (&after_host[..at], &after_host[at + 2..]))
+    else {
         // `host kernel:` with an empty message.
         return if after_host == "kernel:" {
             Journal::Kernel("")

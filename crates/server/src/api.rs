@@ -116,6 +116,16 @@ pub async fn store(
         .await
         .map_err(|e| ApiError::Internal(format!("archive task: {e}")))?
         .map_err(|e| ApiError::Internal(format!("writing archive {}: {e}", upload.sha256)))?;
+    // The archive is durable before the row that points at it is committed.
+    if let Err(e) = state.blobs.sync().await {
+        if stored {
+            forget_archive(state, &upload.sha256).await;
+        }
+        return Err(ApiError::Internal(format!(
+            "syncing archive {}: {e}",
+            upload.sha256
+        )));
+    }
     let (row, facts) = rows(&upload, token_name);
     match state.db.insert(&row, &facts).await {
         Ok(Inserted::New) => {
