@@ -312,9 +312,7 @@ fn strip_journal(s: &str, monotonic: bool) -> Journal<'_> {
     if host.is_empty() || host.len() > 64 || host.contains(':') {
         return Journal::Plain;
     }
-    let Some((ident, message)) = memchr::memmem::find(after_host.as_bytes(), b": ")
-        .map(|at| (&after_host[..at], &after_host[at + 2..]))
-    else {
+    let Some((ident, message)) = split_at_colon_space(after_host) else {
         // `host kernel:` with an empty message.
         return if after_host == "kernel:" {
             Journal::Kernel("")
@@ -344,6 +342,14 @@ fn strip_journal(s: &str, monotonic: bool) -> Journal<'_> {
     } else {
         Journal::Plain
     }
+}
+
+/// `s.split_once(": ")`, several times faster on the short lines this runs on for every line.
+fn split_at_colon_space(s: &str) -> Option<(&str, &str)> {
+    let bytes = s.as_bytes();
+    memchr::memchr_iter(b':', bytes)
+        .find(|&at| bytes.get(at + 1) == Some(&b' '))
+        .map(|at| (&s[..at], &s[at + 2..]))
 }
 
 /// `2018/01/09 14:28:48 ` (optionally with a fraction of a second).
