@@ -200,6 +200,15 @@ fn strip_decoded_level(s: &str) -> Option<&str> {
 /// `dmesg -T`'s `[Thu Nov 26 03:12:01 2026]`.
 fn strip_ctime(s: &str) -> Option<&str> {
     let inner = s.strip_prefix('[')?;
+    // A weekday's capital, where a printk timestamp has blanks and digits.
+    if !inner
+        .trim_start()
+        .as_bytes()
+        .first()
+        .is_some_and(u8::is_ascii_uppercase)
+    {
+        return None;
+    }
     let close = inner.get(..32).unwrap_or(inner).find(']')?;
     let mut words = inner[..close].split_whitespace();
     let weekday = words.next()?;
@@ -354,6 +363,13 @@ fn split_at_colon_space(s: &str) -> Option<(&str, &str)> {
 
 /// `2018/01/09 14:28:48 ` (optionally with a fraction of a second).
 fn strip_slash_date(s: &str) -> Option<&str> {
+    // Most lines fail here, before any search: the date is ten bytes and a space.
+    if !matches!(
+        s.as_bytes().get(..11),
+        Some([_, _, _, _, b'/', _, _, b'/', _, _, b' '])
+    ) {
+        return None;
+    }
     let (date, rest) = s.split_once(' ')?;
     let (time, rest) = rest.split_once(' ')?;
     let b = date.as_bytes();
