@@ -85,10 +85,11 @@ pub fn run(args: &LoadArgs) -> Result<()> {
         None => {
             let profile = if args.debug { "debug" } else { "release" };
             eprintln!("building lastgasp-server ({profile})");
+            // `--bin`: the workspace's features, as xtask's own build compiled them.
             let mut build = Command::new("cargo");
             build
                 .current_dir(&root)
-                .args(["build", "-p", "lastgasp-server"]);
+                .args(["build", "--bin", "lastgasp-server"]);
             if !args.debug {
                 build.arg("--release");
             }

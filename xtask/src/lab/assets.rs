@@ -303,13 +303,14 @@ pub fn lastgasp_binary(workspace: &Path) -> Result<PathBuf> {
 }
 
 /// Builds lastgasp-server for the scenarios that start one on the host (fleet, netconsole): the
-/// debug profile, which xtask's own build mostly made already. Returns the binary.
+/// debug profile, with the workspace's features (`--bin` names no package), as xtask's own build
+/// and `cargo test` resolve them: only the binary is left to link. Returns the binary.
 pub fn server_binary(workspace: &Path) -> Result<PathBuf> {
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--quiet", "-p", "lastgasp-server"])
+        .args(["build", "--quiet", "--bin", "lastgasp-server"])
         .current_dir(workspace)
         .status()
-        .context("running cargo build -p lastgasp-server")?;
+        .context("running cargo build --bin lastgasp-server")?;
     if !status.success() {
         bail!("building lastgasp-server failed");
     }

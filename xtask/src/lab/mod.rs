@@ -411,6 +411,15 @@ fn run_jobs(jobs: &[Job], args: &LabArgs) -> Result<()> {
     Ok(())
 }
 
+/// Builds the disk-image scenarios' images, or finds them cached. `cargo xtask ci` runs this
+/// while the crates compile; the lab then finds them in the cache.
+pub fn prepare_disk_images() -> Result<()> {
+    for image in disk_image::Image::ALL {
+        disk_image::ensure_image(image)?;
+    }
+    Ok(())
+}
+
 /// The lab part of `cargo xtask ci`: the two disk-image scenarios (real Debian systems booted
 /// from disk, armed with the .deb and `lastgasp setup`); the four backends, plus fresh crashes of
 /// a few corpus kinds whose signatures must equal the committed goldens (another boot, same

@@ -13,6 +13,8 @@ mod loopdev;
 mod recipe;
 mod run;
 
+pub use build::ensure as ensure_image;
+
 use anyhow::{Context, Result};
 use lastgasp::arming_state::{Backend, Bootloader};
 use std::path::{Path, PathBuf};
