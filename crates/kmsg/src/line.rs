@@ -175,7 +175,7 @@ fn normalize(raw: &str) -> Option<Line<'_>> {
 /// `<N>` syslog level/facility prefix.
 fn strip_level(s: &str) -> Option<&str> {
     let inner = s.strip_prefix('<')?;
-    let close = inner.find('>')?;
+    let close = find_byte(inner, b'>')?;
     let digits = &inner[..close];
     if digits.is_empty() || digits.len() > 3 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -191,8 +191,8 @@ fn strip_decoded_level(s: &str) -> Option<&str> {
     const LEVELS: [&str; 8] = [
         "emerg", "alert", "crit", "err", "warn", "notice", "info", "debug",
     ];
-    let (facility, rest) = s.split_once(':')?;
-    let (level, rest) = rest.split_once(':')?;
+    let (facility, rest) = split_once_byte(s, b':')?;
+    let (level, rest) = split_once_byte(rest, b':')?;
     (FACILITIES.contains(&facility.trim_end()) && LEVELS.contains(&level.trim()))
         .then(|| rest.strip_prefix(' ').unwrap_or(rest))
 }
@@ -209,7 +209,7 @@ fn strip_ctime(s: &str) -> Option<&str> {
     {
         return None;
     }
-    let close = inner.get(..32).unwrap_or(inner).find(']')?;
+    let close = find_byte(inner.get(..32).unwrap_or(inner), b']')?;
     let mut words = inner[..close].split_whitespace();
     let weekday = words.next()?;
     let rest = inner[..close]
@@ -224,7 +224,7 @@ fn strip_ctime(s: &str) -> Option<&str> {
 
 /// `/dev/kmsg` record prefix `level,seq,usec,flags[,...];`.
 fn strip_devkmsg(s: &str) -> Option<(&str, f64)> {
-    let semi = s.get(..64).unwrap_or(s).find(';')?;
+    let semi = find_byte(s.get(..64).unwrap_or(s), b';')?;
     let head = &s[..semi];
     let mut fields = head.split(',');
     let level = fields.next()?;
@@ -242,39 +242,45 @@ fn strip_devkmsg(s: &str) -> Option<(&str, f64)> {
 /// `[ 1234.567890]` at the start of `s`.
 fn strip_timestamp(s: &str) -> Option<(&str, f64)> {
     let inner = s.strip_prefix('[')?;
-    let close = inner.get(..32).unwrap_or(inner).find(']')?;
+    let close = find_byte(inner.get(..32).unwrap_or(inner), b']')?;
     let value = parse_seconds(inner[..close].trim_start())?;
     Some((&inner[close + 1..], value))
 }
 
 /// The first `[ seconds.micros]` anywhere in `s`, for serial lines with leading noise.
 fn find_timestamp(s: &str) -> Option<(&str, f64)> {
-    let mut from = 0;
-    while let Some(pos) = s[from..].find('[') {
-        let at = from + pos;
-        if let Some(found) = strip_timestamp(&s[at..]) {
-            return Some(found);
-        }
-        from = at + 1;
-    }
-    None
+    memchr::memchr_iter(b'[', s.as_bytes()).find_map(|at| strip_timestamp(&s[at..]))
 }
 
 /// `digits.digits`, the printk clock format.
 fn parse_seconds(s: &str) -> Option<f64> {
-    let (whole, frac) = s.split_once('.')?;
+    let (whole, frac) = split_once_byte(s, b'.')?;
     let digits = |p: &str| !p.is_empty() && p.len() <= 12 && p.bytes().all(|b| b.is_ascii_digit());
     if !(digits(whole) && digits(frac)) {
         return None;
     }
-    s.parse().ok()
+    // Every line has one, so the usual case skips the general parser: an integer below 2^53
+    // and a power of ten up to 10^12 are both exact in an f64, and one division of exact
+    // operands is correctly rounded, which is what `parse` returns too.
+    let mantissa = whole.bytes().chain(frac.bytes()).try_fold(0u64, |n, b| {
+        n.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+    });
+    match mantissa {
+        Some(n) if n < 1 << 53 => Some(n as f64 / POWERS_OF_TEN[frac.len()]),
+        _ => s.parse().ok(),
+    }
 }
+
+/// 10^0 to 10^12, all exact in an f64.
+const POWERS_OF_TEN: [f64; 13] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12,
+];
 
 /// `[  T123]` or `[C0]` printk caller id, optionally after one space.
 fn strip_caller(s: &str) -> Option<(&str, &str)> {
     let body = s.strip_prefix(' ').unwrap_or(s);
     let inner = body.strip_prefix('[')?;
-    let close = inner.get(..16).unwrap_or(inner).find(']')?;
+    let close = find_byte(inner.get(..16).unwrap_or(inner), b']')?;
     let id = inner[..close].trim_start();
     let mut chars = id.chars();
     let kind = chars.next()?;
@@ -315,7 +321,7 @@ fn strip_journal(s: &str, monotonic: bool) -> Journal<'_> {
             return Journal::Plain;
         }
     }
-    let Some((host, after_host)) = rest.split_once(' ') else {
+    let Some((host, after_host)) = split_once_byte(rest, b' ') else {
         return Journal::Plain;
     };
     if host.is_empty() || host.len() > 64 || host.contains(':') {
@@ -351,6 +357,17 @@ fn strip_journal(s: &str, monotonic: bool) -> Journal<'_> {
     } else {
         Journal::Plain
     }
+}
+
+/// `s.find(byte)` for an ASCII byte: memchr's search, where `str::find` of a char costs several
+/// times more on the short texts these run on for every line.
+fn find_byte(s: &str, byte: u8) -> Option<usize> {
+    memchr::memchr(byte, s.as_bytes())
+}
+
+/// `s.split_once(byte)` for an ASCII byte, through `find_byte`.
+fn split_once_byte(s: &str, byte: u8) -> Option<(&str, &str)> {
+    find_byte(s, byte).map(|at| (&s[..at], &s[at + 1..]))
 }
 
 /// `s.split_once(": ")`, several times faster on the short lines this runs on for every line.
@@ -447,7 +464,7 @@ fn is_pstore_header(s: &str) -> bool {
     if let Some(rest) = s.strip_prefix("====") {
         return rest.bytes().next().is_some_and(|b| b.is_ascii_digit());
     }
-    let Some((reason, rest)) = s.split_once('#') else {
+    let Some((reason, rest)) = split_once_byte(s, b'#') else {
         return false;
     };
     let Some((count, part)) = rest.split_once(" Part") else {
@@ -571,5 +588,19 @@ mod tests {
         let long = "é".repeat(MAX_LINE);
         let lines = split_lines(&long);
         assert!(lines[0].text.len() <= MAX_LINE);
+    }
+
+    proptest::proptest! {
+        /// The shortcut gives the very value the general parser gives, bit for bit, whatever
+        /// the digits (long ones, leading zeros, 2^53 and past it).
+        #[test]
+        fn seconds_equal_the_general_parse(whole in "[0-9]{1,12}", frac in "[0-9]{1,12}") {
+            let text = format!("{whole}.{frac}");
+            let expected: f64 = text.parse().unwrap();
+            proptest::prop_assert_eq!(
+                parse_seconds(&text).map(f64::to_bits),
+                Some(expected.to_bits())
+            );
+        }
     }
 }
