@@ -159,15 +159,15 @@ impl PatternSet {
             by_first_byte: vec![Vec::new(); 256],
         };
         for &pattern in patterns {
-            match (pattern.strip_prefix('^'), pattern.strip_suffix('$')) {
-                (Some(_), Some(_)) => {
-                    set.exact.insert(&pattern[1..pattern.len() - 1]);
+            match Pattern::parse(pattern) {
+                Pattern::Exact(name) => {
+                    set.exact.insert(name);
                 }
-                (Some(p), None) => set.prefixes.push(p),
-                (None, Some(p)) => set.suffixes.push(p),
+                Pattern::Prefix(p) => set.prefixes.push(p),
+                Pattern::Suffix(p) => set.suffixes.push(p),
                 // Every substring pattern has a first byte (an empty one is never written).
-                (None, None) => {
-                    set.by_first_byte[usize::from(pattern.as_bytes()[0])].push(pattern.as_bytes())
+                Pattern::Substring(p) => {
+                    set.by_first_byte[usize::from(p.as_bytes()[0])].push(p.as_bytes())
                 }
             }
         }
@@ -189,11 +189,38 @@ impl PatternSet {
 }
 
 fn matches(name: &str, pattern: &str) -> bool {
-    match (pattern.strip_prefix('^'), pattern.strip_suffix('$')) {
-        (Some(_), Some(_)) => name == &pattern[1..pattern.len() - 1],
-        (Some(p), None) => name.starts_with(p),
-        (None, Some(p)) => name.ends_with(p),
-        (None, None) => name.contains(pattern),
+    Pattern::parse(pattern).matches(name)
+}
+
+/// One pattern of `matches`'s syntax, its anchors read.
+enum Pattern<'a> {
+    /// `^name$`.
+    Exact(&'a str),
+    /// `^start`.
+    Prefix(&'a str),
+    /// `end$`.
+    Suffix(&'a str),
+    /// Anywhere in the name.
+    Substring(&'a str),
+}
+
+impl<'a> Pattern<'a> {
+    fn parse(pattern: &'a str) -> Self {
+        match (pattern.strip_prefix('^'), pattern.strip_suffix('$')) {
+            (Some(_), Some(_)) => Pattern::Exact(&pattern[1..pattern.len() - 1]),
+            (Some(p), None) => Pattern::Prefix(p),
+            (None, Some(p)) => Pattern::Suffix(p),
+            (None, None) => Pattern::Substring(pattern),
+        }
+    }
+
+    fn matches(&self, name: &str) -> bool {
+        match *self {
+            Pattern::Exact(p) => name == p,
+            Pattern::Prefix(p) => name.starts_with(p),
+            Pattern::Suffix(p) => name.ends_with(p),
+            Pattern::Substring(p) => name.contains(p),
+        }
     }
 }
 
