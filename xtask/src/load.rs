@@ -85,7 +85,8 @@ pub fn run(args: &LoadArgs) -> Result<()> {
         None => {
             let profile = if args.debug { "debug" } else { "release" };
             eprintln!("building lastgasp-server ({profile})");
-            // `--bin`: the workspace's features, as xtask's own build compiled them.
+            // `--bin`: the workspace's features, as xtask's own build and `cargo test` resolve
+            // them, so a debug build only links the binary.
             let mut build = Command::new("cargo");
             build
                 .current_dir(&root)
